@@ -1,0 +1,22 @@
+// The `pipette` subcommands. Each returns the process exit status:
+// 0 success, 1 errors in the input, 2 usage or I/O problems.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pipette::cli {
+
+struct GlobalOptions {
+  std::vector<std::string> module_path;
+  std::string color = "auto";  // auto|always|never
+};
+
+int check_command(const GlobalOptions& g, const std::vector<std::string>& files,
+                  const std::vector<std::string>& sets);
+int graph_command(const GlobalOptions& g, const std::string& file, const std::string& format,
+                  const std::vector<std::string>& sets, const std::string& output);
+int ops_command(const std::string& ns, bool verbose);
+
+}  // namespace pipette::cli

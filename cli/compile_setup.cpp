@@ -1,0 +1,56 @@
+#include "cli/compile_setup.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+
+#include "stdlib/stdlib.hpp"
+
+#ifndef PIPETTE_STDLIB_MODULE_DIR
+#define PIPETTE_STDLIB_MODULE_DIR ""
+#endif
+
+namespace pipette::cli {
+
+const OpRegistry& builtin_registry() {
+  static const OpRegistry registry = [] {
+    OpRegistry r;
+    stdlib::register_all(r);
+    return r;
+  }();
+  return registry;
+}
+
+std::optional<std::string> parse_sets(const std::vector<std::string>& raw,
+                                      std::vector<std::pair<std::string, std::string>>& out) {
+  for (auto& s : raw) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) return "--set expects NAME=VALUE, got '" + s + "'";
+    out.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+lang::CompileOptions compile_options(const GlobalOptions& g) {
+  lang::CompileOptions o;
+  o.module_path = g.module_path;
+  // PIPETTE_PATH works like PATH: colon-separated module directories.
+  if (const char* env = std::getenv("PIPETTE_PATH")) {
+    std::stringstream ss(env);
+    std::string dir;
+    while (std::getline(ss, dir, ':'))
+      if (!dir.empty()) o.module_path.push_back(dir);
+  }
+  if (std::string(PIPETTE_STDLIB_MODULE_DIR).size()) o.module_path.push_back(PIPETTE_STDLIB_MODULE_DIR);
+  return o;
+}
+
+bool use_color(const GlobalOptions& g, int fd) {
+  if (g.color == "always") return true;
+  if (g.color == "never") return false;
+  const char* term = std::getenv("TERM");
+  return isatty(fd) && !std::getenv("NO_COLOR") && term && std::string(term) != "dumb";
+}
+
+}  // namespace pipette::cli

@@ -1,0 +1,86 @@
+// `pipette`: a thin command line over lang/, engine/ and stdlib/.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "cli/commands.hpp"
+
+#ifndef PIPETTE_VERSION
+#define PIPETTE_VERSION "unknown"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace pipette::cli;
+  CLI::App app{"pipette: ML robustness and interpretability experiments as .pipe scripts"};
+  app.set_version_flag("--version", std::string("pipette ") + PIPETTE_VERSION);
+  app.require_subcommand(0, 1);
+
+  GlobalOptions g;
+  int verbosity = 0;
+  bool quiet = false;
+  app.add_flag("-v,--verbose", verbosity, "More log output (repeat for debug)");
+  app.add_flag("-q,--quiet", quiet, "Only errors");
+  app.add_option("--module-path", g.module_path, "Directory searched by `import NAME` (repeatable)");
+  app.add_option("--color", g.color, "Colour diagnostics: auto, always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+
+  std::vector<std::string> files, sets;
+  auto* check = app.add_subcommand("check", "Parse and type check scripts; print diagnostics");
+  check->add_option("files", files, "Scripts to check")->required();
+  check->add_option("--set", sets, "Override a param: NAME=VALUE (repeatable)");
+
+  std::string graph_file, format = "dot", output;
+  std::vector<std::string> graph_sets;
+  auto* graph = app.add_subcommand("graph", "Print the lowered graph of a script (Graphviz DOT or JSON)");
+  graph->add_option("file", graph_file, "Script")->required();
+  graph->add_option("--format", format, "dot or json")->check(CLI::IsMember({"dot", "json"}));
+  graph->add_option("--set", graph_sets, "Override a param: NAME=VALUE (repeatable)");
+  graph->add_option("-o,--output", output, "Write to a file instead of standard output");
+
+  std::string ns;
+  bool ops_verbose = false;
+  auto* ops = app.add_subcommand("ops", "List ops with their signatures and documentation");
+  ops->add_option("namespace", ns, "Only this namespace, e.g. attr");
+  ops->add_flag("-l,--long", ops_verbose, "Document every parameter");
+
+  std::string help_topic;
+  auto* help = app.add_subcommand("help", "Show help for pipette or for one command");
+  help->add_option("command", help_topic, "A command name");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;  // usage errors are status 2, as documented
+  }
+
+  auto logger = spdlog::stderr_color_mt("pipette");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%^%l%$: %v");
+  spdlog::set_level(quiet ? spdlog::level::err
+                          : verbosity >= 2 ? spdlog::level::debug
+                          : verbosity == 1 ? spdlog::level::info
+                                           : spdlog::level::warn);
+
+  if (*check) return check_command(g, files, sets);
+  if (*graph) return graph_command(g, graph_file, format, graph_sets, output);
+  if (*ops) return ops_command(ns, ops_verbose);
+  if (*help) {
+    if (help_topic.empty()) {
+      std::fputs(app.help().c_str(), stdout);
+      return 0;
+    }
+    for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      if (sub->get_name() == help_topic) {
+        std::fputs(sub->help().c_str(), stdout);
+        return 0;
+      }
+    }
+    std::fprintf(stderr, "pipette: error: no command '%s' (try `pipette help`)\n", help_topic.c_str());
+    return 2;
+  }
+  std::fputs(app.help().c_str(), stdout);
+  return 0;
+}

@@ -1,0 +1,53 @@
+// The graph IR: what the compiler (lang/) produces and the engine runs.
+// Nodes are stored in topological order: a node's refs point only at earlier nodes.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/operand.hpp"
+#include "engine/source_loc.hpp"
+#include "engine/types.hpp"
+
+namespace pipette {
+
+struct Node {
+  uint32_t id = 0;
+  std::string op;
+  int op_version = 1;
+  // Every parameter of the op's signature, in signature order, defaults filled in.
+  std::vector<std::pair<std::string, Operand>> args;
+  Type type;               // of the output
+  std::string label;       // the `let` name first bound to this node, if any
+  SourceLoc loc;           // the call that created it
+  std::vector<SourceLoc> inlined_from;  // pipeline call sites, innermost first
+  bool side_effect = false;  // writes outside the graph (e.g. `save`): never dropped as dead
+
+  const Operand* arg(const std::string& name) const {
+    for (auto& [k, v] : args)
+      if (k == name) return &v;
+    return nullptr;
+  }
+};
+
+struct Report {
+  std::string name;
+  Operand value;
+  Type type;
+  SourceLoc loc;
+};
+
+struct Graph {
+  std::string script;                                   // path of the main file, as given
+  std::vector<std::pair<std::string, Operand>> params;  // resolved values, declaration order
+  std::vector<std::string> plugins;                     // declared with `plugin`, first-seen order
+  std::vector<Node> nodes;
+  std::vector<Report> reports;
+};
+
+// Deterministic serializations: the same graph gives byte-identical text.
+std::string graph_to_json(const Graph& g);
+std::string graph_to_dot(const Graph& g);
+
+}  // namespace pipette

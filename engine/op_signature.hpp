@@ -1,0 +1,81 @@
+// What an op promises: its name, version, documented typed parameters with
+// defaults, and its output type. The compiler type checks calls against this;
+// `pipette ops` and `pipette plugins inspect` print it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/operand.hpp"
+#include "engine/types.hpp"
+
+namespace pipette {
+
+struct ParamSpec {
+  std::string name;
+  Type type;
+  std::string doc;
+  bool required = true;
+  Operand default_value;               // when !required
+  // A compile-time parameter must be a constant (a literal, a param, a loop
+  // variable): it shapes what the op does, e.g. an architecture name.
+  bool compile_time = false;
+  std::vector<std::string> choices;    // allowed strings, when non-empty
+  // A file the op writes, relative to the run's output directory; the compiler
+  // rejects absolute paths and paths that climb out with "..".
+  bool output_path = false;
+  std::optional<double> min, max;      // inclusive bounds for numbers
+};
+
+class OpSignature {
+ public:
+  OpSignature() = default;
+  OpSignature(std::string name, std::string doc, int version = 1);
+
+  // Fluent declaration. Type texts use Type::parse notation; a bad one is a
+  // programming error and throws std::logic_error at registration.
+  OpSignature& input(std::string name, const std::string& type, std::string doc);
+  OpSignature& param(std::string name, const std::string& type, Operand default_value, std::string doc);
+  OpSignature& optional(std::string name, const std::string& type, std::string doc);  // default none
+  OpSignature& compile_time();                        // applies to the last parameter
+  OpSignature& choices(std::vector<std::string> allowed);  // last parameter
+  OpSignature& range(std::optional<double> min, std::optional<double> max = std::nullopt);  // last parameter
+  OpSignature& output_path();                         // last parameter: see ParamSpec
+  OpSignature& side_effects();  // the op writes outside the graph: never dropped as dead code
+  OpSignature& returns(const std::string& type, std::string doc = {});
+
+  const std::string& name() const { return name_; }
+  int version() const { return version_; }
+  const std::string& doc() const { return doc_; }
+  std::string summary() const;  // the doc's first sentence
+  const std::vector<ParamSpec>& params() const { return params_; }
+  const ParamSpec* find_param(const std::string& name) const;
+  const Type& output() const { return output_; }
+  const std::string& output_doc() const { return output_doc_; }
+
+  bool has_side_effects() const { return side_effects_; }
+  // Which plugin provides the op; empty for the standard library.
+  const std::string& plugin() const { return plugin_; }
+  void set_plugin(std::string p) { plugin_ = std::move(p); }
+  // Signature-only ops can be type checked and lowered but not run yet.
+  bool implemented() const { return implemented_; }
+  void set_implemented(bool v) { implemented_ = v; }
+
+  // `name(a: tensor, steps: int = 50) -> tensor`
+  std::string to_string() const;
+
+ private:
+  ParamSpec& last();
+  std::string name_;
+  int version_ = 1;
+  std::string doc_;
+  std::vector<ParamSpec> params_;
+  Type output_ = Type::none();
+  std::string output_doc_;
+  std::string plugin_;
+  bool implemented_ = false;
+  bool side_effects_ = false;
+};
+
+}  // namespace pipette

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every build, test and example dependency of pipette from Debian 12.
+# Idempotent: packages already present are skipped by apt itself. Quiet unless
+# something fails, and then it fails loudly with apt's own message.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build git pkg-config clang
+  # libraries the code links against
+  libtorch-dev libboost-dev libcli11-dev libspdlog-dev libfmt-dev
+  libpugixml-dev nlohmann-json3-dev libtbb-dev libxxhash-dev libsqlite3-dev
+  libstb-dev libeigen3-dev libgtest-dev libgmock-dev
+  # data and models used by examples and tests
+  dataset-fashion-mnist python3-skimage wordnet-base
+  # peers and viewers used by tests: torch.load round trips, DOT rendering
+  python3-torch graphviz
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+log=$(mktemp)
+if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-deps: apt-get failed (log above)" >&2
+  exit 1
+fi
+rm -f "$log"
+echo "install-deps: done"
