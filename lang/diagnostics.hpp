@@ -30,6 +30,10 @@ class Diagnostics {
   Diagnostic& warning(std::optional<Span> span, std::string message);
 
   const std::vector<Diagnostic>& all() const { return diags_; }
+  // Forgets diagnostics after the first n: for trying a reading and falling back.
+  void truncate(size_t n) {
+    if (n < diags_.size()) diags_.resize(n);
+  }
   size_t error_count() const;
   size_t warning_count() const;
   bool has_errors() const { return error_count() > 0; }

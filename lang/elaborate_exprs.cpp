@@ -132,6 +132,7 @@ Binding* Elaborator::lookup(const std::string& name, Scope& scope) {
 void Elaborator::unknown_name(const std::string& name, Span at, Scope& scope) {
   for (Scope* s = &scope; s; s = s->parent) {
     if (auto it = s->later.find(name); it != s->later.end()) {
+      used_early_.insert(it->second.begin);  // not "unused" as well
       auto& d = error(at, "'" + name + "' is used before its definition");
       d.notes.push_back({it->second, "'" + name + "' is defined here"});
       return;

@@ -137,7 +137,13 @@ void Elaborator::param_stmt(const ast::ParamStmt& s, Scope& scope, bool top_leve
     std::string first = s.type.text.substr(0, s.type.text.find_first_of("<{| "));
     auto& d = error(span(s.type), "unknown type '" + s.type.text + "'");
     if (auto c = closest(first, type_names())) d.hints.push_back("did you mean '" + *c + "'?");
-    check_new_name(s.name, scope);
+    if (check_new_name(s.name, scope)) {
+      Binding b;  // poisoned: its uses are not reported again
+      b.kind = Binding::Kind::Broken;
+      b.value = Value::poison();
+      b.def = span(s.name);
+      scope.names.emplace(s.name.name, std::move(b));
+    }
     return;
   }
   if (!type->is_constant_kind()) {
@@ -184,9 +190,15 @@ std::optional<Value> Elaborator::param_value(const ast::ParamStmt& s, const Type
       file_ = buf;
       Scope empty;
       empty.barrier = true;
+      size_t before = diags_.all().size();
       v = expr(*e, empty);
       file_ = saved;
-      if (!v.usable()) return std::nullopt;
+      if (!v.usable()) {
+        // `--set steps=many` reads as a name; say what was wrong with the value instead.
+        diags_.truncate(before);
+        error(span(s.name), "--set " + name + "=" + *set_text + ": not a valid " + type.to_string());
+        return std::nullopt;
+      }
       if (!v.constant()) {
         error(span(s.name), "--set " + name + ": the value must be a constant");
         return std::nullopt;
@@ -234,7 +246,10 @@ void Elaborator::report_stmt(const ast::ReportStmt& s, Scope& scope) {
   }
   if (auto it = report_names_.find(text); it != report_names_.end()) {
     auto& d = error(span(s.name), "report \"" + text + "\" is written twice");
-    d.notes.push_back({it->second, "first written here"});
+    if (it->second.begin == span(s.name).begin && it->second.file == file_)
+      d.notes.push_back({std::nullopt, "this report runs once per loop iteration, with the same name each time"});
+    else
+      d.notes.push_back({it->second, "first written here"});
     d.hints.push_back("put a loop variable in the name, e.g. \"" + text + "_{n}\"");
     return;
   }
@@ -324,7 +339,7 @@ void Elaborator::for_stmt(const ast::ForStmt& s, Scope& scope, bool in_pipeline)
 
 void Elaborator::close_scope(Scope& scope) {
   for (auto& [name, b] : scope.names) {
-    if (b.used) continue;
+    if (b.used || used_early_.count(b.def.begin)) continue;
     if (b.kind == Binding::Kind::Let) {
       auto& d = warning(b.def, "unused variable '" + name + "'");
       d.hints.push_back("nothing uses it, so it will not be computed");

@@ -151,6 +151,7 @@ class Elaborator {
   std::map<std::string, Span> report_names_;
   std::map<std::string, Span> save_paths_;
   std::map<std::string, bool> sets_used_;
+  std::set<uint32_t> used_early_;  // definitions (by offset) used before they appear
   int abstract_depth_ = 0;
   uint64_t work_ = 0;
 };

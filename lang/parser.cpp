@@ -203,7 +203,9 @@ class Parser {
         if (depth == 0 && c == '}') break;  // the enclosing block's end: leave it to block()
         --depth;
         if (is_block && seen_brace && depth == 0 && c == '}') { ++q; break; }
-      } else if (c == '\n' && q >= where) {
+      } else if (c == '\n' && q + 1 >= where) {
+        // From the line where the error was found on (or the line break just
+        // before it: an error at a statement keyword resumes right there).
         const char* next = q + 1;
         while (next < end_ && (*next == ' ' || *next == '\t')) ++next;
         bool continues = next + 1 < end_ && next[0] == '|' && next[1] == '>';
@@ -252,6 +254,22 @@ class Parser {
   void report_failure(const grammar::Failure& f, const char* start) {
     const char* where = f.where ? f.where : start;
     if (where > end_) where = end_;
+    // X3 reports the position before the skipper ran; point at the token instead
+    // (but stay on the line: "found the end of the line" is the useful message).
+    bool in_string = f.expected.find("'{'") != std::string::npos || f.expected.find("escape") != std::string::npos ||
+                     f.expected.find("close the string") != std::string::npos;
+    if (!in_string) {
+      while (where < end_ && (*where == ' ' || *where == '\t' || *where == '\r')) ++where;
+      // When the skipper ran over line breaks, the problem is at the end of the
+      // last line with code on it: "expected ')'" belongs there, not at EOF.
+      const char* back = where;
+      bool crossed_line = false;
+      while (back > begin_ && std::isspace(static_cast<unsigned char>(back[-1]))) {
+        crossed_line |= back[-1] == '\n';
+        --back;
+      }
+      if (crossed_line && back >= start) where = back;
+    }
     std::string msg;
     if (f.expected.empty()) {
       msg = "expected a statement, found " + describe(where);

@@ -1,0 +1,208 @@
+// Lowering to the graph IR: loops, pipelines, CSE, DCE, imports, determinism.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "lang/passes.hpp"
+#include "support.hpp"
+
+namespace pipette::test {
+namespace {
+
+TEST(Lowering, LoopsExpandIntoIndependentBranches) {
+  auto c = compile("for n in [1, 2, 3] {\n  report \"m{n}\" = tensor.mean(tensor.random([n]))\n}\n");
+  ASSERT_TRUE(c.graph) << c.diagnostics;
+  EXPECT_EQ(count_op(*c.graph, "tensor.random"), 3u);
+  EXPECT_EQ(count_op(*c.graph, "tensor.mean"), 3u);
+  ASSERT_EQ(c.graph->reports.size(), 3u);
+  EXPECT_EQ(c.graph->reports[2].name, "m3");
+  EXPECT_EQ(c.graph->nodes[4].arg("shape")->to_source(), "[3]");
+}
+
+TEST(Lowering, LoopsOverListParams) {
+  lang::CompileOptions o;
+  o.sets = {{"sizes", "[4, 5]"}};
+  auto c = compile("param sizes: list<int> = [1]\nfor s in sizes { report \"r{s}\" = tensor.random([s]) }\n", o);
+  ASSERT_TRUE(c.graph) << c.diagnostics;
+  EXPECT_EQ(c.graph->reports.size(), 2u);
+  EXPECT_EQ(c.graph->reports[1].name, "r5");
+}
+
+TEST(Lowering, LoopsNeedConstantLists) {
+  auto c = compile("let t = tensor.random([2])\nfor x in t { report \"a\" = x }\n");
+  EXPECT_NE(c.diagnostics.find("a for loop needs a list, found tensor"), std::string::npos) << c.diagnostics;
+}
+
+TEST(Lowering, PipelinesAreInlinedAtEachCall) {
+  auto c = compile(R"(
+pipeline norm(x: tensor, k: float = 2) {
+  let m = tensor.mean(x)
+  return tensor.div(tensor.sub(x, m), k)
+}
+report "a" = norm(tensor.random([2]))
+report "b" = tensor.random([3]) |> norm(k=4)
+)");
+  ASSERT_TRUE(c.graph) << c.diagnostics;
+  EXPECT_EQ(count_op(*c.graph, "tensor.div"), 2u);
+  const Node& div = c.graph->nodes.back();
+  EXPECT_EQ(div.arg("b")->f, 4.0);
+  ASSERT_EQ(div.inlined_from.size(), 1u);
+  EXPECT_EQ(div.inlined_from[0].line, 7u);  // the call site
+  EXPECT_EQ(div.loc.line, 4u);              // the op inside the pipeline
+}
+
+TEST(Lowering, PipelinesCallingPipelines) {
+  auto c = compile("pipeline a(x) { return tensor.mean(x) }\npipeline b(x) { return a(a(x)) }\nreport \"r\" = b(tensor.random([4]))\n");
+  ASSERT_TRUE(c.graph) << c.diagnostics;
+  EXPECT_EQ(count_op(*c.graph, "tensor.mean"), 2u);
+  EXPECT_EQ(c.graph->nodes.back().inlined_from.size(), 2u);
+}
+
+TEST(Lowering, RecursionIsADiagnostic) {
+  auto c = compile("pipeline a(x) { return b(x) }\npipeline b(x) { return a(x) }\nreport \"r\" = a(1)\n");
+  EXPECT_NE(c.diagnostics.find("pipeline 'a' calls itself (a -> b -> a)"), std::string::npos) << c.diagnostics;
+  EXPECT_FALSE(c.graph);
+}
+
+TEST(Lowering, ExponentialExpansionIsBounded) {
+  std::string text = "pipeline p0(x) { return tensor.mean(x) }\n";
+  for (int i = 1; i <= 40; ++i)
+    text += "pipeline p" + std::to_string(i) + "(x) { return tensor.add(p" + std::to_string(i - 1) + "(x), p" +
+            std::to_string(i - 1) + "(tensor.mul(x, 2))) }\n";
+  text += "report \"r\" = p40(tensor.random([1]))\n";
+  lang::CompileOptions o;
+  o.max_nodes = 10000;
+  auto c = compile(text, o);
+  EXPECT_NE(c.diagnostics.find("expands to more than 10000 operations"), std::string::npos) << c.diagnostics;
+}
+
+TEST(Lowering, CommonSubexpressionsMerge) {
+  auto c = compile(R"(
+let a = tensor.random([3])
+let b = tensor.random([3])
+report "x" = tensor.add(tensor.mean(a), tensor.mean(b))
+)");
+  ASSERT_TRUE(c.graph) << c.diagnostics;
+  EXPECT_EQ(count_op(*c.graph, "tensor.random"), 1u);
+  EXPECT_EQ(count_op(*c.graph, "tensor.mean"), 1u);
+  const Node& add = c.graph->nodes.back();
+  EXPECT_EQ(add.arg("a")->node, add.arg("b")->node);
+}
+
+TEST(Lowering, DeadNodesAreDropped) {
+  lang::CompileOptions o;
+  auto c = compile("let used = tensor.random([1])\nlet dead = tensor.mean(used)\nreport \"x\" = used\n", o);
+  ASSERT_TRUE(c.graph);
+  EXPECT_EQ(c.graph->nodes.size(), 1u);
+  // save is a side effect: it and its inputs stay.
+  auto s = compile("tensor.random([2]) |> save(\"r.pt\")\n");
+  ASSERT_TRUE(s.graph) << s.diagnostics;
+  EXPECT_EQ(s.graph->nodes.size(), 2u);
+}
+
+TEST(Lowering, PassesWorkAlone) {
+  Graph g;
+  auto node = [&](std::string op, std::vector<std::pair<std::string, Operand>> args) {
+    Node n;
+    n.id = static_cast<uint32_t>(g.nodes.size());
+    n.op = std::move(op);
+    n.args = std::move(args);
+    g.nodes.push_back(n);
+  };
+  node("x.a", {{"v", Operand::integer(1)}});
+  node("x.a", {{"v", Operand::integer(1)}});
+  node("x.b", {{"in", Operand::ref(1)}});
+  node("x.c", {{"in", Operand::ref(0)}});  // dead
+  g.reports.push_back(Report{"r", Operand::ref(2, {"f"}), Type::any(), {}});
+  lang::merge_common_nodes(g);
+  ASSERT_EQ(g.nodes.size(), 3u);
+  EXPECT_EQ(g.nodes[1].arg("in")->node, 0u);
+  lang::drop_dead_nodes(g);
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.reports[0].value.node, 1u);
+  EXPECT_EQ(g.reports[0].value.path, std::vector<std::string>{"f"});
+}
+
+class ImportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("pipette-import-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_ / "lib");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& rel, const std::string& text) { std::ofstream(dir_ / rel) << text; }
+  Compiled compile_main(lang::CompileOptions o = {}) {
+    lang::Compiler c(registry(), std::move(o));
+    Compiled out;
+    out.graph = c.compile_file((dir_ / "main.pipe").string());
+    out.diagnostics = c.render_diagnostics();
+    out.errors = c.diagnostics().error_count();
+    return out;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ImportTest, EachFileLoadsOnceAndByName) {
+  write("lib/m.pipe", "pipeline twice(x) { return tensor.mul(x, 2) }\n");
+  write("lib/n.pipe", "import \"m.pipe\"\npipeline four(x) { return twice(twice(x)) }\n");
+  write("main.pipe", "import \"lib/m.pipe\"\nimport n\nreport \"r\" = four(tensor.random([1]))\n");
+  lang::CompileOptions o;
+  o.module_path = {(dir_ / "lib").string()};
+  auto c = compile_main(o);
+  ASSERT_TRUE(c.graph) << c.diagnostics;
+  EXPECT_EQ(count_op(*c.graph, "tensor.mul"), 2u);
+}
+
+TEST_F(ImportTest, CyclesAreDiagnosed) {
+  write("lib/a.pipe", "import \"b.pipe\"\n");
+  write("lib/b.pipe", "import \"a.pipe\"\n");
+  write("main.pipe", "import \"lib/a.pipe\"\n");
+  auto c = compile_main();
+  EXPECT_NE(c.diagnostics.find("import cycle: "), std::string::npos) << c.diagnostics;
+  EXPECT_NE(c.diagnostics.find("a.pipe -> "), std::string::npos);
+}
+
+TEST_F(ImportTest, ModulesOnlyDefinePipelines) {
+  write("lib/m.pipe", "let x = 1\n");
+  write("main.pipe", "import \"lib/m.pipe\"\n");
+  auto c = compile_main();
+  EXPECT_NE(c.diagnostics.find("an imported module may only define pipelines"), std::string::npos) << c.diagnostics;
+}
+
+TEST_F(ImportTest, MissingModuleListsWhereItLooked) {
+  write("main.pipe", "import nothing.here\n");
+  lang::CompileOptions o;
+  o.module_path = {(dir_ / "lib").string()};
+  auto c = compile_main(o);
+  EXPECT_NE(c.diagnostics.find("cannot find module 'nothing.here'"), std::string::npos) << c.diagnostics;
+  EXPECT_NE(c.diagnostics.find("nothing/here.pipe"), std::string::npos);
+}
+
+TEST(Determinism, SameScriptSameBytes) {
+  std::ifstream in(std::string(PIPETTE_SOURCE_DIR) + "/examples/quickstart.pipe");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_FALSE(text.empty());
+  auto a = compile(text);
+  auto b = compile(text);
+  ASSERT_TRUE(a.graph) << a.diagnostics;
+  EXPECT_EQ(graph_to_json(*a.graph), graph_to_json(*b.graph));
+  EXPECT_EQ(graph_to_dot(*a.graph), graph_to_dot(*b.graph));
+  // A different param changes exactly the nodes that depend on it.
+  lang::CompileOptions o;
+  o.sets = {{"steps", "64"}};
+  auto c = compile(text, o);
+  ASSERT_TRUE(c.graph);
+  ASSERT_EQ(c.graph->nodes.size(), a.graph->nodes.size());
+  size_t differ = 0;
+  for (size_t i = 0; i < a.graph->nodes.size(); ++i) {
+    std::string x, y;
+    for (auto& [k, v] : a.graph->nodes[i].args) x += v.canonical();
+    for (auto& [k, v] : c.graph->nodes[i].args) y += v.canonical();
+    differ += x != y;
+  }
+  EXPECT_EQ(differ, 1u);  // only integrated_gradients(steps=...)
+}
+
+}  // namespace
+}  // namespace pipette::test
