@@ -38,7 +38,7 @@ if [[ -x /usr/bin/python3 ]]; then
 fi
 printf 'let x = foo(\n' >"$tmp/bad.pipe"
 expect 1 "check reports errors with status 1" -- "$PIPETTE" check "$tmp/bad.pipe"
-grep -q "bad.pipe:2:1: error: expected" "$tmp/err" || { echo "FAIL: diagnostic text"; cat "$tmp/err"; fail=1; }
+grep -q "bad.pipe:1:13: error: expected ')'" "$tmp/err" || { echo "FAIL: diagnostic text"; cat "$tmp/err"; fail=1; }
 printf 'let x = tensor.random([1])\nreport "r" = 1\n' >"$tmp/warn.pipe"
 expect 0 "warnings do not fail check" -- "$PIPETTE" check "$tmp/warn.pipe"
 grep -q "warning: unused variable 'x'" "$tmp/err" || { echo "FAIL: warning text"; fail=1; }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Fresh machine -> installed dependencies, a build, and the quickstart pipeline:
+# type checked and lowered to its graph (the engine issue turns this into a run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+echo "== pipette check examples/quickstart.pipe"
+./build/cli/pipette check examples/quickstart.pipe
+echo "== pipette graph examples/quickstart.pipe --format json (first lines)"
+./build/cli/pipette graph examples/quickstart.pipe --format json | head -n 30
+./build/cli/pipette graph examples/quickstart.pipe -o build/quickstart.dot
+if command -v dot >/dev/null; then
+  dot -Tsvg build/quickstart.dot -o build/quickstart.svg
+  echo "== graph drawn in build/quickstart.svg"
+fi
