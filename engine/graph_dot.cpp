@@ -48,9 +48,10 @@ std::string graph_to_dot(const Graph& g) {
     out += fmt::format("  n{} [shape={}, label=\"{}\"];\n", n.id, shape, escape(label));
   }
   for (auto& n : g.nodes) {
-    for (auto& [k, v] : n.args) {
-      v.for_each_ref([&](const Operand& r) {
-        std::string label = k;
+    for (auto& arg : n.args) {
+      const std::string& name = arg.first;  // clang 14 cannot capture structured bindings
+      arg.second.for_each_ref([&](const Operand& r) {
+        std::string label = name;
         for (auto& p : r.path) label += "." + p;
         out += fmt::format("  n{} -> n{} [label=\"{}\"];\n", r.node, n.id, escape(label));
       });

@@ -81,7 +81,9 @@ std::string graph_to_json(const Graph& g) {
                            {"loc", loc_json(r.loc)}});
   }
   out["reports"] = reports;
-  return out.dump(2) + "\n";
+  // Scripts may hold any bytes in strings; invalid UTF-8 becomes U+FFFD rather
+  // than an exception (found by the fuzzer).
+  return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace pipette

@@ -23,18 +23,23 @@ struct Operand {
   uint32_t node = 0;                                    // Ref: index into Graph::nodes
   std::vector<std::string> path;                        // Ref: record fields to select
 
-  static Operand none() { return {}; }
-  static Operand boolean(bool v) { Operand o; o.kind = Kind::Bool; o.b = v; return o; }
-  static Operand integer(int64_t v) { Operand o; o.kind = Kind::Int; o.i = v; return o; }
-  static Operand real(double v) { Operand o; o.kind = Kind::Float; o.f = v; return o; }
-  static Operand string(std::string v) { Operand o; o.kind = Kind::String; o.s = std::move(v); return o; }
-  static Operand list(std::vector<Operand> v) { Operand o; o.kind = Kind::List; o.items = std::move(v); return o; }
-  static Operand record(std::vector<std::pair<std::string, Operand>> v) {
-    Operand o; o.kind = Kind::Record; o.fields = std::move(v); return o;
-  }
-  static Operand ref(uint32_t node, std::vector<std::string> path = {}) {
-    Operand o; o.kind = Kind::Ref; o.node = node; o.path = std::move(path); return o;
-  }
+  // Special members are defaulted after the class: a vector of pairs holding
+  // Operand may only be destroyed once Operand is complete (clang enforces it).
+  Operand();
+  ~Operand();
+  Operand(const Operand&);
+  Operand(Operand&&) noexcept;
+  Operand& operator=(const Operand&);
+  Operand& operator=(Operand&&) noexcept;
+
+  static Operand none();
+  static Operand boolean(bool v);
+  static Operand integer(int64_t v);
+  static Operand real(double v);
+  static Operand string(std::string v);
+  static Operand list(std::vector<Operand> v);
+  static Operand record(std::vector<std::pair<std::string, Operand>> v);
+  static Operand ref(uint32_t node, std::vector<std::string> path = {});
 
   bool is_constant() const;  // no Ref anywhere inside
   // Calls fn(ref) for every Ref inside, depth first, in written order.
@@ -59,5 +64,24 @@ struct Operand {
 };
 
 bool operator==(const Operand& a, const Operand& b);
+
+inline Operand::Operand() = default;
+inline Operand::~Operand() = default;
+inline Operand::Operand(const Operand&) = default;
+inline Operand::Operand(Operand&&) noexcept = default;
+inline Operand& Operand::operator=(const Operand&) = default;
+inline Operand& Operand::operator=(Operand&&) noexcept = default;
+inline Operand Operand::none() { return Operand(); }
+inline Operand Operand::boolean(bool v) { Operand o; o.kind = Kind::Bool; o.b = v; return o; }
+inline Operand Operand::integer(int64_t v) { Operand o; o.kind = Kind::Int; o.i = v; return o; }
+inline Operand Operand::real(double v) { Operand o; o.kind = Kind::Float; o.f = v; return o; }
+inline Operand Operand::string(std::string v) { Operand o; o.kind = Kind::String; o.s = std::move(v); return o; }
+inline Operand Operand::list(std::vector<Operand> v) { Operand o; o.kind = Kind::List; o.items = std::move(v); return o; }
+inline Operand Operand::record(std::vector<std::pair<std::string, Operand>> v) {
+  Operand o; o.kind = Kind::Record; o.fields = std::move(v); return o;
+}
+inline Operand Operand::ref(uint32_t node, std::vector<std::string> path) {
+  Operand o; o.kind = Kind::Ref; o.node = node; o.path = std::move(path); return o;
+}
 
 }  // namespace pipette

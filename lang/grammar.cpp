@@ -197,23 +197,20 @@ auto const escape = x3::lit('\\') > escape_char;
 auto const text_char = escape | x3::lit("{{") >> x3::attr('{') | x3::lit("}}") >> x3::attr('}') |
                        (x3::char_ - x3::char_("\"\\{\n"));
 
-auto push_text = [](auto& ctx) {
-  ast::StringPart p;
-  p.text = std::move(x3::_attr(ctx));
-  auto w = x3::_where(ctx);
-  p.begin = offset_of(ctx, &*w.begin());
-  p.end = p.begin + static_cast<uint32_t>(w.end() - w.begin());
-  x3::_val(ctx).parts.push_back(std::move(p));
-};
-auto push_var = [](auto& ctx) {
-  ast::StringPart p;
-  p.is_var = true;
-  p.text = std::move(x3::_attr(ctx));
-  auto w = x3::_where(ctx);
-  p.begin = offset_of(ctx, &*w.begin());
-  p.end = p.begin + static_cast<uint32_t>(w.end() - w.begin());
-  x3::_val(ctx).parts.push_back(std::move(p));
-};
+// Appends a piece of a string literal: literal text, or an interpolated name.
+auto push_part(bool is_var) {
+  return [is_var](auto& ctx) {
+    ast::StringPart p;
+    p.is_var = is_var;
+    p.text = std::move(x3::_attr(ctx));
+    auto w = x3::_where(ctx);
+    p.begin = offset_of(ctx, &*w.begin());
+    p.end = p.begin + static_cast<uint32_t>(w.end() - w.begin());
+    x3::_val(ctx).parts.push_back(std::move(p));
+  };
+}
+auto const push_text = push_part(false);
+auto const push_var = push_part(true);
 
 auto const interp_name_def = x3::raw[ident_start >> *ident_char][([](auto& ctx) {
   auto r = x3::_attr(ctx);

@@ -115,24 +115,8 @@ class Parser {
       recover(start, f.where ? f.where : start);
       return;
     }
-    if (auto* h = boost::get<ast::PipelineHeader>(&s)) {
-      ast::PipelineDef def;
-      def.header = std::move(*h);
-      def.begin = def.header.begin;
-      def.body = block(p_ - 1);
-      def.end = static_cast<uint32_t>(p_ - begin_);
-      out.push_back(ast::Stmt{std::move(def)});
-      return;
-    }
-    if (auto* h = boost::get<ast::ForHeader>(&s)) {
-      ast::ForStmt loop;
-      loop.header = std::move(*h);
-      loop.begin = loop.header.begin;
-      loop.body = block(p_ - 1);
-      loop.end = static_cast<uint32_t>(p_ - begin_);
-      out.push_back(ast::Stmt{std::move(loop)});
-      return;
-    }
+    if (auto* h = boost::get<ast::PipelineHeader>(&s)) return open_block<ast::PipelineDef>(std::move(*h), out);
+    if (auto* h = boost::get<ast::ForHeader>(&s)) return open_block<ast::ForStmt>(std::move(*h), out);
     if (!at_statement_end()) {
       const char* bad = p_;
       while (bad < end_ && (*bad == ' ' || *bad == '\t')) ++bad;
@@ -143,6 +127,17 @@ class Parser {
       return;
     }
     out.push_back(boost::apply_visitor([](auto& st) { return to_stmt(std::move(st)); }, s));
+  }
+
+  // A block header was just read (its '{' is at p_ - 1): read the body too.
+  template <typename BlockStmt, typename Header>
+  void open_block(Header&& header, std::vector<ast::Stmt>& out) {
+    BlockStmt b;
+    b.header = std::move(header);
+    b.begin = b.header.begin;
+    b.body = block(p_ - 1);
+    b.end = static_cast<uint32_t>(p_ - begin_);
+    out.push_back(ast::Stmt{std::move(b)});
   }
 
   static ast::Stmt to_stmt(ast::PipelineHeader&&) { return {}; }  // handled above
