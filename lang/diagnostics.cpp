@@ -83,10 +83,18 @@ void render_located(std::string& out, Severity sev, const std::optional<Span>& s
   auto [end_line, end_col] = f.line_col(std::max(span->end, span->begin));
   uint32_t stop = end_line == line ? end_col - 1 : static_cast<uint32_t>(text.size());
   if (stop <= start) stop = start + 1;
-  out += std::string(start, ' ');
+  // Columns are bytes; the caret line counts characters, so that it lines up
+  // under UTF-8 text (continuation bytes take no column on screen).
+  auto width = [&](uint32_t from, uint32_t to) {
+    uint32_t w = 0;
+    for (uint32_t i = from; i < to && i < text.size(); ++i) w += (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+    return std::max<uint32_t>(w, to > text.size() ? to - std::max<uint32_t>(from, text.size()) : 0);
+  };
+  out += std::string(width(0, start), ' ');
   if (color) out += "\033[1;32m";
   out += '^';
-  if (stop > start + 1) out += std::string(stop - start - 1, '~');
+  uint32_t span_width = std::max<uint32_t>(width(start, stop), 1);
+  if (span_width > 1) out += std::string(span_width - 1, '~');
   if (color) out += reset;
   out += "\n";
 }

@@ -34,6 +34,8 @@ class Parser {
     begin_ = text_.data();
     end_ = begin_ + text_.size();
     p_ = begin_;
+    // Editors on some systems write a UTF-8 byte-order mark; it is not code.
+    if (text_.size() >= 3 && text_.compare(0, 3, "\xEF\xBB\xBF") == 0) p_ += 3;
   }
 
   ast::Program run() {

@@ -146,6 +146,20 @@ TEST(Grammar, DeepNestingIsADiagnosticNotACrash) {
   EXPECT_EQ(q->diags.error_count(), 0u) << render(q->diags, q->sm);
 }
 
+TEST(Grammar, ByteOrderMarkIsSkipped) {
+  auto p = parse("\xEF\xBB\xBFlet a = 1\n");
+  EXPECT_EQ(p->diags.error_count(), 0u) << render(p->diags, p->sm);
+  EXPECT_EQ(p->program.stmts.size(), 1u);
+}
+
+TEST(Grammar, CaretLinesUpUnderUtf8) {
+  auto p = parse("let s = \"\xC3\xA9t\xC3\xA9\" 5\n");  // "été" then a stray 5
+  ASSERT_EQ(p->diags.error_count(), 1u);
+  std::string out = render(p->diags, p->sm);
+  // The 5 is the 15th character but the 17th byte: 14 spaces before the caret.
+  EXPECT_NE(out.find("\n   | " + std::string(14, ' ') + "^\n"), std::string::npos) << out;
+}
+
 TEST(Grammar, KeywordsAreNotIdentifiers) {
   EXPECT_EQ(first_error_at("let for = 1\n"), "1:5 expected identifier, found 'for'");
 }
