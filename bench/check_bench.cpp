@@ -43,8 +43,7 @@ std::string generate(int lines) {
 int main(int argc, char** argv) {
   int lines = argc > 1 ? std::atoi(argv[1]) : 10000;
   int repeats = argc > 2 ? std::atoi(argv[2]) : 5;
-  pipette::OpRegistry reg;
-  pipette::stdlib::register_all(reg);
+  const pipette::OpRegistry& reg = pipette::stdlib::library().ops;
   std::string text = generate(lines);
   double best = 1e9;
   size_t nodes = 0;

@@ -2,6 +2,7 @@
 // 0 success, 1 errors in the input, 2 usage or I/O problems.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,16 @@ int check_command(const GlobalOptions& g, const std::vector<std::string>& files,
                   const std::vector<std::string>& sets);
 int graph_command(const GlobalOptions& g, const std::string& file, const std::string& format,
                   const std::vector<std::string>& sets, const std::string& output);
+struct RunArgs {
+  std::string file;
+  std::vector<std::string> sets;
+  std::string out;
+  std::string device = "cpu";
+  int jobs = 0;
+  uint64_t seed = 0;
+};
+int run_command(const GlobalOptions& g, const RunArgs& args);
+
 int ops_command(const std::string& ns, bool verbose);
 
 }  // namespace pipette::cli

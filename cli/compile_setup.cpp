@@ -14,12 +14,7 @@
 namespace pipette::cli {
 
 const OpRegistry& builtin_registry() {
-  static const OpRegistry registry = [] {
-    OpRegistry r;
-    stdlib::register_all(r);
-    return r;
-  }();
-  return registry;
+  return stdlib::library().ops;
 }
 
 std::optional<std::string> parse_sets(const std::vector<std::string>& raw,

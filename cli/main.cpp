@@ -39,6 +39,15 @@ int main(int argc, char** argv) {
   graph->add_option("--set", graph_sets, "Override a param: NAME=VALUE (repeatable)");
   graph->add_option("-o,--output", output, "Write to a file instead of standard output");
 
+  RunArgs run_args;
+  auto* run = app.add_subcommand("run", "Run a script: execute its graph, write report.json and saved files");
+  run->add_option("file", run_args.file, "Script")->required();
+  run->add_option("--set", run_args.sets, "Override a param: NAME=VALUE (repeatable)");
+  run->add_option("--out", run_args.out, "Output directory (default runs/SCRIPT-TIMESTAMP)");
+  run->add_option("--device", run_args.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  run->add_option("-j,--jobs", run_args.jobs, "Nodes run at once (default: one per core)")->check(CLI::NonNegativeNumber);
+  run->add_option("--seed", run_args.seed, "Run seed; every stochastic node derives its own from it");
+
   std::string ns;
   bool ops_verbose = false;
   auto* ops = app.add_subcommand("ops", "List ops with their signatures and documentation");
@@ -66,6 +75,7 @@ int main(int argc, char** argv) {
 
   if (*check) return check_command(g, files, sets);
   if (*graph) return graph_command(g, graph_file, format, graph_sets, output);
+  if (*run) return run_command(g, run_args);
   if (*ops) return ops_command(ns, ops_verbose);
   if (*help) {
     if (help_topic.empty()) {

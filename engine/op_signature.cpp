@@ -60,6 +60,12 @@ OpSignature& OpSignature::output_path() {
   return *this;
 }
 
+OpSignature& OpSignature::input_file() {
+  last().input_file = true;
+  last().compile_time = true;
+  return *this;
+}
+
 OpSignature& OpSignature::side_effects() {
   side_effects_ = true;
   return *this;

@@ -25,6 +25,9 @@ struct ParamSpec {
   // A file the op writes, relative to the run's output directory; the compiler
   // rejects absolute paths and paths that climb out with "..".
   bool output_path = false;
+  // A file the op reads: its content, not only its name, is part of the node's
+  // identity, so editing the file makes the node run again.
+  bool input_file = false;
   std::optional<double> min, max;      // inclusive bounds for numbers
 };
 
@@ -42,6 +45,7 @@ class OpSignature {
   OpSignature& choices(std::vector<std::string> allowed);  // last parameter
   OpSignature& range(std::optional<double> min, std::optional<double> max = std::nullopt);  // last parameter
   OpSignature& output_path();                         // last parameter: see ParamSpec
+  OpSignature& input_file();                          // last parameter: see ParamSpec
   OpSignature& side_effects();  // the op writes outside the graph: never dropped as dead code
   OpSignature& returns(const std::string& type, std::string doc = {});
 

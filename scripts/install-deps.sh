@@ -10,7 +10,7 @@ PACKAGES=(
   # libraries the code links against
   libtorch-dev libboost-dev libcli11-dev libspdlog-dev libfmt-dev
   libpugixml-dev nlohmann-json3-dev libtbb-dev libxxhash-dev libsqlite3-dev
-  libstb-dev libeigen3-dev libgtest-dev libgmock-dev
+  libstb-dev libeigen3-dev libgtest-dev libgmock-dev zlib1g-dev
   # data and models used by examples and tests
   dataset-fashion-mnist python3-skimage wordnet-base
   # peers and viewers used by tests: torch.load round trips, DOT rendering

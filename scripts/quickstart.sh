@@ -14,3 +14,9 @@ if command -v dot >/dev/null; then
   dot -Tsvg build/quickstart.dot -o build/quickstart.svg
   echo "== graph drawn in build/quickstart.svg"
 fi
+# The quickstart's training and attribution ops are still signatures only; this
+# example runs end to end on Debian's Fashion-MNIST today.
+echo "== pipette run examples/fashion_stats.pipe --out runs/fashion_stats"
+./build/cli/pipette run examples/fashion_stats.pipe --out runs/fashion_stats
+echo "== runs/fashion_stats/report.json"
+cat runs/fashion_stats/report.json | head -n 30

@@ -11,10 +11,10 @@ OpSignature& common(OpSignature& s) {
 }
 }  // namespace
 
-void register_attr(OpRegistry& r) {
+void register_attr(OpLibrary& lib) {
   OpSignature saliency("attr.saliency", "Gradient of the target output with respect to the inputs (Simonyan et al.).");
   common(saliency).param("abs", "bool", Operand::boolean(true), "Take absolute values, as Captum does by default");
-  r.add(saliency.returns("tensor", "Attributions, shaped like inputs"));
+  lib.declare(saliency.returns("tensor", "Attributions, shaped like inputs"));
 
   OpSignature ig("attr.integrated_gradients",
                  "Integrated Gradients (Sundararajan et al., 2017): the path integral of gradients from a "
@@ -25,7 +25,7 @@ void register_attr(OpRegistry& r) {
       .range(1)
       .param("method", "string", Operand::string("gausslegendre"), "Quadrature rule")
       .choices({"riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre"});
-  r.add(ig.returns("tensor", "Attributions, shaped like inputs"));
+  lib.declare(ig.returns("tensor", "Attributions, shaped like inputs"));
 }
 
 }  // namespace pipette::stdlib

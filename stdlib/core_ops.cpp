@@ -1,17 +1,22 @@
 // Ops outside any namespace.
+#include "engine/value_io.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette::stdlib {
 
-void register_core(OpRegistry& r) {
-  r.add(OpSignature("save",
-                    "Writes a value to a file under the run's output directory. The format follows the "
-                    "extension: .pt (torch.load), .npy, .json, .csv, .png.")
-            .input("value", "any", "What to write")
-            .input("path", "string", "File name, relative to the output directory (`pipette run --out`)")
-            .output_path()
-            .side_effects()
-            .returns("string", "The path written, relative to the output directory"));
+void register_core(OpLibrary& lib) {
+  lib.define(OpSignature("save",
+                         "Writes a value to a file under the run's output directory. The format follows the "
+                         "extension: .pt (torch.load; models: torch.jit.load) or .json.")
+                 .input("value", "any", "What to write")
+                 .input("path", "string", "File name, relative to the output directory (`pipette run --out`)")
+                 .output_path()
+                 .side_effects()
+                 .returns("string", "The path written, relative to the output directory"),
+             [](const OpArgs& a, OpContext& ctx) {
+               write_value_file(a["value"], ctx.out_dir / a.string("path"));
+               return Value(a.string("path"));
+             });
 }
 
 }  // namespace pipette::stdlib

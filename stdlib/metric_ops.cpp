@@ -3,8 +3,8 @@
 
 namespace pipette::stdlib {
 
-void register_metric(OpRegistry& r) {
-  r.add(OpSignature("metric.deletion",
+void register_metric(OpLibrary& lib) {
+  lib.declare(OpSignature("metric.deletion",
                     "Deletion curve AUC (pixel flipping): remove the most relevant features first and "
                     "track the target score. Lower is better.")
             .input("model", "model", "The classifier")

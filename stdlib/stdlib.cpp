@@ -2,14 +2,23 @@
 
 namespace pipette::stdlib {
 
-void register_all(OpRegistry& registry) {
-  register_core(registry);
-  register_tensor(registry);
-  register_data(registry);
-  register_model(registry);
-  register_attr(registry);
-  register_metric(registry);
-  register_viz(registry);
+void register_all(OpLibrary& lib) {
+  register_core(lib);
+  register_tensor(lib);
+  register_data(lib);
+  register_model(lib);
+  register_attr(lib);
+  register_metric(lib);
+  register_viz(lib);
+}
+
+const OpLibrary& library() {
+  static const OpLibrary lib = [] {
+    OpLibrary l;
+    register_all(l);
+    return l;
+  }();
+  return lib;
 }
 
 }  // namespace pipette::stdlib

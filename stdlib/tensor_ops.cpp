@@ -1,36 +1,99 @@
 // tensor.*: loading, creating and combining tensors.
+#include <ATen/ATen.h>
+
+#include "engine/value_io.hpp"
+#include "stdlib/npy_reader.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette::stdlib {
 
-void register_tensor(OpRegistry& r) {
-  r.add(OpSignature("tensor.load", "Reads a tensor from a .pt file written by torch.save, or from a .npy file.")
-            .input("path", "string", "File to read; relative paths are relative to the script")
-            .compile_time()
-            .returns("tensor"));
-  r.add(OpSignature("tensor.random", "A tensor of random numbers. Seeded from the run seed and the node's identity.")
-            .input("shape", "list<int>", "Sizes of each dimension")
-            .compile_time()
-            .param("distribution", "string", Operand::string("normal"), "normal: N(0, 1); uniform: U[0, 1)")
-            .choices({"normal", "uniform"})
-            .optional("seed", "int", "Overrides the derived seed")
-            .returns("tensor"));
-  for (auto [name, doc] : {std::pair{"add", "Element-wise a + b, with broadcasting."},
-                           std::pair{"sub", "Element-wise a - b, with broadcasting."},
-                           std::pair{"mul", "Element-wise a * b, with broadcasting."},
-                           std::pair{"div", "Element-wise a / b, with broadcasting."}}) {
-    r.add(OpSignature(std::string("tensor.") + name, doc)
-              .input("a", "tensor|float", "Left operand")
-              .input("b", "tensor|float", "Right operand")
-              .returns("tensor"));
+namespace {
+
+at::Tensor load_tensor(const std::filesystem::path& p) {
+  if (p.extension() == ".npy") return read_npy(p);
+  Value v = read_pt_file(p);
+  if (!v.isTensor()) throw OpError("'" + p.string() + "' holds " + describe(v) + ", not a tensor");
+  return v.toTensor();
+}
+
+std::optional<int64_t> dim_of(const OpArgs& a) {
+  if (a.is_none("dim")) return std::nullopt;
+  return a.int_("dim");
+}
+
+}  // namespace
+
+void register_tensor(OpLibrary& lib) {
+  lib.define(OpSignature("tensor.load", "Reads a tensor from a .pt file written by torch.save, or from a .npy file.")
+                 .input("path", "string", "File to read; relative paths are relative to the script")
+                 .input_file()
+                 .returns("tensor"),
+             [](const OpArgs& a, OpContext& ctx) { return Value(load_tensor(ctx.input_path(a.string("path")))); });
+
+  lib.define(OpSignature("tensor.random", "A tensor of random numbers. Seeded from the run seed and the node's identity.")
+                 .input("shape", "list<int>", "Sizes of each dimension")
+                 .compile_time()
+                 .param("distribution", "string", Operand::string("normal"), "normal: N(0, 1); uniform: U[0, 1)")
+                 .choices({"normal", "uniform"})
+                 .optional("seed", "int", "Overrides the derived seed")
+                 .returns("tensor"),
+             [](const OpArgs& a, OpContext& ctx) {
+               std::vector<int64_t> shape;
+               for (const auto& d : a["shape"].toListRef()) {
+                 if (d.toInt() < 0) throw OpError("shape sizes must not be negative");
+                 shape.push_back(d.toInt());
+               }
+               if (!a.is_none("seed")) ctx.seed = static_cast<uint64_t>(a.int_("seed"));
+               at::Generator gen = ctx.generator();
+               at::Tensor t = a.string("distribution") == "uniform" ? at::rand(shape, gen) : at::randn(shape, gen);
+               return Value(t);
+             });
+
+  using Binary = at::Tensor (*)(const at::Tensor&, const at::Tensor&);
+  struct BinaryOp {
+    const char* name;
+    const char* doc;
+    Binary fn;
+  };
+  for (auto op : {BinaryOp{"add", "Element-wise a + b, with broadcasting.", [](auto& x, auto& y) { return x + y; }},
+                  BinaryOp{"sub", "Element-wise a - b, with broadcasting.", [](auto& x, auto& y) { return x - y; }},
+                  BinaryOp{"mul", "Element-wise a * b, with broadcasting.", [](auto& x, auto& y) { return x * y; }},
+                  BinaryOp{"div", "Element-wise a / b, with broadcasting.", [](auto& x, auto& y) { return x / y; }}}) {
+    lib.define(OpSignature(std::string("tensor.") + op.name, op.doc)
+                   .input("a", "tensor|float", "Left operand")
+                   .input("b", "tensor|float", "Right operand")
+                   .returns("tensor"),
+               [fn = op.fn](const OpArgs& a, OpContext&) { return Value(fn(a.tensor("a"), a.tensor("b"))); });
   }
-  for (auto [name, doc] : {std::pair{"sum", "Sum over a dimension, or over all elements."},
-                           std::pair{"mean", "Mean over a dimension, or over all elements."},
-                           std::pair{"max", "Maximum over a dimension, or over all elements."}}) {
-    r.add(OpSignature(std::string("tensor.") + name, doc)
-              .input("x", "tensor", "Input")
-              .optional("dim", "int", "Dimension to reduce; none reduces everything")
-              .returns("tensor"));
+
+  using Reduce = at::Tensor (*)(const at::Tensor&, std::optional<int64_t>);
+  struct ReduceOp {
+    const char* name;
+    const char* doc;
+    Reduce fn;
+  };
+  for (auto op : {ReduceOp{"sum", "Sum over a dimension, or over all elements.",
+                           [](const at::Tensor& x, std::optional<int64_t> d) { return d ? x.sum(*d) : x.sum(); }},
+                  ReduceOp{"mean", "Mean over a dimension, or over all elements.",
+                           [](const at::Tensor& x, std::optional<int64_t> d) {
+                             at::Tensor f = x.is_floating_point() ? x : x.to(at::kFloat);
+                             return d ? f.mean(*d) : f.mean();
+                           }},
+                  ReduceOp{"max", "Maximum over a dimension, or over all elements.",
+                           [](const at::Tensor& x, std::optional<int64_t> d) {
+                             return d ? std::get<0>(x.max(*d)) : x.max();
+                           }}}) {
+    lib.define(OpSignature(std::string("tensor.") + op.name, op.doc)
+                   .input("x", "tensor", "Input")
+                   .optional("dim", "int", "Dimension to reduce; none reduces everything")
+                   .returns("tensor"),
+               [fn = op.fn](const OpArgs& a, OpContext&) {
+                 at::Tensor x = a.tensor("x");
+                 auto d = dim_of(a);
+                 if (d && (*d >= x.dim() || *d < -x.dim()))
+                   throw OpError("dim " + std::to_string(*d) + " is out of range for " + describe(Value(x)));
+                 return Value(fn(x, d));
+               });
   }
 }
 

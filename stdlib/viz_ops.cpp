@@ -3,8 +3,8 @@
 
 namespace pipette::stdlib {
 
-void register_viz(OpRegistry& r) {
-  r.add(OpSignature("viz.heatmap", "Overlays attributions on images with a diverging colour map.")
+void register_viz(OpLibrary& lib) {
+  lib.declare(OpSignature("viz.heatmap", "Overlays attributions on images with a diverging colour map.")
             .input("images", "tensor", "Images [N, C, H, W]")
             .input("attributions", "tensor", "Attributions shaped like images")
             .param("cmap", "string", Operand::string("coolwarm"), "Colour map")

@@ -50,4 +50,25 @@ grep -q "attr.integrated_gradients(model: model" "$tmp/out" || { echo "FAIL: ops
 expect 0 "help for a command" -- "$PIPETTE" help graph
 grep -q -- "--format" "$tmp/out" || { echo "FAIL: help graph"; fail=1; }
 
+# pipette run: outputs Python opens, failures isolated, exit statuses.
+expect 0 "run fashion_stats" -- "$PIPETTE" run "$SRC/examples/fashion_stats.pipe" --out "$tmp/stats" --set examples=50
+if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  /usr/bin/python3 - "$tmp/stats" <<'PY' && echo "ok: run outputs open in Python" || { echo "FAIL: run outputs"; fail=1; }
+import json, sys, torch
+d = sys.argv[1]
+r = json.load(open(d + "/report.json"))
+assert r["run"]["status"] == "ok" and r["run"]["params"]["examples"] == 50, r["run"]
+assert 0 < r["reports"]["mean_pixel"] < 1
+assert torch.load(d + "/mean_image.pt").shape == (1, 28, 28)
+assert json.load(open(d + "/summary.json"))["labels_sum"] > 0
+PY
+fi
+printf 'let bad = tensor.load("missing.pt")\nreport "a" = tensor.sum(bad)\nreport "b" = tensor.sum(tensor.random([3]))\n' >"$tmp/fails.pipe"
+expect 1 "a failing node makes run exit 1" -- "$PIPETTE" run "$tmp/fails.pipe" --out "$tmp/fails"
+grep -q "fails.pipe:1:11: error: in node n0 (tensor.load): cannot open" "$tmp/err" || { echo "FAIL: run error text"; cat "$tmp/err"; fail=1; }
+grep -q '"b": ' "$tmp/fails/report.json" || { echo "FAIL: independent report missing"; fail=1; }
+grep -q '"missing_reports": \[\s*"a"' <(tr -d '\n' <"$tmp/fails/report.json") || { echo "FAIL: missing_reports"; fail=1; }
+expect 1 "signature-only ops refuse to run" -- "$PIPETTE" run "$SRC/examples/quickstart.pipe" --out "$tmp/q"
+grep -q "has only a signature so far" "$tmp/err" || { echo "FAIL: unimplemented message"; fail=1; }
+
 exit $fail

@@ -11,12 +11,7 @@
 
 namespace {
 const pipette::OpRegistry& registry() {
-  static const pipette::OpRegistry r = [] {
-    pipette::OpRegistry reg;
-    pipette::stdlib::register_all(reg);
-    return reg;
-  }();
-  return r;
+  return pipette::stdlib::library().ops;
 }
 }  // namespace
 

@@ -13,12 +13,7 @@
 namespace pipette::test {
 
 inline const OpRegistry& registry() {
-  static const OpRegistry r = [] {
-    OpRegistry reg;
-    stdlib::register_all(reg);
-    return reg;
-  }();
-  return r;
+  return stdlib::library().ops;
 }
 
 struct Compiled {

@@ -1,0 +1,205 @@
+#include "engine/executor.hpp"
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace pipette {
+
+std::vector<std::string> unimplemented_ops(const Graph& g, const OpImpls& impls) {
+  std::set<std::string> missing;
+  for (auto& n : g.nodes)
+    if (!impls.find(n.op)) missing.insert(n.op);
+  return {missing.begin(), missing.end()};
+}
+
+std::string format_node_error(const Node& n, const std::string& message) {
+  std::string out = n.loc.to_string() + ": error: in node n" + std::to_string(n.id) + " (" + n.op + "): " + message + "\n";
+  std::ifstream in(n.loc.file);
+  std::string line;
+  for (uint32_t i = 0; i < n.loc.line && std::getline(in, line);) ++i;
+  if (in || !line.empty()) {
+    std::string gutter = std::to_string(n.loc.line);
+    out += " " + gutter + " | " + line + "\n " + std::string(gutter.size(), ' ') + " | " +
+           std::string(n.loc.column > 0 ? n.loc.column - 1 : 0, ' ') + "^" +
+           std::string(n.loc.length > 1 ? n.loc.length - 1 : 0, '~') + "\n";
+  }
+  for (auto& site : n.inlined_from) out += site.to_string() + ": note: in a pipeline called here\n";
+  return out;
+}
+
+namespace {
+
+class Run {
+ public:
+  Run(const Graph& g, const OpRegistry& ops, const OpImpls& impls, const RunOptions& o, const NodeObserver& obs)
+      : g_(g), impls_(impls), opts_(o), observer_(obs), values_(g.nodes.size()), pending_(g.nodes.size()),
+        uses_(g.nodes.size()), consumers_(g.nodes.size()) {
+    result_.keys = provenance_keys(g, ops, o.script_dir);
+    result_.nodes.resize(g.nodes.size());
+    for (auto& n : g.nodes) {
+      std::set<uint32_t> inputs;
+      for (auto& [k, v] : n.args) v.for_each_ref([&](const Operand& r) { inputs.insert(r.node); });
+      pending_[n.id].store(static_cast<int>(inputs.size()));
+      for (uint32_t in : inputs) {
+        consumers_[in].push_back(n.id);
+        uses_[in].fetch_add(1);
+      }
+    }
+    // Reported values are kept to the end.
+    for (auto& r : g.reports) r.value.for_each_ref([&](const Operand& ref) { uses_[ref.node].fetch_add(1 << 20); });
+  }
+
+  Execution run() {
+    int hw = std::max(1u, std::thread::hardware_concurrency());
+    int jobs = opts_.jobs > 0 ? opts_.jobs : hw;
+    // Concurrent nodes share the cores with LibTorch's own intra-op threads.
+    at::set_num_threads(std::max(1, hw / jobs));
+    tbb::task_arena arena(jobs);
+    arena.execute([&] {
+      for (auto& n : g_.nodes)
+        if (pending_[n.id].load() == 0) group_.run([this, id = n.id] { run_node(id); });
+      group_.wait();
+    });
+    for (auto& out : result_.nodes) {
+      result_.failed += out.status == NodeOutcome::Status::Failed;
+      result_.skipped += out.status == NodeOutcome::Status::Skipped;
+      result_.cancelled += out.status == NodeOutcome::Status::Cancelled;
+    }
+    collect_reports();
+    return std::move(result_);
+  }
+
+ private:
+  // Resolves an operand against computed values; false when an input is missing.
+  bool resolve(const Operand& o, Value& out) {
+    using K = Operand::Kind;
+    if (o.kind == K::Ref) {
+      if (result_.nodes[o.node].status != NodeOutcome::Status::Done) return false;
+      out = select_path(values_[o.node], o.path);
+      return true;
+    }
+    if (o.is_constant()) {
+      out = constant_value(o);
+      return true;
+    }
+    if (o.kind == K::List) {
+      c10::impl::GenericList list(c10::AnyType::get());
+      for (auto& it : o.items) {
+        Value v;
+        if (!resolve(it, v)) return false;
+        list.push_back(v);
+      }
+      out = Value(list);
+      return true;
+    }
+    std::vector<std::pair<std::string, Value>> fields;
+    for (auto& [k, it] : o.fields) {
+      Value v;
+      if (!resolve(it, v)) return false;
+      fields.emplace_back(k, v);
+    }
+    out = make_record(fields);
+    return true;
+  }
+
+  void run_node(uint32_t id) {
+    const Node& n = g_.nodes[id];
+    NodeOutcome& out = result_.nodes[id];
+    std::vector<Value> args;
+    bool inputs_ok = true;
+    try {
+      for (auto& [k, v] : n.args) {
+        Value val;
+        if (!resolve(v, val)) { inputs_ok = false; break; }
+        args.push_back(std::move(val));
+      }
+    } catch (const std::exception& e) {
+      out.status = NodeOutcome::Status::Failed;
+      out.error = e.what();
+      finish(id);
+      return;
+    }
+    if (!inputs_ok) {
+      out.status = NodeOutcome::Status::Skipped;
+    } else if (opts_.cancel && opts_.cancel->load()) {
+      out.status = NodeOutcome::Status::Cancelled;
+    } else {
+      if (observer_) observer_(n, out);
+      OpContext ctx{n, opts_.device, node_seed(result_.keys[id], opts_.seed), opts_.out_dir, opts_.script_dir,
+                    opts_.cancel};
+      auto t0 = std::chrono::steady_clock::now();
+      try {
+        const OpRun* fn = impls_.find(n.op);
+        if (!fn) throw OpError("op '" + n.op + "' has no implementation yet (signature only)");
+        values_[id] = (*fn)(OpArgs(n, std::move(args)), ctx);
+        out.status = NodeOutcome::Status::Done;
+      } catch (const c10::Error& e) {
+        out.status = NodeOutcome::Status::Failed;
+        out.error = e.what_without_backtrace();
+      } catch (const std::exception& e) {
+        out.status = NodeOutcome::Status::Failed;
+        out.error = e.what();
+      }
+      out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (ctx.cancelled() && out.status == NodeOutcome::Status::Failed) out.status = NodeOutcome::Status::Cancelled;
+    }
+    finish(id);
+  }
+
+  void finish(uint32_t id) {
+    const Node& n = g_.nodes[id];
+    if (uses_[id].load() == 0) values_[id] = Value();  // a sink (e.g. save): nobody reads it
+    if (observer_) observer_(n, result_.nodes[id]);
+    // Inputs this node no longer needs are released (they stay in the cache later).
+    std::set<uint32_t> inputs;
+    for (auto& [k, v] : n.args) v.for_each_ref([&](const Operand& r) { inputs.insert(r.node); });
+    for (uint32_t in : inputs)
+      if (uses_[in].fetch_sub(1) == 1) values_[in] = Value();
+    for (uint32_t c : consumers_[id])
+      if (pending_[c].fetch_sub(1, std::memory_order_acq_rel) == 1) group_.run([this, c] { run_node(c); });
+  }
+
+  void collect_reports() {
+    for (auto& r : g_.reports) {
+      Value v;
+      bool ok = false;
+      try {
+        ok = resolve(r.value, v);
+      } catch (const std::exception&) {
+        ok = false;
+      }
+      if (ok) result_.reports.emplace_back(r.name, v);
+      else result_.missing_reports.push_back(r.name);
+    }
+  }
+
+  const Graph& g_;
+  const OpImpls& impls_;
+  const RunOptions& opts_;
+  const NodeObserver& observer_;
+  std::vector<Value> values_;
+  std::vector<std::atomic<int>> pending_;
+  std::vector<std::atomic<int>> uses_;
+  std::vector<std::vector<uint32_t>> consumers_;
+  tbb::task_group group_;
+  Execution result_;
+};
+
+}  // namespace
+
+Execution execute(const Graph& g, const OpRegistry& ops, const OpImpls& impls, const RunOptions& options,
+                  const NodeObserver& observer) {
+  return Run(g, ops, impls, options, observer).run();
+}
+
+}  // namespace pipette

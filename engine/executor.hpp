@@ -1,0 +1,57 @@
+// Runs a graph: every node whose inputs are ready runs concurrently on oneTBB,
+// up to `jobs` at a time. A failing node fails only what depends on it; other
+// branches finish. A value is released as soon as its last consumer is done.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/graph.hpp"
+#include "engine/op_impl.hpp"
+#include "engine/op_registry.hpp"
+#include "engine/provenance.hpp"
+
+namespace pipette {
+
+struct RunOptions {
+  int jobs = 0;  // concurrent nodes; 0 = one per core
+  uint64_t seed = 0;
+  c10::Device device = c10::Device(c10::kCPU);
+  std::filesystem::path out_dir;
+  std::filesystem::path script_dir;
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+struct NodeOutcome {
+  enum class Status { Pending, Done, Failed, Skipped, Cancelled };
+  Status status = Status::Pending;
+  double seconds = 0;
+  std::string error;  // what the op said, for Failed
+};
+
+struct Execution {
+  std::vector<NodeKey> keys;
+  std::vector<NodeOutcome> nodes;
+  std::vector<std::pair<std::string, Value>> reports;  // the reports that could be computed
+  std::vector<std::string> missing_reports;            // names whose inputs failed
+  size_t failed = 0, skipped = 0, cancelled = 0;
+  bool ok() const { return failed == 0 && cancelled == 0; }
+};
+
+// Called from worker threads when a node starts (outcome Pending) and ends.
+using NodeObserver = std::function<void(const Node&, const NodeOutcome&)>;
+
+// Ops without an implementation, by name (each once), so a run can refuse early.
+std::vector<std::string> unimplemented_ops(const Graph& g, const OpImpls& impls);
+
+Execution execute(const Graph& g, const OpRegistry& ops, const OpImpls& impls, const RunOptions& options,
+                  const NodeObserver& observer = {});
+
+// "file:line:col: error: in node n3 (attr.saliency): MESSAGE", the source line
+// and a caret, then the pipeline call sites it was inlined from.
+std::string format_node_error(const Node& n, const std::string& message);
+
+}  // namespace pipette

@@ -1,0 +1,76 @@
+// How an op runs: a function from its arguments (every parameter of its
+// signature, resolved to values) and a context to one value. Built-ins and
+// plugins implement ops the same way.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <c10/core/Device.h>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/graph.hpp"
+#include "engine/value.hpp"
+
+namespace pipette {
+
+// An error an op reports to the user; the engine adds the node and source line.
+class OpError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct OpContext {
+  const Node& node;
+  c10::Device device = c10::Device(c10::kCPU);
+  uint64_t seed = 0;                     // derived from the run seed and the node's identity
+  std::filesystem::path out_dir;         // where `save`-like ops write
+  std::filesystem::path script_dir;      // relative input paths start here
+  const std::atomic<bool>* cancel = nullptr;
+
+  bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
+  // A CPU generator seeded for this node: the same node gives the same numbers in
+  // every run and under any thread schedule.
+  at::Generator generator() const;
+  // A relative input path, resolved against the script's directory.
+  std::filesystem::path input_path(const std::string& p) const;
+};
+
+class OpArgs {
+ public:
+  OpArgs(const Node& node, std::vector<Value> values) : node_(node), values_(std::move(values)) {}
+
+  const Value& operator[](const std::string& name) const;
+  bool is_none(const std::string& name) const { return (*this)[name].isNone(); }
+  int64_t int_(const std::string& name) const;
+  double float_(const std::string& name) const;  // accepts ints
+  bool bool_(const std::string& name) const;
+  const std::string& string(const std::string& name) const;
+  at::Tensor tensor(const std::string& name) const;  // accepts scalars as 0-d tensors
+
+ private:
+  const Node& node_;
+  std::vector<Value> values_;
+};
+
+using OpRun = std::function<Value(const OpArgs&, OpContext&)>;
+
+// Implementations by op name (signatures live in OpRegistry).
+class OpImpls {
+ public:
+  void add(const std::string& name, OpRun run) { impls_[name] = std::move(run); }
+  const OpRun* find(const std::string& name) const {
+    auto it = impls_.find(name);
+    return it == impls_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<std::string, OpRun> impls_;
+};
+
+}  // namespace pipette

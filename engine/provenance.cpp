@@ -1,0 +1,62 @@
+#include "engine/provenance.hpp"
+
+#include <xxhash.h>
+
+#include <fstream>
+#include <optional>
+
+#include <fmt/format.h>
+
+namespace pipette {
+
+std::string NodeKey::hex() const { return fmt::format("{:016x}", hash); }
+
+std::optional<uint64_t> hash_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    XXH3_64bits_update(state, buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  uint64_t h = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return h;
+}
+
+std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir) {
+  std::vector<NodeKey> keys(g.nodes.size());
+  for (auto& n : g.nodes) {
+    std::string text = fmt::format("scheme={};op={}@{};", kProvenanceScheme, n.op, n.op_version);
+    const OpSignature* sig = ops.find(n.op);
+    for (auto& [name, arg] : n.args) {
+      Operand resolved = arg;
+      // Inputs enter by identity, not by position in this graph.
+      resolved.for_each_ref_mut([&](Operand& r) {
+        std::string id = keys[r.node].hex();
+        for (auto& p : r.path) id += "." + p;
+        r = Operand::string("@" + id);
+      });
+      text += name + "=" + resolved.canonical() + ";";
+      const ParamSpec* spec = sig ? sig->find_param(name) : nullptr;
+      if (spec && spec->input_file && arg.kind == Operand::Kind::String) {
+        std::filesystem::path p(arg.s);
+        if (p.is_relative()) p = script_dir / p;
+        auto h = hash_file(p);
+        text += h ? fmt::format("content={:016x};", *h) : std::string("content=missing;");
+      }
+    }
+    keys[n.id].hash = XXH3_64bits(text.data(), text.size());
+  }
+  return keys;
+}
+
+uint64_t node_seed(const NodeKey& key, uint64_t run_seed) {
+  uint64_t both[2] = {key.hash, run_seed};
+  // Keep seeds below 2^63: some consumers store them in signed integers.
+  return XXH3_64bits(both, sizeof(both)) >> 1;
+}
+
+}  // namespace pipette

@@ -1,0 +1,35 @@
+// Node identity: a Merkle-style hash of (op name, op version, constant
+// arguments, the identities of its inputs, and the content of files it reads),
+// under a version constant for the scheme itself. Equal keys mean equal results;
+// the key seeds the node's random numbers and, later, addresses its cache entry.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/graph.hpp"
+#include "engine/op_registry.hpp"
+
+namespace pipette {
+
+// Bump when anything that feeds the hash changes meaning.
+inline constexpr uint64_t kProvenanceScheme = 1;
+
+struct NodeKey {
+  uint64_t hash = 0;
+  std::string hex() const;  // 16 hex digits
+};
+
+// Keys for every node, in node order. Relative file arguments resolve against
+// `script_dir`; a file that cannot be read hashes as missing (the op reports it).
+std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir);
+
+// The seed of a node in a run: the same node and run seed give the same seed.
+uint64_t node_seed(const NodeKey& key, uint64_t run_seed);
+
+// xxhash of a file's bytes, streamed; nullopt when it cannot be read.
+std::optional<uint64_t> hash_file(const std::filesystem::path& p);
+
+}  // namespace pipette

@@ -1,0 +1,114 @@
+#include "engine/run_report.hpp"
+
+#include <torch/version.h>
+
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "engine/value_io.hpp"
+
+#ifndef PIPETTE_VERSION
+#define PIPETTE_VERSION "unknown"
+#endif
+
+namespace pipette {
+
+namespace {
+using json = nlohmann::ordered_json;
+
+json operand_json(const Operand& o) {
+  if (o.kind == Operand::Kind::Record) {
+    json r = json::object();
+    for (auto& [k, v] : o.fields) r[k] = operand_json(v);
+    return r;
+  }
+  if (o.kind == Operand::Kind::List) {
+    json a = json::array();
+    for (auto& v : o.items) a.push_back(operand_json(v));
+    return a;
+  }
+  return value_to_json(constant_value(o));
+}
+
+const char* status_name(NodeOutcome::Status s) {
+  switch (s) {
+    case NodeOutcome::Status::Pending: return "pending";
+    case NodeOutcome::Status::Done: return "done";
+    case NodeOutcome::Status::Failed: return "failed";
+    case NodeOutcome::Status::Skipped: return "skipped";
+    case NodeOutcome::Status::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+// Report names become file names: keep them portable.
+std::string file_stem(const std::string& name) {
+  std::string s;
+  for (char c : name) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  return s.empty() ? "report" : s;
+}
+}  // namespace
+
+std::string utc_now_iso() {
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string libtorch_version() {
+  return fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH);
+}
+
+std::filesystem::path write_run_report(const std::filesystem::path& out_dir, const Graph& g, const Execution& e,
+                                       const RunInfo& info) {
+  json out;
+  out["format"] = "pipette-report";
+  out["format_version"] = 1;
+  json params = json::object();
+  for (auto& [k, v] : g.params) params[k] = operand_json(v);
+  out["run"] = json{{"id", info.run_id},
+                    {"script", info.script},
+                    {"script_hash", info.script_hash},
+                    {"params", params},
+                    {"seed", info.seed},
+                    {"device", info.device},
+                    {"status", info.status},
+                    {"started", info.started},
+                    {"finished", info.finished},
+                    {"pipette_version", PIPETTE_VERSION},
+                    {"libtorch_version", libtorch_version()},
+                    {"plugins", g.plugins}};
+  json reports = json::object();
+  for (auto& [name, value] : e.reports) {
+    std::string stem = file_stem(name);
+    int part = 0;
+    TensorSink sink = [&](const at::Tensor& t) -> std::optional<std::string> {
+      std::string rel = "reports/" + stem + (part ? "_" + std::to_string(part) : "") + ".pt";
+      ++part;
+      write_value_file(Value(t), out_dir / rel);
+      return rel;
+    };
+    reports[name] = value_to_json(value, sink);
+  }
+  out["reports"] = reports;
+  out["missing_reports"] = e.missing_reports;
+  json nodes = json::array();
+  for (auto& n : g.nodes) {
+    const NodeOutcome& o = e.nodes[n.id];
+    json jn{{"id", "n" + std::to_string(n.id)}, {"op", n.op},     {"key", e.keys[n.id].hex()},
+            {"loc", n.loc.to_string()},         {"status", status_name(o.status)}, {"seconds", o.seconds}};
+    if (!o.error.empty()) jn["error"] = o.error;
+    nodes.push_back(std::move(jn));
+  }
+  out["nodes"] = nodes;
+  auto path = out_dir / "report.json";
+  write_file_atomically(path, out.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  return path;
+}
+
+}  // namespace pipette

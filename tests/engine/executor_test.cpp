@@ -1,0 +1,220 @@
+// The executor: concurrency, failure isolation, cancellation, reproducible
+// seeds, and the minimum ops (tensors, files, TorchScript models, Fashion-MNIST).
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/script.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "engine/executor.hpp"
+#include "engine/value_io.hpp"
+#include "lang/compiler.hpp"
+#include "stdlib/stdlib.hpp"
+
+namespace pipette {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The standard library plus test ops with observable behaviour.
+struct TestLib {
+  OpLibrary lib;
+  std::atomic<int> running{0}, peak{0};
+
+  TestLib() {
+    stdlib::register_all(lib);
+    lib.define(OpSignature("test.busy", "Sleeps, counting how many run at once.")
+                   .input("tag", "int", "")
+                   .param("ms", "int", Operand::integer(150), "")
+                   .returns("int"),
+               [this](const OpArgs& a, OpContext&) {
+                 int now = ++running;
+                 int seen = peak.load();
+                 while (now > seen && !peak.compare_exchange_weak(seen, now)) {}
+                 std::this_thread::sleep_for(std::chrono::milliseconds(a.int_("ms")));
+                 --running;
+                 return Value(a.int_("tag"));
+               });
+    lib.define(OpSignature("test.fail", "Always fails.").input("x", "any", "").returns("int"),
+               [](const OpArgs&, OpContext&) -> Value { throw OpError("planted failure"); });
+  }
+
+  Graph compile(const std::string& text) {
+    lang::Compiler c(lib.ops, {});
+    auto g = c.compile_text("exec.pipe", text);
+    EXPECT_TRUE(g) << c.render_diagnostics();
+    return g ? *g : Graph{};
+  }
+
+  Execution run(const Graph& g, RunOptions o = {}) {
+    if (o.out_dir.empty()) o.out_dir = fs::temp_directory_path() / ("pipette-exec-" + std::to_string(::getpid()));
+    return execute(g, lib.ops, lib.impls, o);
+  }
+};
+
+const Value* report(const Execution& e, const std::string& name) {
+  for (auto& [k, v] : e.reports)
+    if (k == name) return &v;
+  return nullptr;
+}
+
+TEST(Executor, IndependentNodesRunConcurrently) {
+  TestLib t;
+  Graph g = t.compile("for i in [1, 2, 3, 4] { report \"r{i}\" = test.busy(i) }\n");
+  RunOptions two;
+  two.jobs = 2;
+  auto e = t.run(g, two);
+  EXPECT_TRUE(e.ok());
+  EXPECT_EQ(t.peak.load(), 2);
+  t.peak = 0;
+  RunOptions one;
+  one.jobs = 1;
+  t.run(g, one);
+  EXPECT_EQ(t.peak.load(), 1);
+}
+
+TEST(Executor, AFailureStopsOnlyWhatDependsOnIt) {
+  TestLib t;
+  Graph g = t.compile(
+      "let bad = test.fail(1)\nreport \"after_bad\" = test.busy(bad, ms=1)\nreport \"fine\" = test.busy(7, ms=1)\n");
+  auto e = t.run(g);
+  EXPECT_FALSE(e.ok());
+  EXPECT_EQ(e.failed, 1u);
+  EXPECT_EQ(e.skipped, 1u);
+  ASSERT_TRUE(report(e, "fine"));
+  EXPECT_EQ(report(e, "fine")->toInt(), 7);
+  EXPECT_EQ(e.missing_reports, std::vector<std::string>{"after_bad"});
+  const Node& failed = g.nodes[0];
+  EXPECT_EQ(e.nodes[0].error, "planted failure");
+  std::string msg = format_node_error(failed, "planted failure");
+  EXPECT_NE(msg.find("exec.pipe:1:11: error: in node n0 (test.fail): planted failure"), std::string::npos) << msg;
+}
+
+TEST(Executor, CancellationStopsBeforeTheNextNode) {
+  TestLib t;
+  Graph g = t.compile("report \"a\" = test.busy(1)\n");
+  std::atomic<bool> cancel{true};
+  RunOptions o;
+  o.cancel = &cancel;
+  auto e = t.run(g, o);
+  EXPECT_EQ(e.cancelled, 1u);
+  EXPECT_FALSE(e.ok());
+}
+
+TEST(Executor, SeedsAreReproducibleAndDistinct) {
+  TestLib t;
+  Graph g = t.compile("report \"a\" = tensor.random([5])\nreport \"b\" = tensor.random([5], distribution=\"uniform\")\n");
+  auto e1 = t.run(g), e2 = t.run(g);
+  ASSERT_TRUE(e1.ok());
+  EXPECT_TRUE(report(e1, "a")->toTensor().equal(report(e2, "a")->toTensor()));
+  EXPECT_FALSE(report(e1, "a")->toTensor().equal(report(e1, "b")->toTensor()));
+  RunOptions other;
+  other.seed = 1;
+  auto e3 = t.run(g, other);
+  EXPECT_FALSE(report(e1, "a")->toTensor().equal(report(e3, "a")->toTensor()));
+  // A node's seed depends on its identity, not on what else is in the graph.
+  Graph bigger = t.compile("report \"z\" = tensor.random([2])\nreport \"a\" = tensor.random([5])\n");
+  EXPECT_TRUE(report(e1, "a")->toTensor().equal(report(t.run(bigger), "a")->toTensor()));
+}
+
+TEST(Executor, ArithmeticAndReductions) {
+  TestLib t;
+  Graph g = t.compile(
+      "let x = tensor.add(tensor.mul(tensor.random([3, 4]), 0.0), 2)\n"
+      "report \"sum\" = tensor.sum(x)\nreport \"rows\" = tensor.mean(x, dim=1)\nreport \"max\" = tensor.max(x)\n");
+  auto e = t.run(g);
+  ASSERT_TRUE(e.ok());
+  EXPECT_DOUBLE_EQ(report(e, "sum")->toTensor().item<double>(), 24.0);
+  EXPECT_EQ(report(e, "rows")->toTensor().size(0), 3);
+  EXPECT_DOUBLE_EQ(report(e, "max")->toTensor().item<double>(), 2.0);
+  auto bad = t.run(t.compile("report \"m\" = tensor.mean(tensor.random([2]), dim=3)\n"));
+  EXPECT_NE(bad.nodes[1].error.find("dim 3 is out of range"), std::string::npos) << bad.nodes[1].error;
+}
+
+class FileOps : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("pipette-files-" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(FileOps, SaveAndLoadRoundTrip) {
+  TestLib t;
+  write_value_file(Value(at::arange(6, at::kFloat).reshape({2, 3})), dir_ / "in.pt");
+  Graph g = t.compile("let x = tensor.load(\"in.pt\")\nsave(tensor.mul(x, 2), \"out.pt\")\nreport \"s\" = tensor.sum(x)\n");
+  RunOptions o;
+  o.script_dir = dir_;
+  o.out_dir = dir_ / "out";
+  auto e = t.run(g, o);
+  ASSERT_TRUE(e.ok()) << e.nodes[0].error;
+  EXPECT_DOUBLE_EQ(report(e, "s")->toTensor().item<double>(), 15.0);
+  Value back = read_pt_file(dir_ / "out" / "out.pt");
+  EXPECT_TRUE(back.toTensor().equal(at::arange(6, at::kFloat).reshape({2, 3}) * 2));
+}
+
+TEST_F(FileOps, ReadsNumpyFiles) {
+  // A float32 [2, 2] array, written as numpy.save does.
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
+  header += std::string(64 - (10 + header.size() + 1) % 64, ' ') + "\n";
+  std::ofstream out(dir_ / "a.npy", std::ios::binary);
+  out.write("\x93NUMPY\x01\x00", 8);
+  uint16_t len = static_cast<uint16_t>(header.size());
+  out.write(reinterpret_cast<char*>(&len), 2);
+  out << header;
+  float data[4] = {1, 2, 3, 4};
+  out.write(reinterpret_cast<char*>(data), sizeof data);
+  out.close();
+  TestLib t;
+  RunOptions o;
+  o.script_dir = dir_;
+  auto e = t.run(t.compile("report \"a\" = tensor.load(\"a.npy\")\n"), o);
+  ASSERT_TRUE(e.ok()) << e.nodes[0].error;
+  EXPECT_TRUE(report(e, "a")->toTensor().equal(at::tensor({1.f, 2.f, 3.f, 4.f}).reshape({2, 2})));
+}
+
+TEST_F(FileOps, TorchScriptModelsLoadAndPredict) {
+  // A tiny model built here, as a user would export one from Python.
+  torch::jit::Module m("Doubler");
+  m.define(R"(
+def forward(self, x):
+    return x * 2.0 + 1.0
+)");
+  m.save((dir_ / "doubler.pt").string());
+  TestLib t;
+  RunOptions o;
+  o.script_dir = dir_;
+  auto e = t.run(t.compile("let m = model.load(\"doubler.pt\")\n"
+                           "report \"y\" = model.predict(m, tensor.add(tensor.mul(tensor.random([5, 2]), 0.0), 3), batch=2)\n"),
+                 o);
+  ASSERT_TRUE(e.ok()) << e.nodes[0].error;
+  at::Tensor y = report(e, "y")->toTensor();
+  EXPECT_EQ(y.size(0), 5);
+  EXPECT_TRUE(y.eq(7.0).all().item<bool>());
+  auto missing = t.run(t.compile("report \"y\" = model.load(\"nope.pt\")\n"), o);
+  EXPECT_NE(missing.nodes[0].error.find("cannot load TorchScript model"), std::string::npos) << missing.nodes[0].error;
+}
+
+TEST(Data, FashionMnistMatchesTheRealFiles) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TestLib t;
+  auto e = t.run(t.compile("let d = data.fashion_mnist(split=\"test\", limit=10)\n"
+                           "report \"labels\" = d.labels\nreport \"images\" = d.images\n"));
+  ASSERT_TRUE(e.ok()) << e.nodes[0].error;
+  at::Tensor labels = report(e, "labels")->toTensor();
+  EXPECT_TRUE(labels.equal(at::tensor({9, 2, 1, 1, 6, 1, 4, 6, 5, 7}, at::kLong)));
+  at::Tensor images = report(e, "images")->toTensor();
+  EXPECT_EQ(images.sizes(), (std::vector<int64_t>{10, 1, 28, 28}));
+  EXPECT_GE(images.min().item<float>(), 0.f);
+  EXPECT_LE(images.max().item<float>(), 1.f);
+}
+
+}  // namespace
+}  // namespace pipette
