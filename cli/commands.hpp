@@ -25,8 +25,13 @@ struct RunArgs {
   std::string device = "cpu";
   int jobs = 0;
   uint64_t seed = 0;
+  std::string cache;  // default: .pipette/cache beside the script
+  bool no_cache = false;
+  bool dry_run = false;
 };
 int run_command(const GlobalOptions& g, const RunArgs& args);
+
+int cache_command(const std::string& action, const std::string& dir);
 
 int ops_command(const std::string& ns, bool verbose);
 

@@ -47,6 +47,14 @@ int main(int argc, char** argv) {
   run->add_option("--device", run_args.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   run->add_option("-j,--jobs", run_args.jobs, "Nodes run at once (default: one per core)")->check(CLI::NonNegativeNumber);
   run->add_option("--seed", run_args.seed, "Run seed; every stochastic node derives its own from it");
+  run->add_option("--cache", run_args.cache, "Cache directory (default .pipette/cache beside the script)");
+  run->add_flag("--no-cache", run_args.no_cache, "Compute every node; read and write no cache");
+  run->add_flag("--dry-run", run_args.dry_run, "List which nodes would run and which come from the cache");
+
+  std::string cache_action, cache_dir = ".pipette/cache";
+  auto* cache = app.add_subcommand("cache", "Inspect or empty the result cache");
+  cache->add_option("action", cache_action, "stats or clean")->required()->check(CLI::IsMember({"stats", "clean"}));
+  cache->add_option("--cache", cache_dir, "Cache directory (default .pipette/cache)");
 
   std::string ns;
   bool ops_verbose = false;
@@ -76,6 +84,7 @@ int main(int argc, char** argv) {
   if (*check) return check_command(g, files, sets);
   if (*graph) return graph_command(g, graph_file, format, graph_sets, output);
   if (*run) return run_command(g, run_args);
+  if (*cache) return cache_command(cache_action, cache_dir);
   if (*ops) return ops_command(ns, ops_verbose);
   if (*help) {
     if (help_topic.empty()) {

@@ -80,6 +80,25 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   }
 
   std::filesystem::path script(args.file);
+  std::filesystem::path script_dir = script.has_parent_path() ? script.parent_path() : std::filesystem::path(".");
+  std::optional<Cache> cache;
+  if (!args.no_cache)
+    cache.emplace(args.cache.empty() ? script_dir / ".pipette" / "cache" : std::filesystem::path(args.cache));
+
+  if (args.dry_run) {
+    auto keys = provenance_keys(*graph, lib.ops, script_dir);
+    size_t hits = 0;
+    for (auto& n : graph->nodes) {
+      bool hit = cache && !n.side_effect && cache->contains(keys[n.id]);
+      hits += hit;
+      std::printf("%-6s n%-4u %-28s %s:%u  %s\n", hit ? "cached" : "run", n.id, n.op.c_str(), n.loc.file.c_str(),
+                  n.loc.line, keys[n.id].hex().c_str());
+    }
+    std::printf("%zu of %zu nodes would run; %zu come from the cache\n", graph->nodes.size() - hits,
+                graph->nodes.size(), hits);
+    return 0;
+  }
+
   std::filesystem::path out = args.out.empty()
                                   ? std::filesystem::path("runs") / (script.stem().string() + "-" + timestamp())
                                   : std::filesystem::path(args.out);
@@ -90,8 +109,9 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   ro.seed = args.seed;
   ro.device = *device;
   ro.out_dir = out;
-  ro.script_dir = script.has_parent_path() ? script.parent_path() : std::filesystem::path(".");
+  ro.script_dir = script_dir;
   ro.cancel = &g_interrupted;
+  ro.cache = cache ? &*cache : nullptr;
 
   RunInfo info;
   info.script = args.file;
@@ -108,8 +128,10 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     if (o.status == NodeOutcome::Status::Pending) return;
     std::lock_guard<std::mutex> lock(log_mutex);
     ++finished;
+    if (!o.warning.empty()) spdlog::warn("{}", o.warning);
     if (o.status == NodeOutcome::Status::Done)
-      spdlog::info("[{}/{}] n{} {} ({}:{}) {:.3f} s", finished, total, n.id, n.op, n.loc.file, n.loc.line, o.seconds);
+      spdlog::info("[{}/{}] n{} {} ({}:{}) {}", finished, total, n.id, n.op, n.loc.file, n.loc.line,
+                   o.cached ? std::string("from cache") : fmt::format("{:.3f} s", o.seconds));
     else if (o.status == NodeOutcome::Status::Failed)
       std::fputs(format_node_error(n, o.error).c_str(), stderr);
   };
@@ -120,9 +142,9 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   info.status = g_interrupted.load() ? "interrupted" : e.ok() ? "ok" : "failed";
   auto report = write_run_report(out, *graph, e, info);
 
-  std::fprintf(stderr, "%s: %zu nodes, %zu failed, %zu skipped%s; report: %s\n", info.status.c_str(), total, e.failed,
-               e.skipped, e.cancelled ? fmt::format(", {} cancelled", e.cancelled).c_str() : "",
-               report.string().c_str());
+  std::fprintf(stderr, "%s: %zu nodes: %zu computed, %zu from cache, %zu failed, %zu skipped%s; report: %s\n",
+               info.status.c_str(), total, e.computed, e.cached, e.failed, e.skipped,
+               e.cancelled ? fmt::format(", {} cancelled", e.cancelled).c_str() : "", report.string().c_str());
   if (!e.missing_reports.empty()) {
     std::string names;
     for (auto& n : e.missing_reports) names += (names.empty() ? "" : ", ") + n;
@@ -130,6 +152,17 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   }
   if (g_interrupted.load()) return 130;
   return e.ok() ? 0 : 1;
+}
+
+int cache_command(const std::string& action, const std::string& dir) {
+  Cache cache(dir);
+  if (action == "stats") {
+    auto s = cache.stats();
+    std::printf("%s: %zu entries, %.1f MiB\n", dir.c_str(), s.entries, s.bytes / 1048576.0);
+    return 0;
+  }
+  std::printf("%s: removed %zu entries\n", dir.c_str(), cache.clean());
+  return 0;
 }
 
 }  // namespace pipette::cli

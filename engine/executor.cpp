@@ -74,6 +74,8 @@ class Run {
       result_.failed += out.status == NodeOutcome::Status::Failed;
       result_.skipped += out.status == NodeOutcome::Status::Skipped;
       result_.cancelled += out.status == NodeOutcome::Status::Cancelled;
+      result_.cached += out.cached;
+      result_.computed += out.status == NodeOutcome::Status::Done && !out.cached;
     }
     collect_reports();
     return std::move(result_);
@@ -133,6 +135,9 @@ class Run {
       out.status = NodeOutcome::Status::Skipped;
     } else if (opts_.cancel && opts_.cancel->load()) {
       out.status = NodeOutcome::Status::Cancelled;
+    } else if (try_cache(id)) {
+      out.status = NodeOutcome::Status::Done;
+      out.cached = true;
     } else {
       if (observer_) observer_(n, out);
       OpContext ctx{n, opts_.device, node_seed(result_.keys[id], opts_.seed), opts_.out_dir, opts_.script_dir,
@@ -143,6 +148,9 @@ class Run {
         if (!fn) throw OpError("op '" + n.op + "' has no implementation yet (signature only)");
         values_[id] = (*fn)(OpArgs(n, std::move(args)), ctx);
         out.status = NodeOutcome::Status::Done;
+        // Side effects (files written into this run's directory) are redone
+        // every run; everything else is stored for the next one.
+        if (opts_.cache && !n.side_effect) opts_.cache->store(result_.keys[id], values_[id]);
       } catch (const c10::Error& e) {
         out.status = NodeOutcome::Status::Failed;
         out.error = e.what_without_backtrace();
@@ -154,6 +162,17 @@ class Run {
       if (ctx.cancelled() && out.status == NodeOutcome::Status::Failed) out.status = NodeOutcome::Status::Cancelled;
     }
     finish(id);
+  }
+
+  bool try_cache(uint32_t id) {
+    const Node& n = g_.nodes[id];
+    if (!opts_.cache || n.side_effect) return false;
+    std::string damage;
+    auto v = opts_.cache->load(result_.keys[id], &damage);
+    if (!damage.empty()) result_.nodes[id].warning = damage;
+    if (!v) return false;
+    values_[id] = std::move(*v);
+    return true;
   }
 
   void finish(uint32_t id) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cache.hpp"
 #include "engine/graph.hpp"
 #include "engine/op_impl.hpp"
 #include "engine/op_registry.hpp"
@@ -23,6 +24,7 @@ struct RunOptions {
   std::filesystem::path out_dir;
   std::filesystem::path script_dir;
   const std::atomic<bool>* cancel = nullptr;
+  const Cache* cache = nullptr;  // none: compute everything, store nothing
 };
 
 struct NodeOutcome {
@@ -30,6 +32,8 @@ struct NodeOutcome {
   Status status = Status::Pending;
   double seconds = 0;
   std::string error;  // what the op said, for Failed
+  bool cached = false;  // Done by loading the cache entry
+  std::string warning;  // e.g. a damaged cache entry that was recomputed
 };
 
 struct Execution {
@@ -37,7 +41,7 @@ struct Execution {
   std::vector<NodeOutcome> nodes;
   std::vector<std::pair<std::string, Value>> reports;  // the reports that could be computed
   std::vector<std::string> missing_reports;            // names whose inputs failed
-  size_t failed = 0, skipped = 0, cancelled = 0;
+  size_t failed = 0, skipped = 0, cancelled = 0, cached = 0, computed = 0;
   bool ok() const { return failed == 0 && cancelled == 0; }
 };
 

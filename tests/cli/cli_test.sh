@@ -51,7 +51,7 @@ expect 0 "help for a command" -- "$PIPETTE" help graph
 grep -q -- "--format" "$tmp/out" || { echo "FAIL: help graph"; fail=1; }
 
 # pipette run: outputs Python opens, failures isolated, exit statuses.
-expect 0 "run fashion_stats" -- "$PIPETTE" run "$SRC/examples/fashion_stats.pipe" --out "$tmp/stats" --set examples=50
+expect 0 "run fashion_stats" -- "$PIPETTE" run "$SRC/examples/fashion_stats.pipe" --out "$tmp/stats" --set examples=50 --cache "$tmp/cache"
 if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c "import torch" 2>/dev/null; then
   /usr/bin/python3 - "$tmp/stats" <<'PY' && echo "ok: run outputs open in Python" || { echo "FAIL: run outputs"; fail=1; }
 import json, sys, torch
@@ -63,6 +63,12 @@ assert torch.load(d + "/mean_image.pt").shape == (1, 28, 28)
 assert json.load(open(d + "/summary.json"))["labels_sum"] > 0
 PY
 fi
+expect 0 "a re-run recomputes only the saves" -- "$PIPETTE" run "$SRC/examples/fashion_stats.pipe" --out "$tmp/stats2" --set examples=50 --cache "$tmp/cache"
+grep -q "2 computed, 5 from cache" "$tmp/err" || { echo "FAIL: cache re-run"; cat "$tmp/err"; fail=1; }
+expect 0 "dry run lists cached nodes" -- "$PIPETTE" run "$SRC/examples/fashion_stats.pipe" --dry-run --set examples=60 --cache "$tmp/cache"
+grep -q "7 of 7 nodes would run; 0 come from the cache" "$tmp/out" || { echo "FAIL: dry run"; cat "$tmp/out"; fail=1; }
+expect 0 "cache stats" -- "$PIPETTE" cache stats --cache "$tmp/cache"
+grep -q "5 entries" "$tmp/out" || { echo "FAIL: cache stats"; cat "$tmp/out"; fail=1; }
 printf 'let bad = tensor.load("missing.pt")\nreport "a" = tensor.sum(bad)\nreport "b" = tensor.sum(tensor.random([3]))\n' >"$tmp/fails.pipe"
 expect 1 "a failing node makes run exit 1" -- "$PIPETTE" run "$tmp/fails.pipe" --out "$tmp/fails"
 grep -q "fails.pipe:1:11: error: in node n0 (tensor.load): cannot open" "$tmp/err" || { echo "FAIL: run error text"; cat "$tmp/err"; fail=1; }

@@ -1,0 +1,153 @@
+// The cache: hits, invalidation, damaged entries, resume after a failure.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/script.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/cache.hpp"
+#include "engine/executor.hpp"
+#include "engine/value_io.hpp"
+#include "lang/compiler.hpp"
+#include "stdlib/stdlib.hpp"
+
+namespace pipette {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("pipette-cache-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    stdlib::register_all(lib_);
+    lib_.define(OpSignature("test.count", "Counts its executions.").input("x", "any", "").returns("any"),
+                [this](const OpArgs& a, OpContext&) {
+                  ++executions_;
+                  return a["x"];
+                });
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  Execution run(const std::string& text, std::vector<std::pair<std::string, std::string>> sets = {}) {
+    lang::CompileOptions co;
+    co.sets = std::move(sets);
+    lang::Compiler c(lib_.ops, co);
+    auto g = c.compile_text((dir_ / "s.pipe").string(), text);
+    EXPECT_TRUE(g) << c.render_diagnostics();
+    graph_ = *g;
+    RunOptions o;
+    o.out_dir = dir_ / "out";
+    o.script_dir = dir_;
+    o.cache = &cache_;
+    return execute(graph_, lib_.ops, lib_.impls, o);
+  }
+
+  fs::path dir_;
+  OpLibrary lib_;
+  Cache cache_{fs::temp_directory_path() / ("pipette-cache-" + std::to_string(::getpid())) / "cache"};
+  Graph graph_;
+  int executions_ = 0;
+};
+
+TEST_F(CacheTest, ARerunWithNothingChangedExecutesNoOp) {
+  const char* text = "let r = tensor.random([4])\nreport \"a\" = test.count(tensor.sum(r))\n";
+  auto first = run(text);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first.computed, 3u);
+  EXPECT_EQ(executions_, 1);
+  auto second = run(text);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second.computed, 0u);
+  EXPECT_EQ(second.cached, 3u);
+  EXPECT_EQ(executions_, 1);
+  EXPECT_TRUE(first.reports[0].second.toTensor().equal(second.reports[0].second.toTensor()));
+  EXPECT_EQ(cache_.stats().entries, 3u);
+}
+
+TEST_F(CacheTest, ChangingAParameterRecomputesOnlyDownstream) {
+  const char* text =
+      "param k: float = 1\nlet base = tensor.random([3])\nreport \"a\" = tensor.sum(base)\n"
+      "report \"b\" = test.count(tensor.mul(base, k))\n";
+  run(text);
+  auto again = run(text, {{"k", "2"}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.computed, 2u);  // mul and count; random and sum come from the cache
+  EXPECT_EQ(again.cached, 2u);
+}
+
+TEST_F(CacheTest, DamagedEntriesAreDetectedAndRecomputed) {
+  const char* text = "report \"a\" = tensor.sum(tensor.random([8]))\n";
+  auto first = run(text);
+  auto path = cache_.entry_path(first.keys[0]);
+  ASSERT_TRUE(fs::exists(path));
+  {  // flip one payload byte
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-5, std::ios::end);
+    f.put('\x5a');
+  }
+  auto second = run(text);
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(second.nodes[0].warning.find("checksum mismatch"), std::string::npos) << second.nodes[0].warning;
+  EXPECT_FALSE(second.nodes[0].cached);
+  EXPECT_TRUE(first.reports[0].second.toTensor().equal(second.reports[0].second.toTensor()));
+  fs::resize_file(cache_.entry_path(first.keys[1]), 30);  // a truncated entry
+  auto third = run(text);
+  EXPECT_NE(third.nodes[1].warning.find("truncated"), std::string::npos) << third.nodes[1].warning;
+  EXPECT_TRUE(third.ok());
+}
+
+TEST_F(CacheTest, AnInterruptedWriteLeavesNoEntry) {
+  const char* text = "report \"a\" = tensor.random([2])\n";
+  auto first = run(text);
+  auto path = cache_.entry_path(first.keys[0]);
+  fs::remove(path);
+  std::ofstream(path.string() + ".tmp999") << "PIPECA01 half written";  // what a crash leaves
+  auto second = run(text);
+  EXPECT_EQ(second.computed, 1u);
+  EXPECT_EQ(cache_.stats().entries, 1u);
+}
+
+TEST_F(CacheTest, ResumeAfterAFailureRecomputesOnlyWhatFailed) {
+  const char* text =
+      "let slow = test.count(tensor.sum(tensor.random([100])))\n"
+      "let input = tensor.load(\"input.pt\")\n"
+      "report \"done\" = slow\nreport \"needs_input\" = tensor.add(input, slow)\n";
+  auto first = run(text);
+  EXPECT_EQ(first.failed, 1u);
+  EXPECT_EQ(executions_, 1);
+  write_value_file(Value(at::ones({1})), dir_ / "input.pt");  // the user fixes the input
+  auto second = run(text);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(executions_, 1);        // the finished branch was not recomputed
+  EXPECT_EQ(second.computed, 2u);   // tensor.load and tensor.add
+}
+
+TEST_F(CacheTest, EditingAnInputFileInvalidatesItsNode) {
+  write_value_file(Value(at::ones({2})), dir_ / "x.pt");
+  const char* text = "report \"s\" = tensor.sum(tensor.load(\"x.pt\"))\n";
+  auto first = run(text);
+  write_value_file(Value(at::ones({2}) * 5), dir_ / "x.pt");
+  auto second = run(text);
+  EXPECT_EQ(second.computed, 2u);
+  EXPECT_DOUBLE_EQ(second.reports[0].second.toTensor().item<double>(), 10.0);
+}
+
+TEST_F(CacheTest, ModelsSurviveTheCache) {
+  torch::jit::Module m("Inc");
+  m.define("def forward(self, x):\n    return x + 1.0\n");
+  m.save((dir_ / "inc.pt").string());
+  const char* text = "let m = model.load(\"inc.pt\")\nreport \"y\" = model.predict(m, tensor.mul(tensor.random([2, 2]), 0.0))\n";
+  run(text);
+  auto again = run("let m = model.load(\"inc.pt\")\nreport \"z\" = model.predict(m, tensor.random([3, 1]), batch=1)\n");
+  ASSERT_TRUE(again.ok()) << again.nodes[0].error << again.nodes[2].error;
+  EXPECT_TRUE(again.nodes[0].cached);  // the model came from the cache and still runs
+  EXPECT_EQ(again.reports[0].second.toTensor().size(0), 3);
+}
+
+}  // namespace
+}  // namespace pipette
