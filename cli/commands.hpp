@@ -31,6 +31,14 @@ struct RunArgs {
 };
 int run_command(const GlobalOptions& g, const RunArgs& args);
 
+struct RunsArgs {
+  std::string action;  // "" (list), show, diff
+  std::string a, b;
+  std::string db = ".pipette/runs.db";
+  size_t limit = 50;
+};
+int runs_command(const RunsArgs& args);
+
 int cache_command(const std::string& action, const std::string& dir);
 
 int ops_command(const std::string& ns, bool verbose);

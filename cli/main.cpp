@@ -56,6 +56,16 @@ int main(int argc, char** argv) {
   cache->add_option("action", cache_action, "stats or clean")->required()->check(CLI::IsMember({"stats", "clean"}));
   cache->add_option("--cache", cache_dir, "Cache directory (default .pipette/cache)");
 
+  RunsArgs runs_args;
+  auto* runs = app.add_subcommand("runs", "List recorded runs; show one; compare two");
+  runs->add_option("--db", runs_args.db, "Run store (default .pipette/runs.db)");
+  runs->add_option("-n,--limit", runs_args.limit, "How many runs to list");
+  auto* runs_show = runs->add_subcommand("show", "Everything recorded about one run");
+  runs_show->add_option("id", runs_args.a, "Run id (or a unique prefix)")->required();
+  auto* runs_diff = runs->add_subcommand("diff", "Compare the params and reports of two runs");
+  runs_diff->add_option("a", runs_args.a, "First run")->required();
+  runs_diff->add_option("b", runs_args.b, "Second run")->required();
+
   std::string ns;
   bool ops_verbose = false;
   auto* ops = app.add_subcommand("ops", "List ops with their signatures and documentation");
@@ -84,6 +94,11 @@ int main(int argc, char** argv) {
   if (*check) return check_command(g, files, sets);
   if (*graph) return graph_command(g, graph_file, format, graph_sets, output);
   if (*run) return run_command(g, run_args);
+  if (*runs) {
+    if (*runs_show) runs_args.action = "show";
+    if (*runs_diff) runs_args.action = "diff";
+    return runs_command(runs_args);
+  }
   if (*cache) return cache_command(cache_action, cache_dir);
   if (*ops) return ops_command(ns, ops_verbose);
   if (*help) {

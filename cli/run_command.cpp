@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -16,6 +17,7 @@
 #include "engine/executor.hpp"
 #include "engine/provenance.hpp"
 #include "engine/run_report.hpp"
+#include "engine/run_store.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette::cli {
@@ -86,7 +88,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     cache.emplace(args.cache.empty() ? script_dir / ".pipette" / "cache" : std::filesystem::path(args.cache));
 
   if (args.dry_run) {
-    auto keys = provenance_keys(*graph, lib.ops, script_dir);
+    auto keys = provenance_keys(*graph, lib.ops, script_dir, args.seed);
     size_t hits = 0;
     for (auto& n : graph->nodes) {
       bool hit = cache && !n.side_effect && cache->contains(keys[n.id]);
@@ -99,9 +101,13 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     return 0;
   }
 
-  std::filesystem::path out = args.out.empty()
-                                  ? std::filesystem::path("runs") / (script.stem().string() + "-" + timestamp())
-                                  : std::filesystem::path(args.out);
+  // Unique even for runs started in the same second (a sweep in several shells).
+  std::string run_id = fmt::format("{}-{}-{:04x}", script.stem().string(), timestamp(),
+                                   (std::hash<std::string>{}(utc_now_iso()) ^ static_cast<size_t>(::getpid()) ^
+                                    static_cast<size_t>(std::chrono::steady_clock::now().time_since_epoch().count())) &
+                                       0xffff);
+  std::filesystem::path out =
+      args.out.empty() ? std::filesystem::path("runs") / run_id : std::filesystem::path(args.out);
   std::filesystem::create_directories(out);
 
   RunOptions ro;
@@ -119,7 +125,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   info.seed = args.seed;
   info.device = device->str();
   info.started = utc_now_iso();
-  info.run_id = script.stem().string() + "-" + timestamp();
+  info.run_id = run_id;
 
   std::signal(SIGINT, on_sigint);
   std::mutex log_mutex;
@@ -141,6 +147,11 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   info.finished = utc_now_iso();
   info.status = g_interrupted.load() ? "interrupted" : e.ok() ? "ok" : "failed";
   auto report = write_run_report(out, *graph, e, info);
+  try {
+    RunStore(script_dir / ".pipette" / "runs.db").record(*graph, e, info, out);
+  } catch (const std::exception& err) {
+    spdlog::warn("the run was not recorded in the run store: {}", err.what());  // report.json has it all
+  }
 
   std::fprintf(stderr, "%s: %zu nodes: %zu computed, %zu from cache, %zu failed, %zu skipped%s; report: %s\n",
                info.status.c_str(), total, e.computed, e.cached, e.failed, e.skipped,

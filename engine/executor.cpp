@@ -44,7 +44,7 @@ class Run {
   Run(const Graph& g, const OpRegistry& ops, const OpImpls& impls, const RunOptions& o, const NodeObserver& obs)
       : g_(g), impls_(impls), opts_(o), observer_(obs), values_(g.nodes.size()), pending_(g.nodes.size()),
         uses_(g.nodes.size()), consumers_(g.nodes.size()) {
-    result_.keys = provenance_keys(g, ops, o.script_dir);
+    result_.keys = provenance_keys(g, ops, o.script_dir, o.seed);
     result_.nodes.resize(g.nodes.size());
     for (auto& n : g.nodes) {
       std::set<uint32_t> inputs;

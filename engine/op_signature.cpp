@@ -66,6 +66,11 @@ OpSignature& OpSignature::input_file() {
   return *this;
 }
 
+OpSignature& OpSignature::stochastic() {
+  stochastic_ = true;
+  return *this;
+}
+
 OpSignature& OpSignature::side_effects() {
   side_effects_ = true;
   return *this;

@@ -47,6 +47,9 @@ class OpSignature {
   OpSignature& output_path();                         // last parameter: see ParamSpec
   OpSignature& input_file();                          // last parameter: see ParamSpec
   OpSignature& side_effects();  // the op writes outside the graph: never dropped as dead code
+  // The op draws random numbers: the run seed is part of its identity, so a new
+  // --seed recomputes it (and what depends on it) and nothing else.
+  OpSignature& stochastic();
   OpSignature& returns(const std::string& type, std::string doc = {});
 
   const std::string& name() const { return name_; }
@@ -59,6 +62,7 @@ class OpSignature {
   const std::string& output_doc() const { return output_doc_; }
 
   bool has_side_effects() const { return side_effects_; }
+  bool is_stochastic() const { return stochastic_; }
   // Which plugin provides the op; empty for the standard library.
   const std::string& plugin() const { return plugin_; }
   void set_plugin(std::string p) { plugin_ = std::move(p); }
@@ -80,6 +84,7 @@ class OpSignature {
   std::string plugin_;
   bool implemented_ = false;
   bool side_effects_ = false;
+  bool stochastic_ = false;
 };
 
 }  // namespace pipette

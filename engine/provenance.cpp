@@ -26,11 +26,13 @@ std::optional<uint64_t> hash_file(const std::filesystem::path& p) {
   return h;
 }
 
-std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir) {
+std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir,
+                                     uint64_t run_seed) {
   std::vector<NodeKey> keys(g.nodes.size());
   for (auto& n : g.nodes) {
     std::string text = fmt::format("scheme={};op={}@{};", kProvenanceScheme, n.op, n.op_version);
     const OpSignature* sig = ops.find(n.op);
+    if (sig && sig->is_stochastic()) text += fmt::format("run_seed={};", run_seed);
     for (auto& [name, arg] : n.args) {
       Operand resolved = arg;
       // Inputs enter by identity, not by position in this graph.

@@ -24,7 +24,9 @@ struct NodeKey {
 
 // Keys for every node, in node order. Relative file arguments resolve against
 // `script_dir`; a file that cannot be read hashes as missing (the op reports it).
-std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir);
+// Stochastic ops also hash `run_seed`.
+std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir,
+                                     uint64_t run_seed);
 
 // The seed of a node in a run: the same node and run seed give the same seed.
 uint64_t node_seed(const NodeKey& key, uint64_t run_seed);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -51,6 +52,19 @@ std::string file_stem(const std::string& name) {
 }
 }  // namespace
 
+TensorSink report_tensor_sink(const std::string& name, const std::filesystem::path* out_dir) {
+  auto part = std::make_shared<int>(0);
+  std::string stem = file_stem(name);
+  std::filesystem::path dir = out_dir ? *out_dir : std::filesystem::path();
+  bool write = out_dir != nullptr;
+  return [part, stem, dir, write](const at::Tensor& t) -> std::optional<std::string> {
+    std::string rel = "reports/" + stem + (*part ? "_" + std::to_string(*part) : "") + ".pt";
+    ++*part;
+    if (write) write_value_file(Value(t), dir / rel);
+    return rel;
+  };
+}
+
 std::string utc_now_iso() {
   std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -84,17 +98,7 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
                     {"libtorch_version", libtorch_version()},
                     {"plugins", g.plugins}};
   json reports = json::object();
-  for (auto& [name, value] : e.reports) {
-    std::string stem = file_stem(name);
-    int part = 0;
-    TensorSink sink = [&](const at::Tensor& t) -> std::optional<std::string> {
-      std::string rel = "reports/" + stem + (part ? "_" + std::to_string(part) : "") + ".pt";
-      ++part;
-      write_value_file(Value(t), out_dir / rel);
-      return rel;
-    };
-    reports[name] = value_to_json(value, sink);
-  }
+  for (auto& [name, value] : e.reports) reports[name] = value_to_json(value, report_tensor_sink(name, &out_dir));
   out["reports"] = reports;
   out["missing_reports"] = e.missing_reports;
   json nodes = json::array();

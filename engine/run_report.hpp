@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/executor.hpp"
+#include "engine/value_io.hpp"
 
 namespace pipette {
 
@@ -23,6 +24,10 @@ struct RunInfo {
 // Writes out_dir/report.json (and out_dir/reports/*.pt); returns its path.
 std::filesystem::path write_run_report(const std::filesystem::path& out_dir, const Graph& g, const Execution& e,
                                        const RunInfo& info);
+
+// Where report NAME's tensors go: reports/NAME.pt, then reports/NAME_1.pt, ...
+// for several tensors in one report. Writes them under `out_dir` when given.
+TensorSink report_tensor_sink(const std::string& name, const std::filesystem::path* out_dir);
 
 std::string utc_now_iso();
 std::string libtorch_version();

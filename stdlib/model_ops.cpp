@@ -67,6 +67,7 @@ void register_model(OpLibrary& lib) {
                   .param("batch", "int", Operand::integer(64), "Examples per step")
                   .range(1)
                   .optional("seed", "int", "Overrides the derived seed (initialisation and shuffling)")
+                  .stochastic()
                   .returns("model"));
 }
 

@@ -36,6 +36,7 @@ void register_tensor(OpLibrary& lib) {
                  .param("distribution", "string", Operand::string("normal"), "normal: N(0, 1); uniform: U[0, 1)")
                  .choices({"normal", "uniform"})
                  .optional("seed", "int", "Overrides the derived seed")
+                 .stochastic()
                  .returns("tensor"),
              [](const OpArgs& a, OpContext& ctx) {
                std::vector<int64_t> shape;

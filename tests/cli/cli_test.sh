@@ -74,6 +74,20 @@ expect 1 "a failing node makes run exit 1" -- "$PIPETTE" run "$tmp/fails.pipe" -
 grep -q "fails.pipe:1:11: error: in node n0 (tensor.load): cannot open" "$tmp/err" || { echo "FAIL: run error text"; cat "$tmp/err"; fail=1; }
 grep -q '"b": ' "$tmp/fails/report.json" || { echo "FAIL: independent report missing"; fail=1; }
 grep -q '"missing_reports": \[\s*"a"' <(tr -d '\n' <"$tmp/fails/report.json") || { echo "FAIL: missing_reports"; fail=1; }
+# The run store: every run recorded beside its script; list, show, diff.
+printf 'param k: float = 1\nreport "noise" = tensor.sum(tensor.random([10]))\nreport "k2" = tensor.mul(k, 2)\n' >"$tmp/sweep.pipe"
+"$PIPETTE" run "$tmp/sweep.pipe" --out "$tmp/sw1" 2>/dev/null
+"$PIPETTE" run "$tmp/sweep.pipe" --out "$tmp/sw2" --set k=3 --seed 5 2>/dev/null
+expect 0 "runs lists both" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db"
+[[ $(grep -c "^sweep-" "$tmp/out") -eq 2 ]] || { echo "FAIL: runs list"; cat "$tmp/out"; fail=1; }
+first=$(awk 'NR==3{print $1}' "$tmp/out"); second=$(awk 'NR==2{print $1}' "$tmp/out")
+expect 0 "runs diff" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" diff "$first" "$second"
+grep -q "param k .*1.0 -> 3.0" "$tmp/out" && grep -q "report k2 .*2.0 -> 6.0 (+4)" "$tmp/out" && grep -q "report noise" "$tmp/out" \
+  || { echo "FAIL: runs diff"; cat "$tmp/out"; fail=1; }
+expect 0 "runs show" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" show "$second"
+grep -q "status    ok" "$tmp/out" || { echo "FAIL: runs show"; cat "$tmp/out"; fail=1; }
+expect 1 "runs show of an unknown id" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" show nope
+
 expect 1 "signature-only ops refuse to run" -- "$PIPETTE" run "$SRC/examples/quickstart.pipe" --out "$tmp/q"
 grep -q "has only a signature so far" "$tmp/err" || { echo "FAIL: unimplemented message"; fail=1; }
 

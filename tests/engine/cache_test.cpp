@@ -33,7 +33,8 @@ class CacheTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  Execution run(const std::string& text, std::vector<std::pair<std::string, std::string>> sets = {}) {
+  Execution run(const std::string& text, std::vector<std::pair<std::string, std::string>> sets = {},
+                uint64_t seed = 0) {
     lang::CompileOptions co;
     co.sets = std::move(sets);
     lang::Compiler c(lib_.ops, co);
@@ -44,6 +45,7 @@ class CacheTest : public ::testing::Test {
     o.out_dir = dir_ / "out";
     o.script_dir = dir_;
     o.cache = &cache_;
+    o.seed = seed;
     return execute(graph_, lib_.ops, lib_.impls, o);
   }
 
@@ -78,6 +80,19 @@ TEST_F(CacheTest, ChangingAParameterRecomputesOnlyDownstream) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again.computed, 2u);  // mul and count; random and sum come from the cache
   EXPECT_EQ(again.cached, 2u);
+}
+
+TEST_F(CacheTest, ANewRunSeedRecomputesOnlyStochasticNodesAndTheirConsumers) {
+  const char* text =
+      "report \"fixed\" = test.count(tensor.sum(tensor.load(\"x.pt\")))\n"
+      "report \"noisy\" = tensor.sum(tensor.random([4]))\n";
+  write_value_file(Value(at::ones({3})), dir_ / "x.pt");
+  auto first = run(text);
+  auto reseeded = run(text, {}, 7);
+  ASSERT_TRUE(reseeded.ok());
+  EXPECT_EQ(executions_, 1);           // the deterministic branch stays cached
+  EXPECT_EQ(reseeded.computed, 2u);    // random and the sum that reads it
+  EXPECT_FALSE(first.reports[1].second.toTensor().equal(reseeded.reports[1].second.toTensor()));
 }
 
 TEST_F(CacheTest, DamagedEntriesAreDetectedAndRecomputed) {

@@ -1,0 +1,114 @@
+// `pipette runs`, `runs show ID`, `runs diff A B`: the run store, read back.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "cli/commands.hpp"
+#include "engine/run_store.hpp"
+
+namespace pipette::cli {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string short_params(const std::string& params_json) {
+  std::string s;
+  auto j = json::parse(params_json, nullptr, false);
+  if (j.is_discarded()) return params_json;
+  for (auto& [k, v] : j.items()) s += (s.empty() ? "" : " ") + k + "=" + v.dump();
+  return s.size() > 48 ? s.substr(0, 45) + "..." : s;
+}
+
+std::optional<StoredRun> find_run(const RunStore& store, const std::string& id) {
+  auto r = store.get(id);
+  if (!r) std::fprintf(stderr, "pipette: error: no run '%s' (see `pipette runs`)\n", id.c_str());
+  return r;
+}
+
+// "0.29 -> 0.31 (+0.02)" for numbers, "a -> b" otherwise.
+std::string change(const json& a, const json& b) {
+  if (a.is_number() && b.is_number()) {
+    double x = a.get<double>(), y = b.get<double>();
+    return fmt::format("{} -> {} ({:+g})", a.dump(), b.dump(), y - x);
+  }
+  return a.dump() + " -> " + b.dump();
+}
+
+}  // namespace
+
+int runs_command(const RunsArgs& args) {
+  try {
+    if (!std::filesystem::exists(args.db)) {
+      std::fprintf(stderr, "pipette: error: no run store at %s (runs record beside their script: --db DIR/.pipette/runs.db)\n",
+                   args.db.c_str());
+      return 2;
+    }
+    RunStore store(args.db);
+    if (args.action.empty()) {
+      auto runs = store.list(args.limit);
+      std::printf("%-36s %-11s %-20s %-28s %s\n", "RUN", "STATUS", "STARTED", "SCRIPT", "PARAMS");
+      for (auto& r : runs)
+        std::printf("%-36s %-11s %-20s %-28s %s\n", r.id.c_str(), r.status.c_str(), r.started.c_str(),
+                    r.script.c_str(), short_params(r.params_json).c_str());
+      return 0;
+    }
+    if (args.action == "show") {
+      auto r = find_run(store, args.a);
+      if (!r) return 1;
+      std::printf("run       %s\nscript    %s (%s)\nparams    %s\nseed      %llu\ndevice    %s\nstatus    %s\n"
+                  "started   %s\nfinished  %s\noutput    %s\nversions  pipette %s, LibTorch %s\n\nreports\n",
+                  r->id.c_str(), r->script.c_str(), r->script_hash.c_str(), r->params_json.c_str(),
+                  static_cast<unsigned long long>(r->seed), r->device.c_str(), r->status.c_str(), r->started.c_str(),
+                  r->finished.c_str(), r->out_dir.c_str(), r->pipette.c_str(), r->libtorch.c_str());
+      for (auto& rep : r->reports) std::printf("  %-30s %s\n", rep.name.c_str(), rep.value_json.c_str());
+      std::printf("\nnodes\n");
+      for (auto& n : r->nodes)
+        std::printf("  %-5s %-28s %-10s %9s  %s%s\n", n.node.c_str(), n.op.c_str(), n.status.c_str(),
+                    n.cached ? "cached" : fmt::format("{:.3f} s", n.seconds).c_str(), n.loc.c_str(),
+                    n.error.empty() ? "" : ("  " + n.error).c_str());
+      return 0;
+    }
+    // diff
+    auto a = find_run(store, args.a), b = find_run(store, args.b);
+    if (!a || !b) return 1;
+    std::printf("--- %s\n+++ %s\n", a->id.c_str(), b->id.c_str());
+    size_t differences = 0;
+    auto pa = json::parse(a->params_json, nullptr, false), pb = json::parse(b->params_json, nullptr, false);
+    if (a->script_hash != b->script_hash) {
+      std::printf("script    %s -> %s (the script changed)\n", a->script_hash.c_str(), b->script_hash.c_str());
+      ++differences;
+    }
+    if (pa.is_object() && pb.is_object()) {
+      for (auto& [k, v] : pa.items()) {
+        if (!pb.contains(k)) std::printf("param %-20s %s -> (absent)\n", k.c_str(), v.dump().c_str()), ++differences;
+        else if (pb[k] != v) std::printf("param %-20s %s\n", k.c_str(), change(v, pb[k]).c_str()), ++differences;
+      }
+      for (auto& [k, v] : pb.items())
+        if (!pa.contains(k)) std::printf("param %-20s (absent) -> %s\n", k.c_str(), v.dump().c_str()), ++differences;
+    }
+    if (a->seed != b->seed) std::printf("seed      %llu -> %llu\n", (unsigned long long)a->seed, (unsigned long long)b->seed), ++differences;
+    std::map<std::string, std::string> ra, rb;
+    for (auto& r : a->reports) ra[r.name] = r.value_json;
+    for (auto& r : b->reports) rb[r.name] = r.value_json;
+    for (auto& [k, v] : ra) {
+      auto it = rb.find(k);
+      if (it == rb.end()) std::printf("report %-19s %s -> (absent)\n", k.c_str(), v.c_str()), ++differences;
+      else if (it->second != v)
+        std::printf("report %-19s %s\n", k.c_str(), change(json::parse(v, nullptr, false), json::parse(it->second, nullptr, false)).c_str()),
+            ++differences;
+    }
+    for (auto& [k, v] : rb)
+      if (!ra.count(k)) std::printf("report %-19s (absent) -> %s\n", k.c_str(), v.c_str()), ++differences;
+    if (differences == 0) std::printf("no differences in script, params, seed or reports\n");
+    return 0;
+  } catch (const RunStoreError& e) {
+    std::fprintf(stderr, "pipette: error: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace pipette::cli

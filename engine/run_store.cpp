@@ -1,0 +1,183 @@
+#include "engine/run_store.hpp"
+
+#include <sqlite3.h>
+
+#include "engine/value_io.hpp"
+
+namespace pipette {
+
+namespace {
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK)
+      throw RunStoreError(std::string("run store: ") + sqlite3_errmsg(db));
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, double v) {
+    sqlite3_bind_double(s_, i, v);
+    return *this;
+  }
+  bool step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw RunStoreError(std::string("run store: ") + sqlite3_errmsg(db_));
+  }
+  void run() {
+    step();
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  std::string text(int col) const {
+    auto* p = sqlite3_column_text(s_, col);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
+  int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+  double real(int col) const { return sqlite3_column_double(s_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+const char* status_text(NodeOutcome::Status s) {
+  switch (s) {
+    case NodeOutcome::Status::Pending: return "pending";
+    case NodeOutcome::Status::Done: return "done";
+    case NodeOutcome::Status::Failed: return "failed";
+    case NodeOutcome::Status::Skipped: return "skipped";
+    case NodeOutcome::Status::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+constexpr const char* kRunColumns =
+    "id, script, script_hash, params, seed, device, libtorch, pipette, started, finished, status, out_dir";
+
+StoredRun run_from(Stmt& s) {
+  StoredRun r;
+  r.id = s.text(0);
+  r.script = s.text(1);
+  r.script_hash = s.text(2);
+  r.params_json = s.text(3);
+  r.seed = static_cast<uint64_t>(s.integer(4));
+  r.device = s.text(5);
+  r.libtorch = s.text(6);
+  r.pipette = s.text(7);
+  r.started = s.text(8);
+  r.finished = s.text(9);
+  r.status = s.text(10);
+  r.out_dir = s.text(11);
+  return r;
+}
+
+}  // namespace
+
+RunStore::RunStore(const std::filesystem::path& db_file) {
+  if (db_file.has_parent_path()) std::filesystem::create_directories(db_file.parent_path());
+  if (sqlite3_open(db_file.c_str(), &db_) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw RunStoreError("cannot open run store '" + db_file.string() + "': " + msg);
+  }
+  // Concurrent runs (a sweep in several shells) wait for each other's writes.
+  sqlite3_busy_timeout(db_, 10000);
+  exec("PRAGMA journal_mode=WAL");
+  exec(
+      "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, script TEXT, script_hash TEXT, params TEXT, "
+      "seed INTEGER, device TEXT, libtorch TEXT, pipette TEXT, started TEXT, finished TEXT, status TEXT, out_dir TEXT);"
+      "CREATE TABLE IF NOT EXISTS nodes (run_id TEXT, node TEXT, op TEXT, key TEXT, loc TEXT, status TEXT, "
+      "cached INTEGER, seconds REAL, error TEXT);"
+      "CREATE TABLE IF NOT EXISTS reports (run_id TEXT, name TEXT, value TEXT);"
+      "CREATE INDEX IF NOT EXISTS nodes_run ON nodes(run_id);"
+      "CREATE INDEX IF NOT EXISTS reports_run ON reports(run_id);");
+}
+
+RunStore::~RunStore() { sqlite3_close(db_); }
+
+void RunStore::exec(const std::string& sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "?";
+    sqlite3_free(err);
+    throw RunStoreError("run store: " + msg);
+  }
+}
+
+void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, const std::filesystem::path& out_dir) {
+  nlohmann::ordered_json params = nlohmann::ordered_json::object();
+  for (auto& [k, v] : g.params) params[k] = value_to_json(constant_value(v));
+  exec("BEGIN IMMEDIATE");
+  try {
+    Stmt run(db_, "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+    run.bind(1, info.run_id).bind(2, info.script).bind(3, info.script_hash)
+        .bind(4, params.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace))
+        .bind(5, static_cast<int64_t>(info.seed)).bind(6, info.device).bind(7, libtorch_version())
+        .bind(8, std::string(PIPETTE_VERSION)).bind(9, info.started).bind(10, info.finished).bind(11, info.status)
+        .bind(12, out_dir.string());
+    run.run();
+    Stmt node(db_, "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?)");
+    for (auto& n : g.nodes) {
+      const NodeOutcome& o = e.nodes[n.id];
+      node.bind(1, info.run_id).bind(2, "n" + std::to_string(n.id)).bind(3, n.op).bind(4, e.keys[n.id].hex())
+          .bind(5, n.loc.to_string()).bind(6, std::string(status_text(o.status))).bind(7, int64_t{o.cached})
+          .bind(8, o.seconds).bind(9, o.error);
+      node.run();
+    }
+    Stmt rep(db_, "INSERT INTO reports VALUES (?,?,?)");
+    for (auto& [name, v] : e.reports) {
+      // Large tensors are recorded as report.json records them: by their file
+      // in the run's directory.
+      rep.bind(1, info.run_id).bind(2, name)
+          .bind(3, value_to_json(v, report_tensor_sink(name, nullptr))
+                       .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+      rep.run();
+    }
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+}
+
+std::vector<StoredRun> RunStore::list(size_t limit) const {
+  Stmt s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started DESC, id DESC LIMIT ?").c_str());
+  s.bind(1, static_cast<int64_t>(limit));
+  std::vector<StoredRun> out;
+  while (s.step()) out.push_back(run_from(s));
+  return out;
+}
+
+std::optional<StoredRun> RunStore::get(const std::string& id) const {
+  Stmt s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ? OR id LIKE ? || '%'").c_str());
+  s.bind(1, id).bind(2, id);
+  std::vector<StoredRun> found;
+  while (s.step()) found.push_back(run_from(s));
+  if (found.empty()) return std::nullopt;
+  StoredRun r = found.front();
+  for (auto& f : found)
+    if (f.id == id) r = f;
+  if (found.size() > 1 && r.id != id) throw RunStoreError("'" + id + "' matches several runs; give more of the id");
+  Stmt n(db_, "SELECT node, op, key, loc, status, cached, seconds, error FROM nodes WHERE run_id = ? ORDER BY rowid");
+  n.bind(1, r.id);
+  while (n.step())
+    r.nodes.push_back({n.text(0), n.text(1), n.text(2), n.text(3), n.text(4), n.text(7), n.integer(5) != 0, n.real(6)});
+  Stmt rep(db_, "SELECT name, value FROM reports WHERE run_id = ? ORDER BY rowid");
+  rep.bind(1, r.id);
+  while (rep.step()) r.reports.push_back({rep.text(0), rep.text(1)});
+  return r;
+}
+
+}  // namespace pipette

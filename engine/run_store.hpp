@@ -1,0 +1,53 @@
+// Every run recorded in SQLite (`.pipette/runs.db`): what ran (script, hash,
+// params, versions, device), how it went (status, per-node op, cache hit, time,
+// error) and what it reported. `pipette runs` lists, shows and diffs them.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/run_report.hpp"
+
+struct sqlite3;
+
+namespace pipette {
+
+class RunStoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StoredRun {
+  std::string id, script, script_hash, params_json, device, libtorch, pipette, started, finished, status, out_dir;
+  uint64_t seed = 0;
+  struct NodeRow {
+    std::string node, op, key, loc, status, error;
+    bool cached = false;
+    double seconds = 0;
+  };
+  struct ReportRow {
+    std::string name, value_json;
+  };
+  std::vector<NodeRow> nodes;
+  std::vector<ReportRow> reports;
+};
+
+class RunStore {
+ public:
+  explicit RunStore(const std::filesystem::path& db_file);  // creates it (and its tables) if missing
+  ~RunStore();
+  RunStore(const RunStore&) = delete;
+  RunStore& operator=(const RunStore&) = delete;
+
+  void record(const Graph& g, const Execution& e, const RunInfo& info, const std::filesystem::path& out_dir);
+  std::vector<StoredRun> list(size_t limit = 50) const;     // newest first, without nodes/reports
+  std::optional<StoredRun> get(const std::string& id) const;  // an id, or a unique prefix of one
+
+ private:
+  void exec(const std::string& sql) const;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace pipette

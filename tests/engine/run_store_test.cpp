@@ -1,0 +1,59 @@
+// The run store: runs, nodes and reports recorded and read back.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "engine/run_store.hpp"
+
+namespace pipette {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(RunStore, RecordsAndReadsBack) {
+  fs::path db = fs::temp_directory_path() / ("pipette-runs-" + std::to_string(::getpid())) / "runs.db";
+  fs::remove_all(db.parent_path());
+  Graph g;
+  g.params = {{"steps", Operand::integer(32)}};
+  Node n;
+  n.op = "tensor.sum";
+  n.loc = SourceLoc{"s.pipe", 3, 5, 10};
+  g.nodes.push_back(n);
+  Execution e;
+  e.keys = {NodeKey{0xabcdef}};
+  e.nodes.resize(1);
+  e.nodes[0].status = NodeOutcome::Status::Done;
+  e.nodes[0].seconds = 0.25;
+  e.reports = {{"auc", Value(0.5)}, {"big", Value(at::ones({100}))}};
+  RunInfo a{"s-1-aaaa", "s.pipe", "1234", 0, "cpu", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", "ok"};
+  RunInfo b = a;
+  b.run_id = "s-2-bbbb";
+  b.started = "2026-01-02T00:00:00Z";
+  b.status = "failed";
+  {
+    RunStore store(db);
+    store.record(g, e, a, "runs/s-1");
+    store.record(g, e, b, "runs/s-2");
+  }
+  RunStore store(db);  // reopened: it is on disk
+  auto runs = store.list();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].id, "s-2-bbbb");  // newest first
+  EXPECT_EQ(runs[1].params_json, "{\"steps\":32}");
+  auto got = store.get("s-1");  // a unique prefix
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->out_dir, "runs/s-1");
+  ASSERT_EQ(got->nodes.size(), 1u);
+  EXPECT_EQ(got->nodes[0].key, "0000000000abcdef");
+  EXPECT_EQ(got->nodes[0].loc, "s.pipe:3:5");
+  EXPECT_DOUBLE_EQ(got->nodes[0].seconds, 0.25);
+  ASSERT_EQ(got->reports.size(), 2u);
+  EXPECT_EQ(got->reports[0].value_json, "0.5");
+  EXPECT_EQ(got->reports[1].value_json, R"({"file":"reports/big.pt","shape":[100],"dtype":"float32"})");
+  EXPECT_FALSE(store.get("nope"));
+  EXPECT_THROW(store.get("s-"), RunStoreError);  // ambiguous
+  fs::remove_all(db.parent_path());
+}
+
+}  // namespace
+}  // namespace pipette
