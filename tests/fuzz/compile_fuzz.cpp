@@ -1,6 +1,8 @@
 // Fuzz entry point: arbitrary bytes through the whole front end (parse,
-// imports disabled, elaboration, passes). It must never crash, hang or blow up
-// memory: every failure is a diagnostic.
+// elaboration, passes, JSON/DOT). `import "x"` resolves against the working
+// directory and no module path is set, so inputs can only read files, never
+// write them. It must never crash, hang or blow up memory: every failure is a
+// diagnostic.
 #include <cstddef>
 #include <cstdint>
 #include <string>
