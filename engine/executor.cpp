@@ -22,6 +22,17 @@ std::vector<std::string> unimplemented_ops(const Graph& g, const OpImpls& impls)
   return {missing.begin(), missing.end()};
 }
 
+const char* status_name(NodeOutcome::Status s) {
+  switch (s) {
+    case NodeOutcome::Status::Pending: return "pending";
+    case NodeOutcome::Status::Done: return "done";
+    case NodeOutcome::Status::Failed: return "failed";
+    case NodeOutcome::Status::Skipped: return "skipped";
+    case NodeOutcome::Status::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
 std::string format_node_error(const Node& n, const std::string& message) {
   std::string out = n.loc.to_string() + ": error: in node n" + std::to_string(n.id) + " (" + n.op + "): " + message + "\n";
   std::ifstream in(n.loc.file);
@@ -43,12 +54,13 @@ class Run {
  public:
   Run(const Graph& g, const OpRegistry& ops, const OpImpls& impls, const RunOptions& o, const NodeObserver& obs)
       : g_(g), impls_(impls), opts_(o), observer_(obs), values_(g.nodes.size()), pending_(g.nodes.size()),
-        uses_(g.nodes.size()), consumers_(g.nodes.size()) {
+        uses_(g.nodes.size()), consumers_(g.nodes.size()), inputs_(g.nodes.size()) {
     result_.keys = provenance_keys(g, ops, o.script_dir, o.seed);
     result_.nodes.resize(g.nodes.size());
     for (auto& n : g.nodes) {
       std::set<uint32_t> inputs;
       for (auto& [k, v] : n.args) v.for_each_ref([&](const Operand& r) { inputs.insert(r.node); });
+      inputs_[n.id].assign(inputs.begin(), inputs.end());
       pending_[n.id].store(static_cast<int>(inputs.size()));
       for (uint32_t in : inputs) {
         consumers_[in].push_back(n.id);
@@ -117,27 +129,19 @@ class Run {
   void run_node(uint32_t id) {
     const Node& n = g_.nodes[id];
     NodeOutcome& out = result_.nodes[id];
+    bool inputs_ok = std::all_of(inputs_[id].begin(), inputs_[id].end(), [&](uint32_t in) {
+      return result_.nodes[in].status == NodeOutcome::Status::Done;
+    });
     std::vector<Value> args;
-    bool inputs_ok = true;
-    try {
-      for (auto& [k, v] : n.args) {
-        Value val;
-        if (!resolve(v, val)) { inputs_ok = false; break; }
-        args.push_back(std::move(val));
-      }
-    } catch (const std::exception& e) {
-      out.status = NodeOutcome::Status::Failed;
-      out.error = e.what();
-      finish(id);
-      return;
-    }
     if (!inputs_ok) {
       out.status = NodeOutcome::Status::Skipped;
     } else if (opts_.cancel && opts_.cancel->load()) {
       out.status = NodeOutcome::Status::Cancelled;
-    } else if (try_cache(id)) {
+    } else if (try_cache(id)) {  // before building arguments: a hit needs none
       out.status = NodeOutcome::Status::Done;
       out.cached = true;
+    } else if (!build_args(n, args)) {
+      out.status = NodeOutcome::Status::Failed;
     } else {
       if (observer_) observer_(n, out);
       OpContext ctx{n, opts_.device, node_seed(result_.keys[id], opts_.seed), opts_.out_dir, opts_.script_dir,
@@ -164,6 +168,22 @@ class Run {
     finish(id);
   }
 
+  // The node's arguments as values; false (with the error recorded) when a
+  // record path is missing from an input.
+  bool build_args(const Node& n, std::vector<Value>& args) {
+    try {
+      for (auto& [k, v] : n.args) {
+        Value val;
+        resolve(v, val);
+        args.push_back(std::move(val));
+      }
+      return true;
+    } catch (const std::exception& e) {
+      result_.nodes[n.id].error = e.what();
+      return false;
+    }
+  }
+
   bool try_cache(uint32_t id) {
     const Node& n = g_.nodes[id];
     if (!opts_.cache || n.side_effect) return false;
@@ -179,10 +199,8 @@ class Run {
     const Node& n = g_.nodes[id];
     if (uses_[id].load() == 0) values_[id] = Value();  // a sink (e.g. save): nobody reads it
     if (observer_) observer_(n, result_.nodes[id]);
-    // Inputs this node no longer needs are released (they stay in the cache later).
-    std::set<uint32_t> inputs;
-    for (auto& [k, v] : n.args) v.for_each_ref([&](const Operand& r) { inputs.insert(r.node); });
-    for (uint32_t in : inputs)
+    // Inputs this node no longer needs are released (they stay in the cache).
+    for (uint32_t in : inputs_[id])
       if (uses_[in].fetch_sub(1) == 1) values_[in] = Value();
     for (uint32_t c : consumers_[id])
       if (pending_[c].fetch_sub(1, std::memory_order_acq_rel) == 1) group_.run([this, c] { run_node(c); });
@@ -210,6 +228,7 @@ class Run {
   std::vector<std::atomic<int>> pending_;
   std::vector<std::atomic<int>> uses_;
   std::vector<std::vector<uint32_t>> consumers_;
+  std::vector<std::vector<uint32_t>> inputs_;  // distinct input nodes of each node
   tbb::task_group group_;
   Execution result_;
 };

@@ -45,6 +45,9 @@ struct Execution {
   bool ok() const { return failed == 0 && cancelled == 0; }
 };
 
+// "done", "failed", ... as report.json and the run store write them.
+const char* status_name(NodeOutcome::Status s);
+
 // Called from worker threads when a node starts (outcome Pending) and ends.
 using NodeObserver = std::function<void(const Node&, const NodeOutcome&)>;
 

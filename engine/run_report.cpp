@@ -19,30 +19,6 @@ namespace pipette {
 namespace {
 using json = nlohmann::ordered_json;
 
-json operand_json(const Operand& o) {
-  if (o.kind == Operand::Kind::Record) {
-    json r = json::object();
-    for (auto& [k, v] : o.fields) r[k] = operand_json(v);
-    return r;
-  }
-  if (o.kind == Operand::Kind::List) {
-    json a = json::array();
-    for (auto& v : o.items) a.push_back(operand_json(v));
-    return a;
-  }
-  return value_to_json(constant_value(o));
-}
-
-const char* status_name(NodeOutcome::Status s) {
-  switch (s) {
-    case NodeOutcome::Status::Pending: return "pending";
-    case NodeOutcome::Status::Done: return "done";
-    case NodeOutcome::Status::Failed: return "failed";
-    case NodeOutcome::Status::Skipped: return "skipped";
-    case NodeOutcome::Status::Cancelled: return "cancelled";
-  }
-  return "?";
-}
 
 // Report names become file names: keep them portable.
 std::string file_stem(const std::string& name) {
@@ -84,7 +60,7 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
   out["format"] = "pipette-report";
   out["format_version"] = 1;
   json params = json::object();
-  for (auto& [k, v] : g.params) params[k] = operand_json(v);
+  for (auto& [k, v] : g.params) params[k] = value_to_json(constant_value(v));
   out["run"] = json{{"id", info.run_id},
                     {"script", info.script},
                     {"script_hash", info.script_hash},

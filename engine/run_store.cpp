@@ -51,16 +51,6 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
-const char* status_text(NodeOutcome::Status s) {
-  switch (s) {
-    case NodeOutcome::Status::Pending: return "pending";
-    case NodeOutcome::Status::Done: return "done";
-    case NodeOutcome::Status::Failed: return "failed";
-    case NodeOutcome::Status::Skipped: return "skipped";
-    case NodeOutcome::Status::Cancelled: return "cancelled";
-  }
-  return "?";
-}
 
 constexpr const char* kRunColumns =
     "id, script, script_hash, params, seed, device, libtorch, pipette, started, finished, status, out_dir";
@@ -132,7 +122,7 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
     for (auto& n : g.nodes) {
       const NodeOutcome& o = e.nodes[n.id];
       node.bind(1, info.run_id).bind(2, "n" + std::to_string(n.id)).bind(3, n.op).bind(4, e.keys[n.id].hex())
-          .bind(5, n.loc.to_string()).bind(6, std::string(status_text(o.status))).bind(7, int64_t{o.cached})
+          .bind(5, n.loc.to_string()).bind(6, std::string(status_name(o.status))).bind(7, int64_t{o.cached})
           .bind(8, o.seconds).bind(9, o.error);
       node.run();
     }

@@ -78,11 +78,7 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
   auto values = bind_arguments(sig.name(), params, c, std::move(piped), piped_span, scope, arg_spans, file_);
   if (!values) return Value::poison();
   std::vector<std::pair<std::string, Operand>> args;
-  bool abstract = false;
-  for (size_t i = 0; i < params.size(); ++i) {
-    abstract |= (*values)[i].abstract;
-    args.emplace_back(params[i].name, (*values)[i].op);
-  }
+  for (size_t i = 0; i < params.size(); ++i) args.emplace_back(params[i].name, (*values)[i].op);
   Span at = span(c);
   if (piped_span.end > piped_span.begin) at.begin = std::min(at.begin, piped_span.begin);
   Value v;
@@ -99,7 +95,6 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
     save_paths_.emplace(path, arg_spans[i]);
   }
   v.op = Operand::ref(add_node(sig, std::move(args), span(c)));
-  (void)abstract;
   return v;
 }
 
