@@ -50,9 +50,9 @@ int runs_command(const RunsArgs& args) {
     RunStore store(args.db);
     if (args.action.empty()) {
       auto runs = store.list(args.limit);
-      std::printf("%-36s %-11s %-20s %-28s %s\n", "RUN", "STATUS", "STARTED", "SCRIPT", "PARAMS");
+      std::printf("%-36s %-11s %-24s %-28s %s\n", "RUN", "STATUS", "STARTED", "SCRIPT", "PARAMS");
       for (auto& r : runs)
-        std::printf("%-36s %-11s %-20s %-28s %s\n", r.id.c_str(), r.status.c_str(), r.started.c_str(),
+        std::printf("%-36s %-11s %-24s %-28s %s\n", r.id.c_str(), r.status.c_str(), r.started.c_str(),
                     r.script.c_str(), short_params(r.params_json).c_str());
       return 0;
     }

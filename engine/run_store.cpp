@@ -143,7 +143,7 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
 }
 
 std::vector<StoredRun> RunStore::list(size_t limit) const {
-  Stmt s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started DESC, id DESC LIMIT ?").c_str());
+  Stmt s(db_, (std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY started DESC, rowid DESC LIMIT ?").c_str());
   s.bind(1, static_cast<int64_t>(limit));
   std::vector<StoredRun> out;
   while (s.step()) out.push_back(run_from(s));

@@ -8,7 +8,9 @@ bash scripts/build.sh
 echo "== pipette check examples/quickstart.pipe"
 ./build/cli/pipette check examples/quickstart.pipe
 echo "== pipette graph examples/quickstart.pipe --format json (first lines)"
-./build/cli/pipette graph examples/quickstart.pipe --format json | head -n 30
+# Written to a file first: `| head` would end pipette with SIGPIPE under pipefail.
+./build/cli/pipette graph examples/quickstart.pipe --format json -o build/quickstart.json
+head -n 30 build/quickstart.json
 ./build/cli/pipette graph examples/quickstart.pipe -o build/quickstart.dot
 if command -v dot >/dev/null; then
   dot -Tsvg build/quickstart.dot -o build/quickstart.svg
@@ -19,4 +21,4 @@ fi
 echo "== pipette run examples/fashion_stats.pipe --out runs/fashion_stats"
 ./build/cli/pipette run examples/fashion_stats.pipe --out runs/fashion_stats
 echo "== runs/fashion_stats/report.json"
-cat runs/fashion_stats/report.json | head -n 30
+head -n 30 runs/fashion_stats/report.json

@@ -51,7 +51,13 @@ TEST(RunStore, RecordsAndReadsBack) {
   EXPECT_EQ(got->reports[0].value_json, "0.5");
   EXPECT_EQ(got->reports[1].value_json, R"({"file":"reports/big.pt","shape":[100],"dtype":"float32"})");
   EXPECT_FALSE(store.get("nope"));
+  EXPECT_NE(utc_now_iso().find('.'), std::string::npos);  // milliseconds
   EXPECT_THROW(store.get("s-"), RunStoreError);  // ambiguous
+  // Runs with the same start time list in the order they were recorded, newest first.
+  RunInfo c = b;
+  c.run_id = "s-0-cccc";  // sorts before the others by id
+  store.record(g, e, c, "runs/s-3");
+  EXPECT_EQ(store.list()[0].id, "s-0-cccc");
   fs::remove_all(db.parent_path());
 }
 
