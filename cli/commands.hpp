@@ -12,6 +12,7 @@ namespace pipette::cli {
 struct GlobalOptions {
   std::vector<std::string> module_path;
   std::string color = "auto";  // auto|always|never
+  std::vector<std::string> plugin_path;  // --plugin-path, searched before PIPETTE_PLUGIN_PATH
 };
 
 int check_command(const GlobalOptions& g, const std::vector<std::string>& files,
@@ -42,5 +43,7 @@ int runs_command(const RunsArgs& args);
 int cache_command(const std::string& action, const std::string& dir);
 
 int ops_command(const std::string& ns, bool verbose);
+
+int plugins_command(const GlobalOptions& g, const std::string& action, const std::string& name);
 
 }  // namespace pipette::cli

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "cli/plugin_setup.hpp"
 #include "stdlib/stdlib.hpp"
 
 #ifndef PIPETTE_STDLIB_MODULE_DIR
@@ -38,6 +39,7 @@ lang::CompileOptions compile_options(const GlobalOptions& g) {
       if (!dir.empty()) o.module_path.push_back(dir);
   }
   if (std::string(PIPETTE_STDLIB_MODULE_DIR).size()) o.module_path.push_back(PIPETTE_STDLIB_MODULE_DIR);
+  o.resolve_plugin = plugin_resolver(g);
   return o;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/plugin_setup.hpp"
 
 #ifndef PIPETTE_VERSION
 #define PIPETTE_VERSION "unknown"
@@ -13,6 +14,8 @@
 
 int main(int argc, char** argv) {
   using namespace pipette::cli;
+  // The plugin scanner's helper process (plugin_setup.hpp); not a user command.
+  if (argc == 3 && std::string(argv[1]) == "__scan-plugin") return scan_plugin_main(argv[2]);
   CLI::App app{"pipette: ML robustness and interpretability experiments as .pipe scripts"};
   app.set_version_flag("--version", std::string("pipette ") + PIPETTE_VERSION);
   app.require_subcommand(0, 1);
@@ -23,6 +26,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbosity, "More log output (repeat for debug)");
   app.add_flag("-q,--quiet", quiet, "Only errors");
   app.add_option("--module-path", g.module_path, "Directory searched by `import NAME` (repeatable)");
+  app.add_option("--plugin-path", g.plugin_path,
+                 "Directory searched for plugins before PIPETTE_PLUGIN_PATH (repeatable)");
   app.add_option("--color", g.color, "Colour diagnostics: auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
 
@@ -72,6 +77,13 @@ int main(int argc, char** argv) {
   ops->add_option("namespace", ns, "Only this namespace, e.g. attr");
   ops->add_flag("-l,--long", ops_verbose, "Document every parameter");
 
+  std::string plugin_name;
+  auto* plugins = app.add_subcommand("plugins", "List plugins; show one plugin's ops");
+  plugins->require_subcommand(1);
+  plugins->add_subcommand("list", "Every plugin in the search path, with its status");
+  auto* plugins_inspect = plugins->add_subcommand("inspect", "A plugin's ops with their signatures and documentation");
+  plugins_inspect->add_option("name", plugin_name, "Plugin name")->required();
+
   std::string help_topic;
   auto* help = app.add_subcommand("help", "Show help for pipette or for one command");
   help->add_option("command", help_topic, "A command name");
@@ -101,6 +113,7 @@ int main(int argc, char** argv) {
   }
   if (*cache) return cache_command(cache_action, cache_dir);
   if (*ops) return ops_command(ns, ops_verbose);
+  if (*plugins) return plugins_command(g, *plugins_inspect ? "inspect" : "list", plugin_name);
   if (*help) {
     if (help_topic.empty()) {
       std::fputs(app.help().c_str(), stdout);

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "cli/compile_setup.hpp"
+#include "cli/plugin_setup.hpp"
 #include "engine/executor.hpp"
 #include "engine/provenance.hpp"
 #include "engine/run_report.hpp"
@@ -66,7 +67,11 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   if (compiler.io_error()) return 2;
   if (!graph) return 1;
 
-  const OpLibrary& lib = stdlib::library();
+  OpLibrary lib = stdlib::library();
+  if (!graph->plugins.empty() && !load_declared_plugins(g, *graph, lib)) {
+    std::fprintf(stderr, "nothing was run: a plugin could not be loaded\n");
+    return 1;
+  }
   if (auto missing = unimplemented_ops(*graph, lib.impls); !missing.empty()) {
     for (auto& op : missing) {
       for (auto& n : graph->nodes) {

@@ -4,6 +4,8 @@
 // mid-write leaves no half entry.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -14,7 +16,7 @@
 
 namespace pipette {
 
-class Cache {
+class PIPETTE_API Cache {
  public:
   explicit Cache(std::filesystem::path dir) : dir_(std::move(dir)) {}
 

@@ -3,6 +3,8 @@
 // branches finish. A value is released as soon as its last consumer is done.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -46,19 +48,19 @@ struct Execution {
 };
 
 // "done", "failed", ... as report.json and the run store write them.
-const char* status_name(NodeOutcome::Status s);
+PIPETTE_API const char* status_name(NodeOutcome::Status s);
 
 // Called from worker threads when a node starts (outcome Pending) and ends.
 using NodeObserver = std::function<void(const Node&, const NodeOutcome&)>;
 
 // Ops without an implementation, by name (each once), so a run can refuse early.
-std::vector<std::string> unimplemented_ops(const Graph& g, const OpImpls& impls);
+PIPETTE_API std::vector<std::string> unimplemented_ops(const Graph& g, const OpImpls& impls);
 
-Execution execute(const Graph& g, const OpRegistry& ops, const OpImpls& impls, const RunOptions& options,
+PIPETTE_API Execution execute(const Graph& g, const OpRegistry& ops, const OpImpls& impls, const RunOptions& options,
                   const NodeObserver& observer = {});
 
 // "file:line:col: error: in node n3 (attr.saliency): MESSAGE", the source line
 // and a caret, then the pipeline call sites it was inlined from.
-std::string format_node_error(const Node& n, const std::string& message);
+PIPETTE_API std::string format_node_error(const Node& n, const std::string& message);
 
 }  // namespace pipette

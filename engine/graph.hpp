@@ -2,6 +2,8 @@
 // Nodes are stored in topological order: a node's refs point only at earlier nodes.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,7 +49,7 @@ struct Graph {
 };
 
 // Deterministic serializations: the same graph gives byte-identical text.
-std::string graph_to_json(const Graph& g);
-std::string graph_to_dot(const Graph& g);
+PIPETTE_API std::string graph_to_json(const Graph& g);
+PIPETTE_API std::string graph_to_dot(const Graph& g);
 
 }  // namespace pipette

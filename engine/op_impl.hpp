@@ -3,6 +3,8 @@
 // plugins implement ops the same way.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <ATen/core/Generator.h>
 #include <c10/core/Device.h>
 
@@ -20,12 +22,12 @@
 namespace pipette {
 
 // An error an op reports to the user; the engine adds the node and source line.
-class OpError : public std::runtime_error {
+class PIPETTE_API OpError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-struct OpContext {
+struct PIPETTE_API OpContext {
   const Node& node;
   c10::Device device = c10::Device(c10::kCPU);
   uint64_t seed = 0;                     // derived from the run seed and the node's identity
@@ -41,7 +43,7 @@ struct OpContext {
   std::filesystem::path input_path(const std::string& p) const;
 };
 
-class OpArgs {
+class PIPETTE_API OpArgs {
  public:
   OpArgs(const Node& node, std::vector<Value> values) : node_(node), values_(std::move(values)) {}
 

@@ -2,6 +2,8 @@
 // Built-ins and plugins register the same way; lookups are by full name.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -12,12 +14,12 @@
 
 namespace pipette {
 
-class RegistryError : public std::runtime_error {
+class PIPETTE_API RegistryError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-class OpRegistry {
+class PIPETTE_API OpRegistry {
  public:
   // Throws RegistryError when the name is taken (saying who holds it) or malformed.
   void add(OpSignature sig);
@@ -35,6 +37,6 @@ class OpRegistry {
 };
 
 // "a.b.c" -> "a.b"; "save" -> "".
-std::string_view op_namespace(std::string_view op_name);
+PIPETTE_API std::string_view op_namespace(std::string_view op_name);
 
 }  // namespace pipette

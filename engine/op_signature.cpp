@@ -82,6 +82,17 @@ OpSignature& OpSignature::returns(const std::string& type, std::string doc) {
   return *this;
 }
 
+OpSignature& OpSignature::add_param(ParamSpec p) {
+  params_.push_back(std::move(p));
+  return *this;
+}
+
+OpSignature& OpSignature::returns(Type type, std::string doc) {
+  output_ = std::move(type);
+  output_doc_ = std::move(doc);
+  return *this;
+}
+
 ParamSpec& OpSignature::last() {
   if (params_.empty()) throw std::logic_error("op '" + name_ + "': modifier before any parameter");
   return params_.back();

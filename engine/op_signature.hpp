@@ -3,6 +3,8 @@
 // `pipette ops` and `pipette plugins inspect` print it.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,7 +33,7 @@ struct ParamSpec {
   std::optional<double> min, max;      // inclusive bounds for numbers
 };
 
-class OpSignature {
+class PIPETTE_API OpSignature {
  public:
   OpSignature() = default;
   OpSignature(std::string name, std::string doc, int version = 1);
@@ -51,6 +53,10 @@ class OpSignature {
   // --seed recomputes it (and what depends on it) and nothing else.
   OpSignature& stochastic();
   OpSignature& returns(const std::string& type, std::string doc = {});
+  // A parameter described in full (used when reading signatures back from the
+  // plugin registry cache).
+  OpSignature& add_param(ParamSpec p);
+  OpSignature& returns(Type type, std::string doc = {});
 
   const std::string& name() const { return name_; }
   int version() const { return version_; }

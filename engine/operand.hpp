@@ -3,6 +3,8 @@
 // mixing both. Constants folded by the compiler are part of a node's identity.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -10,7 +12,7 @@
 
 namespace pipette {
 
-struct Operand {
+struct PIPETTE_API Operand {
   enum class Kind { None, Bool, Int, Float, String, List, Record, Ref };
 
   Kind kind = Kind::None;
@@ -63,7 +65,7 @@ struct Operand {
   std::string to_display() const;
 };
 
-bool operator==(const Operand& a, const Operand& b);
+PIPETTE_API bool operator==(const Operand& a, const Operand& b);
 
 inline Operand::Operand() = default;
 inline Operand::~Operand() = default;

@@ -4,6 +4,8 @@
 // the key seeds the node's random numbers and, later, addresses its cache entry.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -17,7 +19,7 @@ namespace pipette {
 // Bump when anything that feeds the hash changes meaning.
 inline constexpr uint64_t kProvenanceScheme = 1;
 
-struct NodeKey {
+struct PIPETTE_API NodeKey {
   uint64_t hash = 0;
   std::string hex() const;  // 16 hex digits
 };
@@ -25,13 +27,13 @@ struct NodeKey {
 // Keys for every node, in node order. Relative file arguments resolve against
 // `script_dir`; a file that cannot be read hashes as missing (the op reports it).
 // Stochastic ops also hash `run_seed`.
-std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir,
+PIPETTE_API std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir,
                                      uint64_t run_seed);
 
 // The seed of a node in a run: the same node and run seed give the same seed.
-uint64_t node_seed(const NodeKey& key, uint64_t run_seed);
+PIPETTE_API uint64_t node_seed(const NodeKey& key, uint64_t run_seed);
 
 // xxhash of a file's bytes, streamed; nullopt when it cannot be read.
-std::optional<uint64_t> hash_file(const std::filesystem::path& p);
+PIPETTE_API std::optional<uint64_t> hash_file(const std::filesystem::path& p);
 
 }  // namespace pipette

@@ -3,6 +3,8 @@
 // beside it as reports/NAME.pt (torch.load) and referenced by path.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <filesystem>
 #include <string>
 
@@ -22,14 +24,14 @@ struct RunInfo {
 };
 
 // Writes out_dir/report.json (and out_dir/reports/*.pt); returns its path.
-std::filesystem::path write_run_report(const std::filesystem::path& out_dir, const Graph& g, const Execution& e,
+PIPETTE_API std::filesystem::path write_run_report(const std::filesystem::path& out_dir, const Graph& g, const Execution& e,
                                        const RunInfo& info);
 
 // Where report NAME's tensors go: reports/NAME.pt, then reports/NAME_1.pt, ...
 // for several tensors in one report. Writes them under `out_dir` when given.
-TensorSink report_tensor_sink(const std::string& name, const std::filesystem::path* out_dir);
+PIPETTE_API TensorSink report_tensor_sink(const std::string& name, const std::filesystem::path* out_dir);
 
-std::string utc_now_iso();
-std::string libtorch_version();
+PIPETTE_API std::string utc_now_iso();
+PIPETTE_API std::string libtorch_version();
 
 }  // namespace pipette

@@ -3,6 +3,8 @@
 // error) and what it reported. `pipette runs` lists, shows and diffs them.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -14,7 +16,7 @@ struct sqlite3;
 
 namespace pipette {
 
-class RunStoreError : public std::runtime_error {
+class PIPETTE_API RunStoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -34,7 +36,7 @@ struct StoredRun {
   std::vector<ReportRow> reports;
 };
 
-class RunStore {
+class PIPETTE_API RunStore {
  public:
   explicit RunStore(const std::filesystem::path& db_file);  // creates it (and its tables) if missing
   ~RunStore();

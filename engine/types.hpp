@@ -2,6 +2,8 @@
 // and the op signatures (engine/, stdlib/, plugins).
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,7 +12,7 @@
 
 namespace pipette {
 
-class Type {
+class PIPETTE_API Type {
  public:
   enum class Kind { Any, None, Int, Float, Bool, String, Tensor, Model, Dataset, Table, List, Record, Union };
 
@@ -67,6 +69,6 @@ struct Type::Field {
 };
 
 // Names the language reserves for types, in the order docs and editors list them.
-const std::vector<std::string>& type_names();
+PIPETTE_API const std::vector<std::string>& type_names();
 
 }  // namespace pipette

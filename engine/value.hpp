@@ -3,6 +3,8 @@
 // modules and none. IValues pickle to exactly what Python's torch.load reads.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <ATen/core/ivalue.h>
 
 #include <string>
@@ -14,16 +16,16 @@ namespace pipette {
 using Value = c10::IValue;
 
 // A compile-time constant as a run-time value.
-Value constant_value(const Operand& o);
+PIPETTE_API Value constant_value(const Operand& o);
 
 // Selects record fields along `path` ("images", then ...). Throws OpError when a
 // field is missing (possible for records the compiler could not see into).
-Value select_path(const Value& v, const std::vector<std::string>& path);
+PIPETTE_API Value select_path(const Value& v, const std::vector<std::string>& path);
 
 // For messages and logs: "tensor float32[64, 1, 28, 28] on cpu", "int 3".
-std::string describe(const Value& v);
+PIPETTE_API std::string describe(const Value& v);
 
 // A record from fields, keeping their order.
-Value make_record(const std::vector<std::pair<std::string, Value>>& fields);
+PIPETTE_API Value make_record(const std::vector<std::pair<std::string, Value>>& fields);
 
 }  // namespace pipette

@@ -2,6 +2,8 @@
 // .json. Writes are atomic: a crash never leaves half a file behind.
 #pragma once
 
+#include "engine/api.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -18,19 +20,19 @@ using TensorSink = std::function<std::optional<std::string>(const at::Tensor&)>;
 
 // Scalars and one-element tensors become numbers; other tensors go to `sink`
 // when given ({"file", "shape", "dtype"}), else nested lists.
-nlohmann::ordered_json value_to_json(const Value& v, const TensorSink& sink = {});
+PIPETTE_API nlohmann::ordered_json value_to_json(const Value& v, const TensorSink& sink = {});
 
 // Writes by extension: .pt (tensors, records, lists: torch.load; models:
 // torch.jit.load) or .json. Throws OpError for anything else.
-void write_value_file(const Value& v, const std::filesystem::path& path);
+PIPETTE_API void write_value_file(const Value& v, const std::filesystem::path& path);
 
 // Reads a .pt written by torch.save (zip or legacy format) or by pipette.
-Value read_pt_file(const std::filesystem::path& path);
+PIPETTE_API Value read_pt_file(const std::filesystem::path& path);
 
 // PyTorch's name for a dtype: "float32", "int64", as torch.float32 prints.
-std::string dtype_name(at::ScalarType t);
+PIPETTE_API std::string dtype_name(at::ScalarType t);
 
 // Writes bytes to a temporary file beside `path`, then renames it into place.
-void write_file_atomically(const std::filesystem::path& path, const std::string& bytes);
+PIPETTE_API void write_file_atomically(const std::filesystem::path& path, const std::string& bytes);
 
 }  // namespace pipette

@@ -57,7 +57,15 @@ void Elaborator::load_plugins() {
       plugins_.insert(name);
       graph_.plugins.push_back(name);
       for (auto* sig : fresh.ops()) {
-        if (ops_.find(sig->name()) || plugin_ops_.find(sig->name())) continue;  // the loader reports clashes
+        const OpSignature* held = ops_.find(sig->name());
+        if (!held) held = plugin_ops_.find(sig->name());
+        if (held) {
+          diags_.error(at, "plugin '" + name + "' defines op '" + sig->name() + "', which " +
+                               (held->plugin().empty() ? std::string("the standard library")
+                                                       : "plugin '" + held->plugin() + "'") +
+                               " already defines");
+          continue;
+        }
         OpSignature copy = *sig;
         copy.set_plugin(name);
         plugin_ops_.add(std::move(copy));

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # End-to-end checks of the pipette command line: exit statuses, output formats.
-#   cli_test.sh PIPETTE_BINARY SOURCE_DIR
+#   cli_test.sh PIPETTE_BINARY SOURCE_DIR TEST_PLUGINS_DIR
 set -u
 PIPETTE=$1
 SRC=$2
+PLUGINS=$3
 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Never touch the user's plugin registry cache or pick up their plugins.
+export PIPETTE_REGISTRY=$tmp/registry.xml
+unset PIPETTE_PLUGIN_PATH
 
 expect() {  # expect STATUS DESCRIPTION -- command...
   local want=$1 what=$2
@@ -90,5 +94,47 @@ expect 1 "runs show of an unknown id" -- "$PIPETTE" runs --db "$tmp/.pipette/run
 
 expect 1 "signature-only ops refuse to run" -- "$PIPETTE" run "$SRC/examples/quickstart.pipe" --out "$tmp/q"
 grep -q "has only a signature so far" "$tmp/err" || { echo "FAIL: unimplemented message"; fail=1; }
+
+# Plugins: found on --plugin-path, type checked from the registry, run in process.
+expect 0 "plugins list" -- "$PIPETTE" --plugin-path "$PLUGINS/hello" plugins list
+grep -q "^hello  *0.1.0  *2 ops" "$tmp/out" || { echo "FAIL: plugins list"; cat "$tmp/out"; fail=1; }
+expect 0 "plugins inspect" -- "$PIPETTE" --plugin-path "$PLUGINS/hello" plugins inspect hello
+grep -q "hello.greet(who: string = \"world\") -> string" "$tmp/out" || { echo "FAIL: plugins inspect"; cat "$tmp/out"; fail=1; }
+expect 1 "inspect an unknown plugin" -- "$PIPETTE" --plugin-path "$PLUGINS/hello" plugins inspect nope
+expect 0 "run a script that uses a plugin" -- env PIPETTE_PLUGIN_PATH="$PLUGINS/hello" "$PIPETTE" run "$SRC/examples/hello-plugin/hello.pipe" --out "$tmp/hello" --no-cache
+grep -q '"greeting": "hello, pipette!"' "$tmp/hello/report.json" || { echo "FAIL: plugin run"; fail=1; }
+printf 'plugin "helo"\nreport "g" = 1\n' >"$tmp/typo.pipe"
+expect 1 "a misspelt plugin name" -- "$PIPETTE" --plugin-path "$PLUGINS/hello" check "$tmp/typo.pipe"
+grep -q "typo.pipe:1:8: error: cannot load plugin 'helo': no plugin called 'helo' in the plugin search path; did you mean 'hello'?" "$tmp/err" \
+  || { echo "FAIL: plugin typo"; cat "$tmp/err"; fail=1; }
+# A plugin that crashes while loading only takes the scanner down.
+expect 0 "a crashing plugin is listed as crashed" -- "$PIPETTE" --plugin-path "$PLUGINS/crashes:$PLUGINS/hello" plugins list
+grep -q "crashed while loading (signal 11" "$tmp/out" || { echo "FAIL: crashed plugin"; cat "$tmp/out" "$tmp/err"; fail=1; }
+grep -q "^hello" "$tmp/out" || { echo "FAIL: good plugin beside a crashing one"; fail=1; }
+
+# Ctrl-C: running ops see cancellation, finished nodes are kept, the run is
+# recorded as interrupted, exit status 130.
+{
+  echo 'let x0 = tensor.random([1000, 1000], seed=1)'
+  for i in $(seq 1 400); do echo "let x$i = tensor.mul(x$((i - 1)), 1.0001)"; done
+  echo 'report "last" = tensor.sum(x400)'
+} >"$tmp/long.pipe"
+"$PIPETTE" run "$tmp/long.pipe" --out "$tmp/long" --cache "$tmp/long-cache" -j 1 >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 1 100); do [[ -n "$(ls -A "$tmp/long-cache" 2>/dev/null)" ]] && break; sleep 0.1; done
+sleep 0.5
+kill -INT "$pid"
+wait "$pid"
+got=$?
+if [[ $got -eq 130 ]] && grep -q '"status": "interrupted"' "$tmp/long/report.json" && grep -q "^interrupted: " "$tmp/err"; then
+  echo "ok: SIGINT stops the run cleanly"
+else
+  echo "FAIL: SIGINT: exit $got"; cat "$tmp/err"; fail=1
+fi
+expect 0 "the interrupted run is in the run store" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db"
+grep -q "^long-.* interrupted" "$tmp/out" || { echo "FAIL: interrupted run not recorded"; cat "$tmp/out"; fail=1; }
+expect 0 "a dry run after the interrupt finds the finished nodes in the cache" -- "$PIPETTE" run "$tmp/long.pipe" --dry-run --cache "$tmp/long-cache"
+grep -qE "come from the cache" "$tmp/out" && ! grep -q "; 0 come from the cache" "$tmp/out" \
+  || { echo "FAIL: nothing kept after interrupt"; tail -2 "$tmp/out"; fail=1; }
 
 exit $fail

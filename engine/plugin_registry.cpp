@@ -1,0 +1,277 @@
+#include "engine/plugin_registry.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <pugixml.hpp>
+
+#include "engine/signature_xml.hpp"
+#include "engine/subprocess.hpp"
+
+namespace pipette {
+
+namespace fs = std::filesystem;
+
+const char* plugin_status_name(PluginRecord::Status s) {
+  switch (s) {
+    case PluginRecord::Status::Ok: return "ok";
+    case PluginRecord::Status::Failed: return "failed";
+    case PluginRecord::Status::Crashed: return "crashed";
+    case PluginRecord::Status::Hung: return "hung";
+  }
+  return "?";
+}
+
+namespace {
+
+std::optional<PluginRecord::Status> status_from_name(const std::string& s) {
+  for (auto st : {PluginRecord::Status::Ok, PluginRecord::Status::Failed, PluginRecord::Status::Crashed,
+                  PluginRecord::Status::Hung})
+    if (s == plugin_status_name(st)) return st;
+  return std::nullopt;
+}
+
+void split_into(const std::string& list, std::vector<fs::path>& out) {
+  std::stringstream ss(list);
+  std::string dir;
+  while (std::getline(ss, dir, ':'))
+    if (!dir.empty()) out.emplace_back(dir);
+}
+
+std::optional<uint64_t> hash_contents(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return std::nullopt;
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  char buf[1 << 16];
+  while (in) {
+    in.read(buf, sizeof buf);
+    XXH3_64bits_update(st, buf, static_cast<size_t>(in.gcount()));
+  }
+  uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::vector<fs::path> plugin_search_dirs(const std::vector<std::string>& explicit_dirs, const fs::path& installed_dir) {
+  std::vector<fs::path> dirs;
+  for (auto& d : explicit_dirs) split_into(d, dirs);
+  if (const char* env = std::getenv("PIPETTE_PLUGIN_PATH")) split_into(env, dirs);
+  if (!installed_dir.empty()) dirs.push_back(installed_dir);
+  return dirs;
+}
+
+fs::path default_registry_file() {
+  if (const char* r = std::getenv("PIPETTE_REGISTRY"); r && *r) return r;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return fs::path(x) / "pipette" / "registry.xml";
+  if (const char* h = std::getenv("HOME"); h && *h) return fs::path(h) / ".cache" / "pipette" / "registry.xml";
+  return {};
+}
+
+PluginRegistry::PluginRegistry(fs::path cache_file, std::string fingerprint, PluginScanner scanner)
+    : cache_file_(std::move(cache_file)), fingerprint_(std::move(fingerprint)), scanner_(std::move(scanner)) {
+  load_cache();
+}
+
+void read_scan_output(const std::string& xml, PluginRecord& rec) {
+  pugi::xml_document doc;
+  if (!doc.load_string(xml.c_str())) throw std::runtime_error("the scanner's output is not XML");
+  auto p = doc.child("plugin");
+  if (!p) throw std::runtime_error("the scanner's output has no <plugin>");
+  rec.name = p.attribute("name").value();
+  rec.version = p.attribute("version").value();
+  rec.description = p.attribute("description").value();
+  rec.ops.clear();
+  for (auto op : p.children("op")) rec.ops.push_back(read_signature_xml(op));
+}
+
+void PluginRegistry::load_cache() {
+  if (cache_file_.empty()) return;
+  pugi::xml_document doc;
+  if (!doc.load_file(cache_file_.c_str())) return;  // missing or damaged: rebuilt from scratch
+  auto root = doc.child("pipette-registry");
+  if (!root || root.attribute("fingerprint").value() != fingerprint_) return;
+  for (auto p : root.children("plugin")) {
+    try {
+      PluginRecord rec;
+      rec.file = p.attribute("file").value();
+      rec.size = p.attribute("size").as_ullong();
+      rec.mtime_ns = p.attribute("mtime-ns").as_llong();
+      rec.hash = std::strtoull(p.attribute("hash").value(), nullptr, 16);
+      auto st = status_from_name(p.attribute("status").value());
+      if (!st) continue;
+      rec.status = *st;
+      rec.reason = p.attribute("reason").value();
+      rec.name = p.attribute("name").value();
+      rec.version = p.attribute("version").value();
+      rec.description = p.attribute("description").value();
+      for (auto op : p.children("op")) rec.ops.push_back(read_signature_xml(op));
+      known_[rec.file.string()] = std::move(rec);
+    } catch (const std::exception&) {
+      // one damaged record: that plugin is simply scanned again
+    }
+  }
+}
+
+void PluginRegistry::save_cache() const {
+  if (cache_file_.empty()) return;
+  pugi::xml_document doc;
+  auto root = doc.append_child("pipette-registry");
+  root.append_attribute("version") = 1;
+  root.append_attribute("fingerprint") = fingerprint_.c_str();
+  for (auto& [path, rec] : known_) {
+    auto p = root.append_child("plugin");
+    p.append_attribute("file") = path.c_str();
+    p.append_attribute("size") = static_cast<unsigned long long>(rec.size);
+    p.append_attribute("mtime-ns") = static_cast<long long>(rec.mtime_ns);
+    p.append_attribute("hash") = fmt::format("{:016x}", rec.hash).c_str();
+    p.append_attribute("status") = plugin_status_name(rec.status);
+    if (!rec.reason.empty()) p.append_attribute("reason") = rec.reason.c_str();
+    p.append_attribute("name") = rec.name.c_str();
+    p.append_attribute("version") = rec.version.c_str();
+    p.append_attribute("description") = rec.description.c_str();
+    for (auto& sig : rec.ops) write_signature_xml(sig, p);
+  }
+  // Write-then-rename: another pipette reading the cache never sees half of it.
+  std::error_code ec;
+  fs::create_directories(cache_file_.parent_path(), ec);
+  fs::path tmp = cache_file_;
+  tmp += fmt::format(".tmp{}", ::getpid());
+  if (doc.save_file(tmp.c_str(), "  ")) fs::rename(tmp, cache_file_, ec);
+  if (ec) fs::remove(tmp, ec);
+}
+
+PluginRecord PluginRegistry::scan(const fs::path& file) const {
+  PluginRecord rec;
+  rec.file = file;
+  std::vector<std::string> argv = scanner_.command;
+  argv.push_back(file.string());
+  ChildResult r = run_child(argv, scanner_.timeout_s);
+  switch (r.end) {
+    case ChildResult::End::SpawnFailed:
+      rec.status = PluginRecord::Status::Failed;
+      rec.reason = "the plugin scanner could not start: " + r.err;
+      break;
+    case ChildResult::End::TimedOut:
+      rec.status = PluginRecord::Status::Hung;
+      rec.reason = fmt::format("still loading after {:g} s; the scanner was killed", scanner_.timeout_s);
+      break;
+    case ChildResult::End::Signalled:
+      rec.status = PluginRecord::Status::Crashed;
+      rec.reason = fmt::format("crashed while loading (signal {}: {})", r.code, ::strsignal(r.code));
+      break;
+    case ChildResult::End::Exited:
+      if (r.code != 0) {
+        rec.status = PluginRecord::Status::Failed;
+        rec.reason = trim(r.err).empty() ? fmt::format("the scanner exited with status {}", r.code) : trim(r.err);
+        break;
+      }
+      try {
+        read_scan_output(r.out, rec);
+      } catch (const std::exception& e) {
+        rec.status = PluginRecord::Status::Failed;
+        rec.reason = e.what();
+      }
+      break;
+  }
+  return rec;
+}
+
+void PluginRegistry::update(const std::vector<fs::path>& dirs) {
+  visible_.clear();
+  warnings_.clear();
+  scans_ = 0;
+  bool changed = false;
+  std::set<std::string> seen_files;
+  std::map<std::string, std::string> first_by_name;  // plugin name -> file
+  for (auto& dir_in : dirs) {
+    std::error_code ec;
+    fs::path dir = fs::absolute(dir_in, ec).lexically_normal();
+    struct stat ds {};
+    if (::stat(dir.c_str(), &ds) != 0 || !S_ISDIR(ds.st_mode)) continue;  // absent dirs are normal
+    if (ds.st_mode & S_IWOTH) {
+      warnings_.push_back("refusing plugins in " + dir.string() + ": the directory is world-writable");
+      continue;
+    }
+    std::vector<fs::path> files;
+    for (auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ".so") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (auto& file : files) {
+      if (!seen_files.insert(file.string()).second) continue;  // a directory listed twice
+      struct stat fst {};
+      if (::stat(file.c_str(), &fst) != 0 || !S_ISREG(fst.st_mode)) continue;
+      if (fst.st_mode & S_IWOTH) {
+        warnings_.push_back("refusing plugin " + file.string() + ": the file is world-writable");
+        continue;
+      }
+      uint64_t size = static_cast<uint64_t>(fst.st_size);
+      int64_t mtime = static_cast<int64_t>(fst.st_mtim.tv_sec) * 1'000'000'000 + fst.st_mtim.tv_nsec;
+      auto it = known_.find(file.string());
+      bool fresh = it != known_.end() && it->second.size == size && it->second.mtime_ns == mtime;
+      if (!fresh) {
+        // Size and mtime differ (or it is new): a touched but identical file keeps its record.
+        auto h = hash_contents(file);
+        if (!h) continue;
+        if (it != known_.end() && it->second.size == size && it->second.hash == *h) {
+          it->second.mtime_ns = mtime;
+        } else {
+          PluginRecord rec = scan(file);
+          ++scans_;
+          rec.size = size;
+          rec.mtime_ns = mtime;
+          rec.hash = *h;
+          if (rec.status != PluginRecord::Status::Ok)
+            warnings_.push_back("plugin " + file.string() + " is " + plugin_status_name(rec.status) + ": " +
+                                rec.reason + " (it is not loaded again until the file changes)");
+          it = known_.insert_or_assign(file.string(), std::move(rec)).first;
+        }
+        changed = true;
+      }
+      const PluginRecord& rec = it->second;
+      if (rec.status == PluginRecord::Status::Ok) {
+        auto [pos, inserted] = first_by_name.emplace(rec.name, file.string());
+        if (!inserted)
+          warnings_.push_back("plugin '" + rec.name + "' in " + file.string() + " is hidden by the one in " +
+                              pos->second + ", which comes first in the search path");
+      }
+      visible_.push_back(rec);
+    }
+  }
+  // Forget files that are gone.
+  for (auto it = known_.begin(); it != known_.end();) {
+    std::error_code ec;
+    if (!fs::exists(it->first, ec)) {
+      it = known_.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
+  if (changed) save_cache();
+}
+
+const PluginRecord* PluginRegistry::find(const std::string& name) const {
+  for (auto& rec : visible_)
+    if (rec.status == PluginRecord::Status::Ok && rec.name == name) return &rec;
+  return nullptr;
+}
+
+}  // namespace pipette

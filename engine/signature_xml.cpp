@@ -1,0 +1,127 @@
+#include "engine/signature_xml.hpp"
+
+#include <pugixml.hpp>
+
+#include <cstdio>
+#include <stdexcept>
+
+namespace pipette {
+
+namespace {
+
+void write_operand(const Operand& o, pugi::xml_node parent) {
+  switch (o.kind) {
+    case Operand::Kind::None: parent.append_child("none"); break;
+    case Operand::Kind::Bool: parent.append_child("bool").text().set(o.b ? "true" : "false"); break;
+    case Operand::Kind::Int: parent.append_child("int").text().set(std::to_string(o.i).c_str()); break;
+    case Operand::Kind::Float: {
+      char buf[40];
+      std::snprintf(buf, sizeof buf, "%.17g", o.f);  // round-trips exactly
+      parent.append_child("float").text().set(buf);
+      break;
+    }
+    case Operand::Kind::String: parent.append_child("string").text().set(o.s.c_str()); break;
+    case Operand::Kind::List: {
+      auto l = parent.append_child("list");
+      for (auto& it : o.items) write_operand(it, l);
+      break;
+    }
+    case Operand::Kind::Record: {
+      auto r = parent.append_child("record");
+      for (auto& [k, v] : o.fields) {
+        auto f = r.append_child("field");
+        f.append_attribute("name") = k.c_str();
+        write_operand(v, f);
+      }
+      break;
+    }
+    case Operand::Kind::Ref: throw std::logic_error("a default value cannot refer to a node");
+  }
+}
+
+Operand read_operand(const pugi::xml_node& n) {
+  std::string kind = n.name();
+  if (kind == "none") return Operand::none();
+  if (kind == "bool") return Operand::boolean(std::string(n.text().get()) == "true");
+  if (kind == "int") return Operand::integer(n.text().as_llong());
+  if (kind == "float") return Operand::real(n.text().as_double());
+  if (kind == "string") return Operand::string(n.text().get());
+  if (kind == "list") {
+    std::vector<Operand> items;
+    for (auto c : n.children()) items.push_back(read_operand(c));
+    return Operand::list(std::move(items));
+  }
+  if (kind == "record") {
+    std::vector<std::pair<std::string, Operand>> fields;
+    for (auto f : n.children("field")) fields.emplace_back(f.attribute("name").value(), read_operand(f.first_child()));
+    return Operand::record(std::move(fields));
+  }
+  throw std::runtime_error("unknown value element <" + kind + ">");
+}
+
+Type read_type(const char* text, const std::string& where) {
+  auto t = Type::parse(text);
+  if (!t) throw std::runtime_error(where + ": bad type '" + std::string(text) + "'");
+  return *t;
+}
+
+void set_bool(pugi::xml_node n, const char* name, bool v) {
+  if (v) n.append_attribute(name) = "true";  // absent means false: keeps the cache small
+}
+
+}  // namespace
+
+void write_signature_xml(const OpSignature& sig, pugi::xml_node parent) {
+  auto op = parent.append_child("op");
+  op.append_attribute("name") = sig.name().c_str();
+  op.append_attribute("version") = sig.version();
+  op.append_attribute("returns") = sig.output().to_string().c_str();
+  set_bool(op, "side-effects", sig.has_side_effects());
+  set_bool(op, "stochastic", sig.is_stochastic());
+  set_bool(op, "implemented", sig.implemented());
+  op.append_child("doc").text().set(sig.doc().c_str());
+  if (!sig.output_doc().empty()) op.append_child("returns-doc").text().set(sig.output_doc().c_str());
+  for (auto& p : sig.params()) {
+    auto x = op.append_child("param");
+    x.append_attribute("name") = p.name.c_str();
+    x.append_attribute("type") = p.type.to_string().c_str();
+    set_bool(x, "compile-time", p.compile_time);
+    set_bool(x, "output-path", p.output_path);
+    set_bool(x, "input-file", p.input_file);
+    if (p.min) x.append_attribute("min") = *p.min;
+    if (p.max) x.append_attribute("max") = *p.max;
+    x.append_child("doc").text().set(p.doc.c_str());
+    for (auto& c : p.choices) x.append_child("choice").text().set(c.c_str());
+    if (!p.required) write_operand(p.default_value, x.append_child("default"));
+  }
+}
+
+OpSignature read_signature_xml(const pugi::xml_node& op) {
+  std::string name = op.attribute("name").value();
+  if (name.empty()) throw std::runtime_error("an <op> without a name");
+  OpSignature sig(name, op.child("doc").text().get(), op.attribute("version").as_int(1));
+  for (auto x : op.children("param")) {
+    ParamSpec p;
+    p.name = x.attribute("name").value();
+    p.type = read_type(x.attribute("type").value(), "op " + name + " parameter " + p.name);
+    p.doc = x.child("doc").text().get();
+    p.compile_time = x.attribute("compile-time").as_bool();
+    p.output_path = x.attribute("output-path").as_bool();
+    p.input_file = x.attribute("input-file").as_bool();
+    if (auto a = x.attribute("min")) p.min = a.as_double();
+    if (auto a = x.attribute("max")) p.max = a.as_double();
+    for (auto c : x.children("choice")) p.choices.push_back(c.text().get());
+    if (auto d = x.child("default")) {
+      p.required = false;
+      p.default_value = read_operand(d.first_child());
+    }
+    sig.add_param(std::move(p));
+  }
+  sig.returns(read_type(op.attribute("returns").value(), "op " + name), op.child("returns-doc").text().get());
+  if (op.attribute("side-effects").as_bool()) sig.side_effects();
+  if (op.attribute("stochastic").as_bool()) sig.stochastic();
+  sig.set_implemented(op.attribute("implemented").as_bool());
+  return sig;
+}
+
+}  // namespace pipette
