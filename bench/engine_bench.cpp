@@ -1,8 +1,9 @@
 // Engine overhead and scaling, printed as figures and ratios:
 //   1. scheduling overhead per node: 10,000 trivial nodes, independent and chained;
 //   2. a wide graph of CPU-bound nodes with --jobs 1 vs --jobs 2;
-//   3. the same with LibTorch matmuls, where intra-op threads compete with jobs.
-// (Cache hit cost joins when the cache lands.)
+//   3. the same with LibTorch matmuls, where intra-op threads compete with jobs;
+//   4. cache hit cost: a chain re-run entirely from the cache, for small values
+//      and for 1 MiB tensors, against computing it.
 //   engine_bench [NODES]
 #include <ATen/ATen.h>
 
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "engine/cache.hpp"
 #include "engine/executor.hpp"
 #include "engine/op_library.hpp"
 
@@ -85,5 +87,36 @@ int main(int argc, char** argv) {
   std::printf("wide LibTorch matmul graph (16 x 768^3): --jobs 1 %.2f s (2 intra-op threads), --jobs 2 %.2f s "
               "(1 each), ratio %.2fx\n",
               m1, m2, m1 / m2);
+
+  // 4. Cache hits: the chain again, first computed and stored, then all from the cache.
+  std::filesystem::path cache_dir = std::filesystem::temp_directory_path() / "pipette-bench-cache";
+  std::filesystem::remove_all(cache_dir);
+  Cache cache(cache_dir);
+  int cached_nodes = std::min(nodes, 2000);
+  Graph small = make_graph("bench.noop", cached_nodes, true, 0);
+  double compute_only = seconds_of([&] { run(small, 2); });
+  o.cache = &cache;
+  double store = seconds_of([&] { run(small, 2); });
+  double hit = seconds_of([&] { run(small, 2); });
+  std::printf("cache, %d chained int nodes: compute %.1f us/node, compute+store %.1f us/node, all hits %.1f us/node "
+              "(hit / compute %.1fx)\n",
+              cached_nodes, compute_only * 1e6 / cached_nodes, store * 1e6 / cached_nodes, hit * 1e6 / cached_nodes,
+              hit / compute_only);
+  lib.define(OpSignature("bench.tensor", "").input("x", "any", "").input("work", "int", "").returns("tensor"),
+             [](const OpArgs& a, OpContext&) {
+               // 1 MiB of floats, with some arithmetic so that computing is not free.
+               at::Tensor t = at::full({a.int_("work")}, a["x"].isInt() ? double(a["x"].toInt()) : 1.0);
+               return Value((t.sin() * t.cos()).exp());
+             });
+  Graph tensors = make_graph("bench.tensor", 200, false, 262144);
+  o.cache = nullptr;
+  double t_compute = seconds_of([&] { run(tensors, 2); });
+  o.cache = &cache;
+  run(tensors, 2);
+  double t_hit = seconds_of([&] { run(tensors, 2); });
+  std::printf("cache, 200 nodes of 1 MiB tensors: compute %.2f ms/node, hit %.2f ms/node (%.0f MiB/s read), "
+              "hit / compute %.2fx\n",
+              t_compute * 1e3 / 200, t_hit * 1e3 / 200, 200.0 / t_hit, t_hit / t_compute);
+  std::filesystem::remove_all(cache_dir);
   return 0;
 }

@@ -29,6 +29,9 @@ struct RunArgs {
   std::string cache;  // default: .pipette/cache beside the script
   bool no_cache = false;
   bool dry_run = false;
+  bool explain = false;
+  std::string memory_budget;  // e.g. 512M, 2G; default: a quarter of physical memory
+  std::string progress = "auto";  // auto|live|plain
 };
 int run_command(const GlobalOptions& g, const RunArgs& args);
 

@@ -55,6 +55,12 @@ int main(int argc, char** argv) {
   run->add_option("--cache", run_args.cache, "Cache directory (default .pipette/cache beside the script)");
   run->add_flag("--no-cache", run_args.no_cache, "Compute every node; read and write no cache");
   run->add_flag("--dry-run", run_args.dry_run, "List which nodes would run and which come from the cache");
+  run->add_flag("--explain", run_args.explain,
+                "Say why each node that runs cannot come from the cache (compared with the last run)");
+  run->add_option("--memory-budget", run_args.memory_budget,
+                  "Working memory an op may use, e.g. 512M or 2G (default: a quarter of RAM)");
+  run->add_option("--progress", run_args.progress, "auto (live lines on a terminal), live or plain")
+      ->check(CLI::IsMember({"auto", "live", "plain"}));
 
   std::string cache_action, cache_dir = ".pipette/cache";
   auto* cache = app.add_subcommand("cache", "Inspect or empty the result cache");

@@ -8,13 +8,15 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
-#include <mutex>
 
 #include <fmt/format.h>
 
 #include "cli/compile_setup.hpp"
 #include "cli/plugin_setup.hpp"
+#include "cli/progress_display.hpp"
+#include "engine/explain.hpp"
 #include "engine/executor.hpp"
 #include "engine/provenance.hpp"
 #include "engine/run_report.hpp"
@@ -36,6 +38,27 @@ std::string timestamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
   return buf;
+}
+
+// "512M", "2G", "1.5G", "800000": bytes. nullopt when malformed.
+std::optional<uint64_t> parse_bytes(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || v <= 0) return std::nullopt;
+  std::string unit(end);
+  double mul = unit.empty() || unit == "B" ? 1
+               : unit == "K" || unit == "KiB" ? 1024.0
+               : unit == "M" || unit == "MiB" ? 1048576.0
+               : unit == "G" || unit == "GiB" ? 1073741824.0
+                                              : -1;
+  if (mul < 0) return std::nullopt;
+  return static_cast<uint64_t>(v * mul);
+}
+
+uint64_t default_memory_budget() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4 : (1ull << 30);
 }
 
 std::optional<c10::Device> choose_device(const std::string& name) {
@@ -92,18 +115,44 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   if (!args.no_cache)
     cache.emplace(args.cache.empty() ? script_dir / ".pipette" / "cache" : std::filesystem::path(args.cache));
 
-  if (args.dry_run) {
-    auto keys = provenance_keys(*graph, lib.ops, script_dir, args.seed);
+  std::optional<uint64_t> budget = args.memory_budget.empty() ? default_memory_budget() : parse_bytes(args.memory_budget);
+  if (!budget) {
+    std::fprintf(stderr, "pipette: error: --memory-budget expects a size such as 512M or 2G, got '%s'\n",
+                 args.memory_budget.c_str());
+    return 2;
+  }
+
+  if (args.dry_run || args.explain) {
+    std::vector<Ingredients> ingredients;
+    auto keys = provenance_keys(*graph, lib.ops, script_dir, args.seed, &ingredients);
+    std::vector<bool> will_run(graph->nodes.size());
     size_t hits = 0;
     for (auto& n : graph->nodes) {
       bool hit = cache && !n.side_effect && cache->contains(keys[n.id]);
+      will_run[n.id] = !hit;
       hits += hit;
-      std::printf("%-6s n%-4u %-28s %s:%u  %s\n", hit ? "cached" : "run", n.id, n.op.c_str(), n.loc.file.c_str(),
-                  n.loc.line, keys[n.id].hex().c_str());
+    }
+    std::vector<std::string> why(graph->nodes.size());
+    if (args.explain) {
+      std::optional<StoredRun> previous;
+      try {
+        previous = RunStore(script_dir / ".pipette" / "runs.db").latest_of(args.file);
+      } catch (const std::exception& err) {
+        spdlog::warn("cannot read the run store: {}", err.what());
+      }
+      why = explain_reruns(*graph, keys, ingredients, will_run, previous ? &*previous : nullptr);
+      if (previous) std::printf("compared with run %s (%s)\n", previous->id.c_str(), previous->status.c_str());
+    }
+    for (auto& n : graph->nodes) {
+      if (!args.dry_run && !will_run[n.id]) continue;
+      std::printf("%-6s n%-4u %-28s %s:%u  %s\n", will_run[n.id] ? "run" : "cached", n.id, n.op.c_str(),
+                  n.loc.file.c_str(), n.loc.line, keys[n.id].hex().c_str());
+      if (!why[n.id].empty()) std::printf("         why: %s\n", why[n.id].c_str());
     }
     std::printf("%zu of %zu nodes would run; %zu come from the cache\n", graph->nodes.size() - hits,
                 graph->nodes.size(), hits);
-    return 0;
+    if (args.dry_run) return 0;
+    std::fflush(stdout);
   }
 
   // Unique even for runs started in the same second (a sweep in several shells).
@@ -123,6 +172,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   ro.script_dir = script_dir;
   ro.cancel = &g_interrupted;
   ro.cache = cache ? &*cache : nullptr;
+  ro.memory_budget = *budget;
 
   RunInfo info;
   info.script = args.file;
@@ -133,20 +183,27 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   info.run_id = run_id;
 
   std::signal(SIGINT, on_sigint);
-  std::mutex log_mutex;
-  size_t finished = 0, total = graph->nodes.size();
-  auto observer = [&](const Node& n, const NodeOutcome& o) {
-    if (o.status == NodeOutcome::Status::Pending) return;
-    std::lock_guard<std::mutex> lock(log_mutex);
-    ++finished;
-    if (!o.warning.empty()) spdlog::warn("{}", o.warning);
-    if (o.status == NodeOutcome::Status::Done)
-      spdlog::info("[{}/{}] n{} {} ({}:{}) {}", finished, total, n.id, n.op, n.loc.file, n.loc.line,
-                   o.cached ? std::string("from cache") : fmt::format("{:.3f} s", o.seconds));
-    else if (o.status == NodeOutcome::Status::Failed)
-      std::fputs(format_node_error(n, o.error).c_str(), stderr);
-  };
-  Execution e = execute(*graph, lib.ops, lib.impls, ro, observer);
+  size_t total = graph->nodes.size();
+  bool live = args.progress == "live" ||
+              (args.progress == "auto" && ::isatty(STDERR_FILENO) && spdlog::should_log(spdlog::level::warn) &&
+               std::getenv("TERM") && std::string(std::getenv("TERM")) != "dumb");
+  Execution e;
+  {
+    ProgressDisplay display(total, live);
+    auto observer = [&](const Node& n, const NodeOutcome& o) {
+      if (!o.warning.empty()) display.message("warning: " + o.warning);
+      if (o.status == NodeOutcome::Status::Failed) display.message(format_node_error(n, o.error));
+      display.node_event(n, o);
+    };
+    ro.progress = [&](const Node& n, uint64_t done, uint64_t all) { display.node_progress(n, done, all); };
+    ro.log = [&](const Node& n, int level, const std::string& msg) {
+      std::string text = fmt::format("n{} {}: {}", n.id, n.op, msg);
+      if (level >= OpContext::Warn) display.message("warning: " + text);
+      else if (level == OpContext::Info && spdlog::should_log(spdlog::level::info)) display.message("info: " + text);
+      else spdlog::debug("{}", text);
+    };
+    e = execute(*graph, lib.ops, lib.impls, ro, observer);
+  }
   std::signal(SIGINT, SIG_DFL);
 
   info.finished = utc_now_iso();

@@ -7,11 +7,18 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <optional>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
+
+#ifdef PIPETTE_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 namespace pipette {
 
@@ -50,12 +57,65 @@ std::string format_node_error(const Node& n, const std::string& message) {
 
 namespace {
 
+// A node's device: its own `device=` (cpu, cuda, cuda:N, auto) or the run's.
+c10::Device node_device(const Node& n, c10::Device run_device) {
+  if (n.device.empty()) return run_device;
+  bool cuda = at::hasCUDA();
+  if (n.device == "auto") return cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  c10::Device d(n.device);  // throws c10::Error on a malformed name
+  if (d.is_cuda() && !cuda)
+    throw OpError("device '" + n.device + "' was asked for, but this LibTorch build sees no CUDA device");
+  return d;
+}
+
+// Moves the tensors inside a value to `device`; values already there are not copied.
+Value to_device(const Value& v, c10::Device device) {
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    return t.device() == device ? v : Value(t.to(device));
+  }
+  if (v.isList()) {
+    c10::impl::GenericList out(c10::AnyType::get());
+    bool moved = false;
+    for (const auto& it : v.toListRef()) {
+      out.push_back(to_device(it, device));
+      moved |= !out.get(out.size() - 1).isSameIdentity(it);
+    }
+    return moved ? Value(out) : v;
+  }
+  if (v.isGenericDict()) {
+    auto dict = v.toGenericDict();
+    c10::impl::GenericDict out(dict.keyType(), dict.valueType());
+    for (const auto& kv : dict) out.insert(kv.key(), to_device(kv.value(), device));
+    return Value(out);
+  }
+  return v;
+}
+
+// Resident set sizes from /proc/self/status, in bytes; -1 when unreadable.
+int64_t proc_status_bytes(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  size_t len = std::strlen(field);
+  while (std::getline(in, line))
+    if (line.compare(0, len, field) == 0 && line.size() > len && line[len] == ':')
+      return std::atoll(line.c_str() + len + 1) * 1024;
+  return -1;
+}
+
+// Resets the kernel's resident-set high-water mark (VmHWM), Linux >= 4.0.
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  return static_cast<bool>(out.flush());
+}
+
 class Run {
  public:
   Run(const Graph& g, const OpRegistry& ops, const OpImpls& impls, const RunOptions& o, const NodeObserver& obs)
       : g_(g), impls_(impls), opts_(o), observer_(obs), values_(g.nodes.size()), pending_(g.nodes.size()),
         uses_(g.nodes.size()), consumers_(g.nodes.size()), inputs_(g.nodes.size()) {
-    result_.keys = provenance_keys(g, ops, o.script_dir, o.seed);
+    result_.keys = provenance_keys(g, ops, o.script_dir, o.seed, &result_.ingredients);
     result_.nodes.resize(g.nodes.size());
     for (auto& n : g.nodes) {
       std::set<uint32_t> inputs;
@@ -76,6 +136,8 @@ class Run {
     int jobs = opts_.jobs > 0 ? opts_.jobs : hw;
     // Concurrent nodes share the cores with LibTorch's own intra-op threads.
     at::set_num_threads(std::max(1, hw / jobs));
+    // Per-node peak memory is only meaningful when nodes do not overlap.
+    measure_memory_ = jobs == 1 && reset_peak_rss();
     tbb::task_arena arena(jobs);
     arena.execute([&] {
       for (auto& n : g_.nodes)
@@ -146,11 +208,29 @@ class Run {
       if (observer_) observer_(n, out);
       OpContext ctx{n, opts_.device, node_seed(result_.keys[id], opts_.seed), opts_.out_dir, opts_.script_dir,
                     opts_.cancel};
+      ctx.memory_budget = opts_.memory_budget;
+      if (opts_.progress) ctx.progress_sink = [this, &n](uint64_t d, uint64_t t) { opts_.progress(n, d, t); };
+      if (opts_.log) ctx.log_sink = [this, &n](int level, const std::string& m) { opts_.log(n, level, m); };
+      int64_t rss_before = -1;
+      if (measure_memory_ && reset_peak_rss()) rss_before = proc_status_bytes("VmRSS");
       auto t0 = std::chrono::steady_clock::now();
       try {
         const OpRun* fn = impls_.find(n.op);
         if (!fn) throw OpError("op '" + n.op + "' has no implementation yet (signature only)");
+        ctx.device = node_device(n, opts_.device);
+        // Inputs move only when they live elsewhere.
+        for (auto& a : args) a = to_device(a, ctx.device);
+#ifdef PIPETTE_WITH_CUDA
+        // Concurrent branches on one GPU each get a stream from the pool; the node
+        // waits for its stream before its consumers (on other streams) start.
+        std::optional<c10::cuda::CUDAStreamGuard> stream_guard;
+        if (ctx.device.is_cuda())
+          stream_guard.emplace(c10::cuda::getStreamFromPool(false, ctx.device.index() < 0 ? 0 : ctx.device.index()));
+#endif
         values_[id] = (*fn)(OpArgs(n, std::move(args)), ctx);
+#ifdef PIPETTE_WITH_CUDA
+        if (stream_guard) stream_guard->current_stream().synchronize();
+#endif
         out.status = NodeOutcome::Status::Done;
         // Side effects (files written into this run's directory) are redone
         // every run; everything else is stored for the next one.
@@ -163,6 +243,10 @@ class Run {
         out.error = e.what();
       }
       out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (rss_before >= 0) {
+        int64_t peak = proc_status_bytes("VmHWM");
+        if (peak >= 0) out.peak_bytes = std::max<int64_t>(0, peak - rss_before);
+      }
       if (ctx.cancelled() && out.status == NodeOutcome::Status::Failed) out.status = NodeOutcome::Status::Cancelled;
     }
     finish(id);
@@ -231,6 +315,7 @@ class Run {
   std::vector<std::vector<uint32_t>> inputs_;  // distinct input nodes of each node
   tbb::task_group group_;
   Execution result_;
+  bool measure_memory_ = false;
 };
 
 }  // namespace

@@ -27,6 +27,10 @@ struct RunOptions {
   std::filesystem::path script_dir;
   const std::atomic<bool>* cancel = nullptr;
   const Cache* cache = nullptr;  // none: compute everything, store nothing
+  uint64_t memory_budget = 0;    // passed to every op's context (OpContext::memory_budget)
+  // Called from worker threads: an op's progress, and its log messages.
+  std::function<void(const Node&, uint64_t done, uint64_t total)> progress;
+  std::function<void(const Node&, int level, const std::string& message)> log;
 };
 
 struct NodeOutcome {
@@ -36,10 +40,15 @@ struct NodeOutcome {
   std::string error;  // what the op said, for Failed
   bool cached = false;  // Done by loading the cache entry
   std::string warning;  // e.g. a damaged cache entry that was recomputed
+  // Extra memory the node needed at its peak, in bytes; -1 when unknown. CPU:
+  // resident set high-water mark over the node, measured when nodes run one at a
+  // time (--jobs 1); CUDA: the caching allocator's peak.
+  int64_t peak_bytes = -1;
 };
 
 struct Execution {
   std::vector<NodeKey> keys;
+  std::vector<Ingredients> ingredients;  // what each key was made of (--explain)
   std::vector<NodeOutcome> nodes;
   std::vector<std::pair<std::string, Value>> reports;  // the reports that could be computed
   std::vector<std::string> missing_reports;            // names whose inputs failed

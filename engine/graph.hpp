@@ -25,6 +25,9 @@ struct Node {
   SourceLoc loc;           // the call that created it
   std::vector<SourceLoc> inlined_from;  // pipeline call sites, innermost first
   bool side_effect = false;  // writes outside the graph (e.g. `save`): never dropped as dead
+  // A call's `device="cuda"`: where this node computes; empty = the run's device.
+  // Placement, not identity: it is not part of the node's provenance key.
+  std::string device;
 
   const Operand* arg(const std::string& name) const {
     for (auto& [k, v] : args)

@@ -34,6 +34,22 @@ struct PIPETTE_API OpContext {
   std::filesystem::path out_dir;         // where `save`-like ops write
   std::filesystem::path script_dir;      // relative input paths start here
   const std::atomic<bool>* cancel = nullptr;
+  // Bytes the op may use for its working set; ops that grow along an axis
+  // (steps, samples, perturbations) chunk it to stay under. 0 = no limit.
+  uint64_t memory_budget = 0;
+  std::function<void(uint64_t done, uint64_t total)> progress_sink;  // set by the executor
+  std::function<void(int level, const std::string& message)> log_sink;
+
+  enum Level { Debug = 0, Info = 1, Warn = 2 };
+  // Progress on a long loop, `done` of `total` items: drives the live progress
+  // line on a terminal. Cheap; call it every iteration.
+  void progress(uint64_t done, uint64_t total) const {
+    if (progress_sink) progress_sink(done, total);
+  }
+  // A message in the run's log, attributed to this node.
+  void log(Level level, const std::string& message) const {
+    if (log_sink) log_sink(level, message);
+  }
 
   bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
   // A CPU generator seeded for this node: the same node gives the same numbers in

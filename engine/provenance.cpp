@@ -27,12 +27,18 @@ std::optional<uint64_t> hash_file(const std::filesystem::path& p) {
 }
 
 std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir,
-                                     uint64_t run_seed) {
+                                     uint64_t run_seed, std::vector<Ingredients>* ingredients) {
   std::vector<NodeKey> keys(g.nodes.size());
+  if (ingredients) ingredients->assign(g.nodes.size(), {});
   for (auto& n : g.nodes) {
+    Ingredients parts;
     std::string text = fmt::format("scheme={};op={}@{};", kProvenanceScheme, n.op, n.op_version);
+    parts.emplace_back("op", fmt::format("{}@{}", n.op, n.op_version));
     const OpSignature* sig = ops.find(n.op);
-    if (sig && sig->is_stochastic()) text += fmt::format("run_seed={};", run_seed);
+    if (sig && sig->is_stochastic()) {
+      text += fmt::format("run_seed={};", run_seed);
+      parts.emplace_back("run seed", std::to_string(run_seed));
+    }
     for (auto& [name, arg] : n.args) {
       Operand resolved = arg;
       // Inputs enter by identity, not by position in this graph.
@@ -42,15 +48,19 @@ std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, cons
         r = Operand::string("@" + id);
       });
       text += name + "=" + resolved.canonical() + ";";
+      parts.emplace_back("arg " + name, resolved.canonical());
       const ParamSpec* spec = sig ? sig->find_param(name) : nullptr;
       if (spec && spec->input_file && arg.kind == Operand::Kind::String) {
         std::filesystem::path p(arg.s);
         if (p.is_relative()) p = script_dir / p;
         auto h = hash_file(p);
-        text += h ? fmt::format("content={:016x};", *h) : std::string("content=missing;");
+        std::string content = h ? fmt::format("{:016x}", *h) : std::string("missing");
+        text += "content=" + content + ";";
+        parts.emplace_back("file " + arg.s, content);
       }
     }
     keys[n.id].hash = XXH3_64bits(text.data(), text.size());
+    if (ingredients) (*ingredients)[n.id] = std::move(parts);
   }
   return keys;
 }

@@ -27,8 +27,14 @@ struct PIPETTE_API NodeKey {
 // Keys for every node, in node order. Relative file arguments resolve against
 // `script_dir`; a file that cannot be read hashes as missing (the op reports it).
 // Stochastic ops also hash `run_seed`.
+// What a node's key is made of, as (name, value) pairs: "op" -> "tensor.add@1",
+// "arg steps" -> "50", "arg x" -> "@<input key>", "file path" -> content hash,
+// "run seed" -> "3" (stochastic ops). `pipette run --explain` compares these
+// with the previous run's to say why a node runs again.
+using Ingredients = std::vector<std::pair<std::string, std::string>>;
+
 PIPETTE_API std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistry& ops, const std::filesystem::path& script_dir,
-                                     uint64_t run_seed);
+                                     uint64_t run_seed, std::vector<Ingredients>* ingredients = nullptr);
 
 // The seed of a node in a run: the same node and run seed give the same seed.
 PIPETTE_API uint64_t node_seed(const NodeKey& key, uint64_t run_seed);

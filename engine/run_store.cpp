@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <set>
+
 #include "engine/value_io.hpp"
 
 namespace pipette {
@@ -93,6 +95,14 @@ RunStore::RunStore(const std::filesystem::path& db_file) {
       "CREATE TABLE IF NOT EXISTS reports (run_id TEXT, name TEXT, value TEXT);"
       "CREATE INDEX IF NOT EXISTS nodes_run ON nodes(run_id);"
       "CREATE INDEX IF NOT EXISTS reports_run ON reports(run_id);");
+  // Columns added after the first release: stores written by older versions gain them.
+  std::set<std::string> have;
+  {
+    Stmt cols(db_, "PRAGMA table_info(nodes)");
+    while (cols.step()) have.insert(cols.text(1));
+  }
+  if (!have.count("peak_bytes")) exec("ALTER TABLE nodes ADD COLUMN peak_bytes INTEGER DEFAULT -1");
+  if (!have.count("ingredients")) exec("ALTER TABLE nodes ADD COLUMN ingredients TEXT DEFAULT '[]'");
 }
 
 RunStore::~RunStore() { sqlite3_close(db_); }
@@ -118,12 +128,18 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
         .bind(8, std::string(PIPETTE_VERSION)).bind(9, info.started).bind(10, info.finished).bind(11, info.status)
         .bind(12, out_dir.string());
     run.run();
-    Stmt node(db_, "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?)");
+    Stmt node(db_,
+              "INSERT INTO nodes (run_id, node, op, key, loc, status, cached, seconds, error, peak_bytes, ingredients) "
+              "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
     for (auto& n : g.nodes) {
       const NodeOutcome& o = e.nodes[n.id];
+      nlohmann::json parts = nlohmann::json::array();
+      if (n.id < e.ingredients.size())
+        for (auto& [k, v] : e.ingredients[n.id]) parts.push_back({k, v});
       node.bind(1, info.run_id).bind(2, "n" + std::to_string(n.id)).bind(3, n.op).bind(4, e.keys[n.id].hex())
           .bind(5, n.loc.to_string()).bind(6, std::string(status_name(o.status))).bind(7, int64_t{o.cached})
-          .bind(8, o.seconds).bind(9, o.error);
+          .bind(8, o.seconds).bind(9, o.error).bind(10, o.peak_bytes)
+          .bind(11, parts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       node.run();
     }
     Stmt rep(db_, "INSERT INTO reports VALUES (?,?,?)");
@@ -160,14 +176,39 @@ std::optional<StoredRun> RunStore::get(const std::string& id) const {
   for (auto& f : found)
     if (f.id == id) r = f;
   if (found.size() > 1 && r.id != id) throw RunStoreError("'" + id + "' matches several runs; give more of the id");
-  Stmt n(db_, "SELECT node, op, key, loc, status, cached, seconds, error FROM nodes WHERE run_id = ? ORDER BY rowid");
+  load_details(r);
+  return r;
+}
+
+std::optional<StoredRun> RunStore::latest_of(const std::string& script) const {
+  Stmt s(db_, (std::string("SELECT ") + kRunColumns +
+               " FROM runs WHERE script = ? ORDER BY started DESC, rowid DESC LIMIT 1").c_str());
+  s.bind(1, script);
+  if (!s.step()) return std::nullopt;
+  StoredRun r = run_from(s);
+  load_details(r);
+  return r;
+}
+
+void RunStore::load_details(StoredRun& r) const {
+  Stmt n(db_,
+         "SELECT node, op, key, loc, status, cached, seconds, error, peak_bytes, ingredients FROM nodes "
+         "WHERE run_id = ? ORDER BY rowid");
   n.bind(1, r.id);
-  while (n.step())
-    r.nodes.push_back({n.text(0), n.text(1), n.text(2), n.text(3), n.text(4), n.text(7), n.integer(5) != 0, n.real(6)});
+  while (n.step()) {
+    StoredRun::NodeRow row{n.text(0), n.text(1), n.text(2), n.text(3), n.text(4), n.text(7), n.integer(5) != 0,
+                           n.real(6)};
+    row.peak_bytes = n.integer(8);
+    auto parts = nlohmann::json::parse(n.text(9), nullptr, false);
+    if (parts.is_array())
+      for (auto& p : parts)
+        if (p.is_array() && p.size() == 2 && p[0].is_string() && p[1].is_string())
+          row.ingredients.emplace_back(p[0].get<std::string>(), p[1].get<std::string>());
+    r.nodes.push_back(std::move(row));
+  }
   Stmt rep(db_, "SELECT name, value FROM reports WHERE run_id = ? ORDER BY rowid");
   rep.bind(1, r.id);
   while (rep.step()) r.reports.push_back({rep.text(0), rep.text(1)});
-  return r;
 }
 
 }  // namespace pipette

@@ -28,6 +28,8 @@ struct StoredRun {
     std::string node, op, key, loc, status, error;
     bool cached = false;
     double seconds = 0;
+    int64_t peak_bytes = -1;
+    Ingredients ingredients;  // what its provenance key was made of
   };
   struct ReportRow {
     std::string name, value_json;
@@ -46,9 +48,12 @@ class PIPETTE_API RunStore {
   void record(const Graph& g, const Execution& e, const RunInfo& info, const std::filesystem::path& out_dir);
   std::vector<StoredRun> list(size_t limit = 50) const;     // newest first, without nodes/reports
   std::optional<StoredRun> get(const std::string& id) const;  // an id, or a unique prefix of one
+  // The newest run of `script` (the path as given to `pipette run`), with its nodes.
+  std::optional<StoredRun> latest_of(const std::string& script) const;
 
  private:
   void exec(const std::string& sql) const;
+  void load_details(StoredRun& r) const;
   sqlite3* db_ = nullptr;
 };
 

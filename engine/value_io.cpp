@@ -94,8 +94,117 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   std::filesystem::rename(tmp, path);
 }
 
+namespace {
+
+// NumPy's type string for a dtype, little-endian.
+std::string npy_descr(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "<f4";
+    case at::kDouble: return "<f8";
+    case at::kHalf: return "<f2";
+    case at::kLong: return "<i8";
+    case at::kInt: return "<i4";
+    case at::kShort: return "<i2";
+    case at::kChar: return "|i1";
+    case at::kByte: return "|u1";
+    case at::kBool: return "|b1";
+    default: throw OpError(std::string(".npy has no type for ") + dtype_name(t) + "; convert it first");
+  }
+}
+
+}  // namespace
+
+std::string tensor_to_npy(const at::Tensor& tensor) {
+  at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
+  std::string shape;
+  for (int64_t i = 0; i < t.dim(); ++i) shape += std::to_string(t.size(i)) + (t.dim() == 1 || i + 1 < t.dim() ? "," : "");
+  std::string header = "{'descr': '" + npy_descr(t.scalar_type()) + "', 'fortran_order': False, 'shape': (" + shape + "), }";
+  // Format 1.0: magic, version, uint16 header length; data starts 64-byte aligned.
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  uint16_t len = static_cast<uint16_t>(header.size());
+  out.append(reinterpret_cast<const char*>(&len), 2);
+  out += header;
+  out.append(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
+  return out;
+}
+
+namespace {
+
+std::string csv_cell(const Value& v) {
+  std::string s;
+  if (v.isString()) s = v.toStringRef();
+  else if (v.isTensor()) s = value_to_json(v).dump();
+  else s = value_to_json(v).dump();
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+// A column as cells: a 1-D tensor, or a list of scalars/strings.
+std::vector<std::string> csv_column(const std::string& name, const Value& v) {
+  std::vector<std::string> cells;
+  if (v.isTensor()) {
+    at::Tensor t = v.toTensor().detach().to(at::kCPU);
+    if (t.dim() != 1) throw OpError("table column '" + name + "' must be one-dimensional, found " + describe(v));
+    for (int64_t i = 0; i < t.size(0); ++i) cells.push_back(csv_cell(Value(t[i])));
+  } else if (v.isList()) {
+    for (const auto& it : v.toListRef()) cells.push_back(csv_cell(it));
+  } else {
+    throw OpError("table column '" + name + "' must be a tensor or a list, found " + describe(v));
+  }
+  return cells;
+}
+
+}  // namespace
+
+std::string table_to_csv(const Value& v) {
+  std::string out;
+  if (v.isTensor()) {  // a matrix: rows without a header
+    at::Tensor t = v.toTensor().detach().to(at::kCPU);
+    if (t.dim() == 1) t = t.unsqueeze(1);
+    if (t.dim() != 2) throw OpError("only 1-D and 2-D tensors can be written as CSV, found " + describe(v));
+    for (int64_t r = 0; r < t.size(0); ++r) {
+      for (int64_t c = 0; c < t.size(1); ++c) out += (c ? "," : "") + csv_cell(Value(t[r][c]));
+      out += "\n";
+    }
+    return out;
+  }
+  if (!v.isGenericDict()) throw OpError("CSV needs a table (a record of equal-length columns), found " + describe(v));
+  std::vector<std::string> names;
+  std::vector<std::vector<std::string>> cols;
+  for (const auto& kv : v.toGenericDict()) {
+    names.push_back(kv.key().toStringRef());
+    cols.push_back(csv_column(names.back(), kv.value()));
+    if (cols.back().size() != cols.front().size())
+      throw OpError("table columns differ in length: '" + names.front() + "' has " +
+                    std::to_string(cols.front().size()) + " rows, '" + names.back() + "' has " +
+                    std::to_string(cols.back().size()));
+  }
+  for (size_t c = 0; c < names.size(); ++c) out += (c ? "," : "") + csv_cell(Value(names[c]));
+  out += "\n";
+  size_t rows = cols.empty() ? 0 : cols.front().size();
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t c = 0; c < cols.size(); ++c) out += (c ? "," : "") + cols[c][r];
+    out += "\n";
+  }
+  return out;
+}
+
 void write_value_file(const Value& v, const std::filesystem::path& path) {
   std::string ext = path.extension().string();
+  if (ext == ".npy") {
+    if (!v.isTensor()) throw OpError("only a tensor can be saved as .npy, found " + describe(v));
+    write_file_atomically(path, tensor_to_npy(v.toTensor()));
+    return;
+  }
+  if (ext == ".csv") {
+    write_file_atomically(path, table_to_csv(v));
+    return;
+  }
   if (ext == ".pt" || ext == ".pth") {
     if (v.isObject()) {
       // A model: TorchScript archive for torch.jit.load.
@@ -114,7 +223,7 @@ void write_value_file(const Value& v, const std::filesystem::path& path) {
     write_file_atomically(path, value_to_json(v).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
     return;
   }
-  throw OpError("cannot save to '" + path.filename().string() + "': supported extensions are .pt and .json" +
+  throw OpError("cannot save to '" + path.filename().string() + "': supported extensions are .pt, .json, .npy and .csv" +
                 (ext == ".png" ? " (PNG images arrive with the viz ops)" : ""));
 }
 

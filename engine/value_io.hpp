@@ -23,11 +23,19 @@ using TensorSink = std::function<std::optional<std::string>(const at::Tensor&)>;
 PIPETTE_API nlohmann::ordered_json value_to_json(const Value& v, const TensorSink& sink = {});
 
 // Writes by extension: .pt (tensors, records, lists: torch.load; models:
-// torch.jit.load) or .json. Throws OpError for anything else.
+// torch.jit.load), .json, .npy (tensors: numpy.load) or .csv (tables). Throws
+// OpError for anything else.
 PIPETTE_API void write_value_file(const Value& v, const std::filesystem::path& path);
 
 // Reads a .pt written by torch.save (zip or legacy format) or by pipette.
 PIPETTE_API Value read_pt_file(const std::filesystem::path& path);
+
+// A tensor in NumPy's .npy format (version 1.0), readable by numpy.load.
+PIPETTE_API std::string tensor_to_npy(const at::Tensor& t);
+// A table as CSV with a header row. At run time a table is a record of
+// equal-length columns (1-D tensors or lists); a 1-D or 2-D tensor is written
+// as rows without a header.
+PIPETTE_API std::string table_to_csv(const Value& v);
 
 // PyTorch's name for a dtype: "float32", "int64", as torch.float32 prints.
 PIPETTE_API std::string dtype_name(at::ScalarType t);

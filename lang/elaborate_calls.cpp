@@ -1,5 +1,6 @@
 // Calls: resolving the callee, binding arguments to parameters, checking them
 // against the signature, creating graph nodes, and inlining pipelines.
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -62,6 +63,17 @@ Value Elaborator::call(const ast::NameOrCall& c, std::optional<Value> piped, Spa
   return Value::poison();
 }
 
+namespace {
+
+// Device names a call's `device=` accepts.
+bool valid_device(const std::string& d) {
+  if (d == "cpu" || d == "cuda" || d == "auto") return true;
+  if (d.rfind("cuda:", 0) != 0 || d.size() == 5) return false;
+  return std::all_of(d.begin() + 5, d.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+}  // namespace
+
 Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std::optional<Value> piped,
                           Span piped_span, Scope& scope) {
   std::vector<ParamView> params;
@@ -74,8 +86,30 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
     v.spec = &p;
     params.push_back(std::move(v));
   }
+  // `device="cuda"` is accepted by every op call (unless the op has a parameter
+  // of that name): where the node computes. Placement, not an argument of the op.
+  std::string device;
+  const ast::NameOrCall* call = &c;
+  ast::NameOrCall without_device;
+  if (c.args && !sig.find_param("device")) {
+    auto it = std::find_if(c.args->begin(), c.args->end(),
+                           [](const ast::Argument& a) { return a.name && a.name->name == "device"; });
+    if (it != c.args->end()) {
+      Value d = expr(it->value, scope);
+      if (d.poisoned) return Value::poison();
+      if (d.op.kind != Operand::Kind::String || !valid_device(d.op.s)) {
+        auto& diag = error(span(it->value), "device must be a constant \"cpu\", \"cuda\", \"cuda:N\" or \"auto\"");
+        diag.hints.push_back("the device is chosen when the script is compiled; use a literal or a param");
+        return Value::poison();
+      }
+      device = d.op.s;
+      without_device = c;
+      without_device.args->erase(without_device.args->begin() + (it - c.args->begin()));
+      call = &without_device;
+    }
+  }
   std::vector<Span> arg_spans;
-  auto values = bind_arguments(sig.name(), params, c, std::move(piped), piped_span, scope, arg_spans, file_);
+  auto values = bind_arguments(sig.name(), params, *call, std::move(piped), piped_span, scope, arg_spans, file_);
   if (!values) return Value::poison();
   std::vector<std::pair<std::string, Operand>> args;
   for (size_t i = 0; i < params.size(); ++i) args.emplace_back(params[i].name, (*values)[i].op);
@@ -94,7 +128,9 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
     }
     save_paths_.emplace(path, arg_spans[i]);
   }
-  v.op = Operand::ref(add_node(sig, std::move(args), span(c)));
+  uint32_t id = add_node(sig, std::move(args), span(c));
+  graph_.nodes[id].device = device;
+  v.op = Operand::ref(id);
   return v;
 }
 

@@ -40,6 +40,7 @@ void merge_common_nodes(Graph& g) {
     for (auto& [k, v] : n.args) remap_refs(v, to);  // inputs first: they were merged already
     std::string key = n.op + "@" + std::to_string(n.op_version) + "(";
     for (auto& [k, v] : n.args) key += k + "=" + v.canonical() + ";";
+    key += "device=" + n.device + ";";  // same computation, different placement: two nodes
     auto [it, inserted] = seen.emplace(std::move(key), i);
     to[i] = it->second;
     if (!inserted) {

@@ -7,7 +7,8 @@ namespace pipette::stdlib {
 void register_core(OpLibrary& lib) {
   lib.define(OpSignature("save",
                          "Writes a value to a file under the run's output directory. The format follows the "
-                         "extension: .pt (torch.load; models: torch.jit.load) or .json.")
+                         "extension: .pt (torch.load; models: torch.jit.load), .json, .npy (tensors; numpy.load) "
+                         "or .csv (tables: a record of equal-length columns; 1-D/2-D tensors as rows).")
                  .input("value", "any", "What to write")
                  .input("path", "string", "File name, relative to the output directory (`pipette run --out`)")
                  .output_path()

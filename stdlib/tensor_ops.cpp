@@ -30,6 +30,22 @@ void register_tensor(OpLibrary& lib) {
                  .returns("tensor"),
              [](const OpArgs& a, OpContext& ctx) { return Value(load_tensor(ctx.input_path(a.string("path")))); });
 
+  lib.define(OpSignature("tensor.save",
+                         "Writes a tensor under the run's output directory: .pt (torch.load), .npy (numpy.load) "
+                         "or .csv (1-D/2-D, one row per line). The tensor is moved to the CPU first.")
+                 .input("x", "tensor", "The tensor")
+                 .input("path", "string", "File name, relative to the output directory (`pipette run --out`)")
+                 .output_path()
+                 .side_effects()
+                 .returns("string", "The path written, relative to the output directory"),
+             [](const OpArgs& a, OpContext& ctx) {
+               std::string ext = std::filesystem::path(a.string("path")).extension().string();
+               if (ext != ".pt" && ext != ".npy" && ext != ".csv")
+                 throw OpError("tensor.save writes .pt, .npy or .csv, not '" + ext + "'");
+               write_value_file(Value(a.tensor("x")), ctx.out_dir / a.string("path"));
+               return Value(a.string("path"));
+             });
+
   lib.define(OpSignature("tensor.random", "A tensor of random numbers. Seeded from the run seed and the node's identity.")
                  .input("shape", "list<int>", "Sizes of each dimension")
                  .compile_time()

@@ -90,10 +90,33 @@ grep -q "param k .*1.0 -> 3.0" "$tmp/out" && grep -q "report k2 .*2.0 -> 6.0 (+4
   || { echo "FAIL: runs diff"; cat "$tmp/out"; fail=1; }
 expect 0 "runs show" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" show "$second"
 grep -q "status    ok" "$tmp/out" || { echo "FAIL: runs show"; cat "$tmp/out"; fail=1; }
+expect 0 "--explain says why nodes run again" -- "$PIPETTE" run "$tmp/sweep.pipe" --dry-run --explain --set k=5 --seed 7
+grep -q "compared with run sweep-" "$tmp/out" && grep -q "why: parameter 'a' changed: 3.0 -> 5.0" "$tmp/out" \
+  && grep -q "why: the run seed changed: 5 -> 7 (a stochastic op)" "$tmp/out" \
+  && grep -q "why: input 'x' changed (from n0 tensor.random" "$tmp/out" \
+  || { echo "FAIL: --explain"; cat "$tmp/out"; fail=1; }
 expect 1 "runs show of an unknown id" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" show nope
 
 expect 1 "signature-only ops refuse to run" -- "$PIPETTE" run "$SRC/examples/quickstart.pipe" --out "$tmp/q"
 grep -q "has only a signature so far" "$tmp/err" || { echo "FAIL: unimplemented message"; fail=1; }
+
+# Files Python opens: .npy (numpy.load), .csv, .pt.
+printf 'let x = tensor.random([3, 4], seed=2)\ntensor.save(x, "x.npy")\ntensor.save(x, "x.csv")\nsave({a: tensor.sum(x, dim=0), b: tensor.max(x, dim=0)}, "t.csv")\n' >"$tmp/files.pipe"
+expect 0 "tensor.save and save write .npy and .csv" -- "$PIPETTE" run "$tmp/files.pipe" --out "$tmp/files" --no-cache
+if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+  /usr/bin/python3 - "$tmp/files" <<'PY' && echo "ok: .npy and .csv open in Python" || { echo "FAIL: npy/csv"; fail=1; }
+import csv, sys, numpy as np
+d = sys.argv[1]
+x = np.load(d + "/x.npy")
+assert x.shape == (3, 4) and x.dtype == np.float32
+rows = np.loadtxt(d + "/x.csv", delimiter=",", dtype=np.float32)
+assert np.allclose(rows, x, atol=1e-6), (rows, x)
+t = list(csv.DictReader(open(d + "/t.csv")))
+assert len(t) == 4 and abs(float(t[0]["a"]) - x[:, 0].sum()) < 1e-5
+PY
+fi
+expect 0 "live progress lines when asked" -- "$PIPETTE" run "$tmp/files.pipe" --out "$tmp/files2" --no-cache --progress live
+grep -q "nodes\]" "$tmp/err" || { echo "FAIL: live progress"; cat "$tmp/err"; fail=1; }
 
 # Plugins: found on --plugin-path, type checked from the registry, run in process.
 expect 0 "plugins list" -- "$PIPETTE" --plugin-path "$PLUGINS/hello" plugins list

@@ -13,6 +13,8 @@
 #include "engine/executor.hpp"
 #include "engine/value_io.hpp"
 #include "lang/compiler.hpp"
+#include "engine/provenance.hpp"
+#include "stdlib/npy_reader.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette {
@@ -38,6 +40,20 @@ struct TestLib {
                  std::this_thread::sleep_for(std::chrono::milliseconds(a.int_("ms")));
                  --running;
                  return Value(a.int_("tag"));
+               });
+    lib.define(OpSignature("test.steps", "Reports progress over `n` steps; logs once; returns its budget.")
+                   .input("n", "int", "")
+                   .returns("int"),
+               [](const OpArgs& a, OpContext& ctx) {
+                 for (int64_t i = 1; i <= a.int_("n"); ++i) ctx.progress(static_cast<uint64_t>(i), a.int_("n"));
+                 ctx.log(OpContext::Warn, "halfway there");
+                 return Value(static_cast<int64_t>(ctx.memory_budget));
+               });
+    lib.define(OpSignature("test.device", "Returns the device it ran on and its input's.")
+                   .input("x", "tensor", "")
+                   .returns("string"),
+               [](const OpArgs& a, OpContext& ctx) {
+                 return Value(ctx.device.str() + "/" + a.tensor("x").device().str());
                });
     lib.define(OpSignature("test.fail", "Always fails.").input("x", "any", "").returns("int"),
                [](const OpArgs&, OpContext&) -> Value { throw OpError("planted failure"); });
@@ -214,6 +230,86 @@ TEST(Data, FashionMnistMatchesTheRealFiles) {
   EXPECT_EQ(images.sizes(), (std::vector<int64_t>{10, 1, 28, 28}));
   EXPECT_GE(images.min().item<float>(), 0.f);
   EXPECT_LE(images.max().item<float>(), 1.f);
+}
+
+TEST(Executor, ContextCarriesBudgetProgressAndLog) {
+  TestLib t;
+  Graph g = t.compile("report \"b\" = test.steps(5)\n");
+  RunOptions o;
+  o.memory_budget = 123456;
+  std::vector<std::pair<uint64_t, uint64_t>> seen;
+  std::vector<std::string> logs;
+  o.progress = [&](const Node& n, uint64_t d, uint64_t all) {
+    EXPECT_EQ(n.op, "test.steps");
+    seen.emplace_back(d, all);
+  };
+  o.log = [&](const Node&, int level, const std::string& m) {
+    EXPECT_EQ(level, OpContext::Warn);
+    logs.push_back(m);
+  };
+  auto e = t.run(g, o);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(report(e, "b")->toInt(), 123456);
+  ASSERT_EQ(seen.size(), 5u);
+  EXPECT_EQ(seen.back(), std::make_pair(uint64_t{5}, uint64_t{5}));
+  EXPECT_EQ(logs, std::vector<std::string>{"halfway there"});
+}
+
+TEST(Executor, PerCallDevicePlacement) {
+  TestLib t;
+  Graph g = t.compile("let x = tensor.random([3])\nreport \"d\" = test.device(x, device=\"cpu\")\n");
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.nodes[1].device, "cpu");
+  EXPECT_EQ(g.nodes[0].device, "");
+  auto e = t.run(g);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(report(e, "d")->toStringRef(), "cpu/cpu");
+  // Placement is not identity: the key does not change with the device.
+  Graph plain = t.compile("let x = tensor.random([3])\nreport \"d\" = test.device(x)\n");
+  EXPECT_EQ(provenance_keys(g, t.lib.ops, {}, 0)[1].hash, provenance_keys(plain, t.lib.ops, {}, 0)[1].hash);
+  if (!at::hasCUDA()) {
+    auto cuda = t.run(t.compile("report \"d\" = test.device(tensor.random([3]), device=\"cuda\")\n"));
+    EXPECT_EQ(cuda.failed, 1u);
+    EXPECT_NE(cuda.nodes[1].error.find("sees no CUDA device"), std::string::npos) << cuda.nodes[1].error;
+  } else {
+    auto cuda = t.run(t.compile("report \"d\" = test.device(tensor.random([3]), device=\"cuda\")\n"));
+    ASSERT_TRUE(cuda.ok()) << cuda.nodes[1].error;
+    EXPECT_EQ(report(cuda, "d")->toStringRef(), "cuda:0/cuda:0");  // the input moved
+  }
+}
+
+TEST(Executor, PeakMemoryIsMeasuredWhenNodesRunOneAtATime) {
+  TestLib t;
+  // 50M floats = 200 MB allocated and written by the node.
+  Graph g = t.compile("report \"s\" = tensor.sum(tensor.random([50000000]))\n");
+  RunOptions o;
+  o.jobs = 1;
+  auto e = t.run(g, o);
+  ASSERT_TRUE(e.ok());
+  if (e.nodes[0].peak_bytes < 0) GTEST_SKIP() << "this kernel cannot reset the RSS high-water mark";
+  EXPECT_GT(e.nodes[0].peak_bytes, 150ll << 20);
+  EXPECT_LT(e.nodes[1].peak_bytes, 50ll << 20);  // the sum needs no big buffer
+  o.jobs = 2;
+  EXPECT_EQ(t.run(g, o).nodes[0].peak_bytes, -1);  // overlapping nodes: unknown
+}
+
+TEST_F(FileOps, NpyAndCsvWriting) {
+  for (auto dtype : {at::kFloat, at::kDouble, at::kLong, at::kInt, at::kByte, at::kBool}) {
+    at::Tensor x = (at::arange(12, at::kLong).reshape({3, 4}) % 5).to(dtype);
+    write_value_file(Value(x), dir_ / "x.npy");
+    EXPECT_TRUE(stdlib::read_npy(dir_ / "x.npy").equal(x)) << dtype_name(dtype);
+  }
+  write_value_file(Value(at::tensor({1.5, 2.0})), dir_ / "scalar.npy");
+  EXPECT_TRUE(stdlib::read_npy(dir_ / "scalar.npy").equal(at::tensor({1.5, 2.0})));
+
+  c10::impl::GenericList names(c10::StringType::get());
+  names.push_back("shirt, long");
+  names.push_back("say \"hi\"");
+  Value table = make_record({{"label", Value(names)}, {"accuracy", Value(at::tensor({0.5, 0.25}, at::kDouble))}});
+  EXPECT_EQ(table_to_csv(table), "label,accuracy\n\"shirt, long\",0.5\n\"say \"\"hi\"\"\",0.25\n");
+  Value ragged = make_record({{"a", Value(at::ones({2}))}, {"b", Value(at::ones({3}))}});
+  EXPECT_THROW(table_to_csv(ragged), OpError);
+  EXPECT_EQ(table_to_csv(Value(at::tensor({1, 2, 3, 4}).reshape({2, 2}))), "1,2\n3,4\n");
 }
 
 }  // namespace
