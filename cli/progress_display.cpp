@@ -14,6 +14,7 @@ namespace pipette::cli {
 namespace {
 
 std::string duration_text(double s) {
+  if (s < 10) return fmt::format("{:.1f}s", s);
   if (s < 60) return fmt::format("{:.0f}s", s);
   if (s < 3600) return fmt::format("{:.0f}m{:02.0f}s", s / 60 - 0.5, std::fmod(s, 60.0));
   return fmt::format("{:.0f}h{:02.0f}m", s / 3600 - 0.5, std::fmod(s / 60, 60.0));

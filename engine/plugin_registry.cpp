@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cctype>
@@ -15,6 +14,7 @@
 #include <fmt/format.h>
 #include <pugixml.hpp>
 
+#include "engine/file_hash.hpp"
 #include "engine/signature_xml.hpp"
 #include "engine/subprocess.hpp"
 
@@ -46,21 +46,6 @@ void split_into(const std::string& list, std::vector<fs::path>& out) {
   std::string dir;
   while (std::getline(ss, dir, ':'))
     if (!dir.empty()) out.emplace_back(dir);
-}
-
-std::optional<uint64_t> hash_contents(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return std::nullopt;
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset(st);
-  char buf[1 << 16];
-  while (in) {
-    in.read(buf, sizeof buf);
-    XXH3_64bits_update(st, buf, static_cast<size_t>(in.gcount()));
-  }
-  uint64_t h = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return h;
 }
 
 std::string trim(std::string s) {
@@ -228,7 +213,7 @@ void PluginRegistry::update(const std::vector<fs::path>& dirs) {
       bool fresh = it != known_.end() && it->second.size == size && it->second.mtime_ns == mtime;
       if (!fresh) {
         // Size and mtime differ (or it is new): a touched but identical file keeps its record.
-        auto h = hash_contents(file);
+        auto h = hash_file(file);
         if (!h) continue;
         if (it != known_.end() && it->second.size == size && it->second.hash == *h) {
           it->second.mtime_ns = mtime;

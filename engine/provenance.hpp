@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/file_hash.hpp"
 #include "engine/graph.hpp"
 #include "engine/op_registry.hpp"
 
@@ -39,7 +40,5 @@ PIPETTE_API std::vector<NodeKey> provenance_keys(const Graph& g, const OpRegistr
 // The seed of a node in a run: the same node and run seed give the same seed.
 PIPETTE_API uint64_t node_seed(const NodeKey& key, uint64_t run_seed);
 
-// xxhash of a file's bytes, streamed; nullopt when it cannot be read.
-PIPETTE_API std::optional<uint64_t> hash_file(const std::filesystem::path& p);
 
 }  // namespace pipette
