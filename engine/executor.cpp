@@ -86,8 +86,13 @@ Value to_device(const Value& v, c10::Device device) {
   if (v.isGenericDict()) {
     auto dict = v.toGenericDict();
     c10::impl::GenericDict out(dict.keyType(), dict.valueType());
-    for (const auto& kv : dict) out.insert(kv.key(), to_device(kv.value(), device));
-    return Value(out);
+    bool moved = false;
+    for (const auto& kv : dict) {
+      Value m = to_device(kv.value(), device);
+      moved |= !m.isSameIdentity(kv.value());
+      out.insert(kv.key(), std::move(m));
+    }
+    return moved ? Value(out) : v;  // most records are already in place: no copy
   }
   return v;
 }
