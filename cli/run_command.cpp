@@ -125,12 +125,13 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   if (args.dry_run || args.explain) {
     std::vector<Ingredients> ingredients;
     auto keys = provenance_keys(*graph, lib.ops, script_dir, args.seed, &ingredients);
+    auto plan = plan_nodes(*graph, keys, cache ? &*cache : nullptr);
     std::vector<bool> will_run(graph->nodes.size());
-    size_t hits = 0;
+    size_t hits = 0, runs = 0;
     for (auto& n : graph->nodes) {
-      bool hit = cache && !n.side_effect && cache->contains(keys[n.id]);
-      will_run[n.id] = !hit;
-      hits += hit;
+      will_run[n.id] = plan[n.id] == NodePlan::Run;
+      runs += will_run[n.id];
+      hits += plan[n.id] == NodePlan::Load || plan[n.id] == NodePlan::Keep;
     }
     std::vector<std::string> why(graph->nodes.size());
     if (args.explain) {
@@ -145,12 +146,13 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     }
     for (auto& n : graph->nodes) {
       if (!args.dry_run && !will_run[n.id]) continue;
-      std::printf("%-6s n%-4u %-28s %s:%u  %s\n", will_run[n.id] ? "run" : "cached", n.id, n.op.c_str(),
+      std::printf("%-8s n%-4u %-28s %s:%u  %s\n", plan_name(plan[n.id]), n.id, n.op.c_str(),
                   n.loc.file.c_str(), n.loc.line, keys[n.id].hex().c_str());
       if (!why[n.id].empty()) std::printf("         why: %s\n", why[n.id].c_str());
     }
-    std::printf("%zu of %zu nodes would run; %zu come from the cache\n", graph->nodes.size() - hits,
-                graph->nodes.size(), hits);
+    size_t unneeded = graph->nodes.size() - runs - hits;
+    std::printf("%zu of %zu nodes would run; %zu come from the cache%s\n", runs, graph->nodes.size(), hits,
+                unneeded ? fmt::format("; {} not needed", unneeded).c_str() : "");
     if (args.dry_run) return 0;
     std::fflush(stdout);
   }
@@ -215,8 +217,9 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     spdlog::warn("the run was not recorded in the run store: {}", err.what());  // report.json has it all
   }
 
-  std::fprintf(stderr, "%s: %zu nodes: %zu computed, %zu from cache, %zu failed, %zu skipped%s; report: %s\n",
+  std::fprintf(stderr, "%s: %zu nodes: %zu computed, %zu from cache, %zu failed, %zu skipped%s%s; report: %s\n",
                info.status.c_str(), total, e.computed, e.cached, e.failed, e.skipped,
+               e.unneeded ? fmt::format(", {} not needed", e.unneeded).c_str() : "",
                e.cancelled ? fmt::format(", {} cancelled", e.cancelled).c_str() : "", report.string().c_str());
   if (!e.missing_reports.empty()) {
     std::string names;

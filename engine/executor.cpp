@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
+#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
@@ -14,6 +15,8 @@
 #include <mutex>
 #include <set>
 #include <thread>
+
+#include "engine/dataset.hpp"
 
 #ifdef PIPETTE_WITH_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -36,8 +39,65 @@ const char* status_name(NodeOutcome::Status s) {
     case NodeOutcome::Status::Failed: return "failed";
     case NodeOutcome::Status::Skipped: return "skipped";
     case NodeOutcome::Status::Cancelled: return "cancelled";
+    case NodeOutcome::Status::Unneeded: return "unneeded";
   }
   return "?";
+}
+
+const char* plan_name(NodePlan p) {
+  switch (p) {
+    case NodePlan::Run: return "run";
+    case NodePlan::Load: case NodePlan::Keep: return "cached";
+    case NodePlan::Unneeded: return "unneeded";
+  }
+  return "?";
+}
+
+namespace {
+
+// The distinct nodes each node reads.
+std::vector<std::vector<uint32_t>> node_inputs(const Graph& g) {
+  std::vector<std::vector<uint32_t>> inputs(g.nodes.size());
+  for (auto& n : g.nodes) {
+    std::set<uint32_t> in;
+    for (auto& [k, v] : n.args) v.for_each_ref([&](const Operand& r) { in.insert(r.node); });
+    inputs[n.id].assign(in.begin(), in.end());
+  }
+  return inputs;
+}
+
+// One backwards sweep (nodes are in topological order): what is reported or
+// written is needed; a needed node that must run needs its inputs.
+std::vector<NodePlan> plan_from_hits(const Graph& g, const std::vector<std::vector<uint32_t>>& inputs,
+                                     const std::vector<char>& hit) {
+  std::vector<char> needed(g.nodes.size());
+  for (auto& r : g.reports) r.value.for_each_ref([&](const Operand& ref) { needed[ref.node] = 1; });
+  std::vector<NodePlan> plan(g.nodes.size());
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    if (g.nodes[i].side_effect) needed[i] = 1;
+    if (!needed[i]) {
+      plan[i] = hit[i] ? NodePlan::Keep : NodePlan::Unneeded;
+    } else if (hit[i]) {
+      plan[i] = NodePlan::Load;
+    } else {
+      plan[i] = NodePlan::Run;
+      for (uint32_t in : inputs[i]) needed[in] = 1;
+    }
+  }
+  return plan;
+}
+
+std::vector<char> cache_hits(const Graph& g, const std::vector<NodeKey>& keys, const Cache* cache) {
+  std::vector<char> hit(g.nodes.size());
+  if (cache)
+    for (auto& n : g.nodes) hit[n.id] = !n.side_effect && cache->contains(keys[n.id]);
+  return hit;
+}
+
+}  // namespace
+
+std::vector<NodePlan> plan_nodes(const Graph& g, const std::vector<NodeKey>& keys, const Cache* cache) {
+  return plan_from_hits(g, node_inputs(g), cache_hits(g, keys, cache));
 }
 
 std::string format_node_error(const Node& n, const std::string& message) {
@@ -119,15 +179,12 @@ class Run {
  public:
   Run(const Graph& g, const OpRegistry& ops, const OpImpls& impls, const RunOptions& o, const NodeObserver& obs)
       : g_(g), impls_(impls), opts_(o), observer_(obs), values_(g.nodes.size()), pending_(g.nodes.size()),
-        uses_(g.nodes.size()), consumers_(g.nodes.size()), inputs_(g.nodes.size()) {
+        uses_(g.nodes.size()), consumers_(g.nodes.size()), inputs_(node_inputs(g)) {
     result_.keys = provenance_keys(g, ops, o.script_dir, o.seed, &result_.ingredients);
     result_.nodes.resize(g.nodes.size());
     for (auto& n : g.nodes) {
-      std::set<uint32_t> inputs;
-      for (auto& [k, v] : n.args) v.for_each_ref([&](const Operand& r) { inputs.insert(r.node); });
-      inputs_[n.id].assign(inputs.begin(), inputs.end());
-      pending_[n.id].store(static_cast<int>(inputs.size()));
-      for (uint32_t in : inputs) {
+      pending_[n.id].store(static_cast<int>(inputs_[n.id].size()));
+      for (uint32_t in : inputs_[n.id]) {
         consumers_[in].push_back(n.id);
         uses_[in].fetch_add(1);
       }
@@ -145,8 +202,12 @@ class Run {
     measure_memory_ = jobs == 1 && reset_peak_rss();
     tbb::task_arena arena(jobs);
     arena.execute([&] {
+      plan();
+      // Roots are the nodes without inputs, decided from the graph: reading
+      // pending_ here would race with finishing roots, which start their
+      // consumers themselves (a node seen at zero here could be started twice).
       for (auto& n : g_.nodes)
-        if (pending_[n.id].load() == 0) group_.run([this, id = n.id] { run_node(id); });
+        if (inputs_[n.id].empty()) group_.run([this, id = n.id] { run_node(id); });
       group_.wait();
     });
     for (auto& out : result_.nodes) {
@@ -155,6 +216,7 @@ class Run {
       result_.cancelled += out.status == NodeOutcome::Status::Cancelled;
       result_.cached += out.cached;
       result_.computed += out.status == NodeOutcome::Status::Done && !out.cached;
+      result_.unneeded += out.status == NodeOutcome::Status::Unneeded;
     }
     collect_reports();
     return std::move(result_);
@@ -200,13 +262,15 @@ class Run {
       return result_.nodes[in].status == NodeOutcome::Status::Done;
     });
     std::vector<Value> args;
-    if (!inputs_ok) {
+    if (plan_[id] == NodePlan::Unneeded) {
+      out.status = NodeOutcome::Status::Unneeded;
+    } else if (plan_[id] != NodePlan::Run) {  // loaded by plan(), or not needed at all
+      out.status = NodeOutcome::Status::Done;
+      out.cached = true;
+    } else if (!inputs_ok) {
       out.status = NodeOutcome::Status::Skipped;
     } else if (opts_.cancel && opts_.cancel->load()) {
       out.status = NodeOutcome::Status::Cancelled;
-    } else if (try_cache(id)) {  // before building arguments: a hit needs none
-      out.status = NodeOutcome::Status::Done;
-      out.cached = true;
     } else if (!build_args(n, args)) {
       out.status = NodeOutcome::Status::Failed;
     } else {
@@ -239,7 +303,9 @@ class Run {
         out.status = NodeOutcome::Status::Done;
         // Side effects (files written into this run's directory) are redone
         // every run; everything else is stored for the next one.
-        if (opts_.cache && !n.side_effect) opts_.cache->store(result_.keys[id], values_[id]);
+        // Datasets are re-opened instead: cheap, and not picklable.
+        if (opts_.cache && !n.side_effect && !contains_dataset(values_[id]))
+          opts_.cache->store(result_.keys[id], values_[id]);
       } catch (const c10::Error& e) {
         out.status = NodeOutcome::Status::Failed;
         out.error = e.what_without_backtrace();
@@ -273,15 +339,32 @@ class Run {
     }
   }
 
-  bool try_cache(uint32_t id) {
-    const Node& n = g_.nodes[id];
-    if (!opts_.cache || n.side_effect) return false;
-    std::string damage;
-    auto v = opts_.cache->load(result_.keys[id], &damage);
-    if (!damage.empty()) result_.nodes[id].warning = damage;
-    if (!v) return false;
-    values_[id] = std::move(*v);
-    return true;
+  // Decides what each node does and loads the cache entries that are needed,
+  // concurrently. A damaged entry turns its node into one that runs, which may
+  // make its inputs needed in turn: plan again until nothing changes.
+  void plan() {
+    std::vector<char> hit = cache_hits(g_, result_.keys, opts_.cache);
+    std::vector<char> loaded(g_.nodes.size());
+    for (;;) {
+      plan_ = plan_from_hits(g_, inputs_, hit);
+      std::vector<uint32_t> to_load;
+      for (auto& n : g_.nodes)
+        if (plan_[n.id] == NodePlan::Load && !loaded[n.id]) to_load.push_back(n.id);
+      if (to_load.empty()) return;
+      std::vector<char> damaged(to_load.size());
+      tbb::parallel_for(size_t{0}, to_load.size(), [&](size_t i) {
+        uint32_t id = to_load[i];
+        std::string damage;
+        auto v = opts_.cache->load(result_.keys[id], &damage);
+        if (!damage.empty()) result_.nodes[id].warning = damage;
+        if (v) values_[id] = std::move(*v);
+        else damaged[i] = 1;
+      });
+      for (size_t i = 0; i < to_load.size(); ++i) {
+        loaded[to_load[i]] = 1;
+        if (damaged[i]) hit[to_load[i]] = 0;
+      }
+    }
   }
 
   void finish(uint32_t id) {
@@ -318,6 +401,7 @@ class Run {
   std::vector<std::atomic<int>> uses_;
   std::vector<std::vector<uint32_t>> consumers_;
   std::vector<std::vector<uint32_t>> inputs_;  // distinct input nodes of each node
+  std::vector<NodePlan> plan_;
   tbb::task_group group_;
   Execution result_;
   bool measure_memory_ = false;

@@ -34,11 +34,14 @@ struct RunOptions {
 };
 
 struct NodeOutcome {
-  enum class Status { Pending, Done, Failed, Skipped, Cancelled };
+  // Unneeded: not in the cache, but nothing needs its value either, because
+  // everything that reads it came from the cache (e.g. a dataset opened only
+  // for a model that is already trained).
+  enum class Status { Pending, Done, Failed, Skipped, Cancelled, Unneeded };
   Status status = Status::Pending;
   double seconds = 0;
   std::string error;  // what the op said, for Failed
-  bool cached = false;  // Done by loading the cache entry
+  bool cached = false;  // Done from the cache (loaded only when a consumer needs the value)
   std::string warning;  // e.g. a damaged cache entry that was recomputed
   // Extra memory the node needed at its peak, in bytes; -1 when unknown. CPU:
   // resident set high-water mark over the node, measured when nodes run one at a
@@ -52,7 +55,7 @@ struct Execution {
   std::vector<NodeOutcome> nodes;
   std::vector<std::pair<std::string, Value>> reports;  // the reports that could be computed
   std::vector<std::string> missing_reports;            // names whose inputs failed
-  size_t failed = 0, skipped = 0, cancelled = 0, cached = 0, computed = 0;
+  size_t failed = 0, skipped = 0, cancelled = 0, cached = 0, computed = 0, unneeded = 0;
   bool ok() const { return failed == 0 && cancelled == 0; }
 };
 
@@ -61,6 +64,15 @@ PIPETTE_API const char* status_name(NodeOutcome::Status s);
 
 // Called from worker threads when a node starts (outcome Pending) and ends.
 using NodeObserver = std::function<void(const Node&, const NodeOutcome&)>;
+
+// What a run will do with each node, decided before any op runs, from the cache
+// alone: Load and Keep are cache hits (Keep: nothing reads the value, so it is
+// not even loaded); Run computes; Unneeded is neither cached nor needed.
+// Reports and side effects (save) are what a run needs; a node is needed when a
+// needed consumer has to run. Without a cache every node runs.
+enum class NodePlan { Run, Load, Keep, Unneeded };
+PIPETTE_API std::vector<NodePlan> plan_nodes(const Graph& g, const std::vector<NodeKey>& keys, const Cache* cache);
+PIPETTE_API const char* plan_name(NodePlan p);  // "run", "cached", "cached", "unneeded"
 
 // Ops without an implementation, by name (each once), so a run can refuse early.
 PIPETTE_API std::vector<std::string> unimplemented_ops(const Graph& g, const OpImpls& impls);

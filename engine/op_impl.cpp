@@ -1,5 +1,7 @@
 #include "engine/op_impl.hpp"
 
+#include "engine/dataset.hpp"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -51,4 +53,8 @@ at::Tensor OpArgs::tensor(const std::string& name) const {
   throw OpError("'" + name + "' must be a tensor, got " + describe(v));
 }
 
+}  // namespace pipette
+
+namespace pipette {
+c10::intrusive_ptr<Dataset> OpArgs::dataset(const std::string& name) const { return to_dataset((*this)[name]); }
 }  // namespace pipette

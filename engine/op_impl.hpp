@@ -21,6 +21,8 @@
 
 namespace pipette {
 
+class Dataset;  // engine/dataset.hpp
+
 // An error an op reports to the user; the engine adds the node and source line.
 class PIPETTE_API OpError : public std::runtime_error {
  public:
@@ -70,6 +72,7 @@ class PIPETTE_API OpArgs {
   bool bool_(const std::string& name) const;
   const std::string& string(const std::string& name) const;
   at::Tensor tensor(const std::string& name) const;  // accepts scalars as 0-d tensors
+  c10::intrusive_ptr<Dataset> dataset(const std::string& name) const;
 
  private:
   const Node& node_;

@@ -18,6 +18,7 @@
 // The whole tensor API (operators, factories), as the standard library has it.
 #include <ATen/ATen.h>
 
+#include "engine/dataset.hpp"
 #include "engine/op_library.hpp"
 #include "engine/plugin_abi.hpp"
 

@@ -26,6 +26,12 @@ Type Type::record(std::vector<Field> fields) {
   return t;
 }
 
+Type Type::dataset(std::vector<Field> fields) {
+  Type t(Kind::Dataset);
+  t.fields_ = std::make_shared<const std::vector<Field>>(std::move(fields));
+  return t;
+}
+
 Type Type::union_of(std::vector<Type> members) {
   std::vector<Type> flat;
   for (auto& m : members) {
@@ -51,7 +57,7 @@ const Type& Type::element() const {
 }
 
 const std::vector<Type::Field>* Type::fields() const {
-  return kind_ == Kind::Record ? fields_.get() : nullptr;
+  return kind_ == Kind::Record || kind_ == Kind::Dataset ? fields_.get() : nullptr;
 }
 
 const std::vector<Type>& Type::members() const {
@@ -79,7 +85,7 @@ bool Type::accepts(const Type& from) const {
   if (kind_ == Kind::Float && from.kind_ == Kind::Int) return true;
   if (kind_ != from.kind_) return false;
   if (kind_ == Kind::List) return element().accepts(from.element());
-  if (kind_ == Kind::Record) {
+  if (kind_ == Kind::Record || kind_ == Kind::Dataset) {
     if (!fields_) return true;
     if (!from.fields_) return true;  // an open record may hold the fields; checked at run time
     for (auto& f : *fields_) {
@@ -116,12 +122,13 @@ std::string Type::to_string() const {
     case Kind::String: return "string";
     case Kind::Tensor: return "tensor";
     case Kind::Model: return "model";
-    case Kind::Dataset: return "dataset";
     case Kind::Table: return "table";
     case Kind::List: return "list<" + element().to_string() + ">";
-    case Kind::Record: {
-      if (!fields_) return "record";
-      std::string s = "record{";
+    case Kind::Record:
+    case Kind::Dataset: {
+      const char* word = kind_ == Kind::Record ? "record" : "dataset";
+      if (!fields_) return word;
+      std::string s = std::string(word) + "{";
       for (size_t i = 0; i < fields_->size(); ++i) {
         if (i) s += ", ";
         s += (*fields_)[i].name + ": " + (*fields_)[i].type.to_string();
@@ -145,7 +152,8 @@ bool Type::operator==(const Type& other) const {
   switch (kind_) {
     case Kind::List: return element() == other.element();
     case Kind::Union: return members() == other.members();
-    case Kind::Record: {
+    case Kind::Record:
+    case Kind::Dataset: {
       if (!fields_ || !other.fields_) return !fields_ && !other.fields_;
       if (fields_->size() != other.fields_->size()) return false;
       for (size_t i = 0; i < fields_->size(); ++i)
@@ -201,7 +209,6 @@ class TypeReader {
     else if (word == "string") result = Type::string();
     else if (word == "tensor") result = Type::tensor();
     else if (word == "model") result = Type::model();
-    else if (word == "dataset") result = Type::dataset();
     else if (word == "table") result = Type::table();
     else if (word == "list") {
       if (!eat('<')) {
@@ -210,9 +217,10 @@ class TypeReader {
         auto e = read_union();
         if (e && eat('>')) result = Type::list(*e);
       }
-    } else if (word == "record") {
+    } else if (word == "record" || word == "dataset") {
+      bool record = word == "record";
       if (!eat('{')) {
-        result = Type::record();
+        result = record ? Type::record() : Type::dataset();
       } else {
         std::vector<Type::Field> fields;
         bool ok = true;
@@ -225,7 +233,7 @@ class TypeReader {
           } while (eat(','));
           ok = ok && eat('}');
         }
-        if (ok) result = Type::record(std::move(fields));
+        if (ok) result = record ? Type::record(std::move(fields)) : Type::dataset(std::move(fields));
       }
     }
     --depth_;

@@ -27,7 +27,10 @@ class PIPETTE_API Type {
   static Type string() { return Type(Kind::String); }
   static Type tensor() { return Type(Kind::Tensor); }
   static Type model() { return Type(Kind::Model); }
+  // A dataset of any fields; `dataset{images: tensor}` is one known to have at
+  // least an `images` field (each field read whole is a tensor).
   static Type dataset() { return Type(Kind::Dataset); }
+  static Type dataset(std::vector<Field> fields);
   static Type table() { return Type(Kind::Table); }
   static Type list(Type element);
   // An open record: any fields. `record{a: int}` is a record known to hold at least `a`.
@@ -42,9 +45,9 @@ class PIPETTE_API Type {
   Kind kind() const { return kind_; }
   bool is(Kind k) const { return kind_ == k; }
   const Type& element() const;                       // List only
-  const std::vector<Field>* fields() const;          // Record: nullptr when open
+  const std::vector<Field>* fields() const;          // Record, Dataset: nullptr when open
   const std::vector<Type>& members() const;          // Union only
-  const Type* field(std::string_view name) const;    // Record with known fields
+  const Type* field(std::string_view name) const;    // Record or Dataset with known fields
 
   // Whether a value of type `from` may be passed where `*this` is expected.
   // int widens to float; records with more fields fit fewer; `any` fits both ways.

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include "engine/dataset.hpp"
 #include "engine/op_impl.hpp"
 #include "engine/value_io.hpp"
 
@@ -40,6 +41,10 @@ Value make_record(const std::vector<std::pair<std::string, Value>>& fields) {
 Value select_path(const Value& v, const std::vector<std::string>& path) {
   Value cur = v;
   for (auto& field : path) {
+    if (is_dataset(cur)) {  // a whole field of a dataset, read now
+      cur = Value(to_dataset(cur)->column(field));
+      continue;
+    }
     if (!cur.isGenericDict()) throw OpError("cannot take field '" + field + "' of " + describe(cur));
     auto dict = cur.toGenericDict();
     auto it = dict.find(Value(field));
@@ -64,6 +69,7 @@ std::string describe(const Value& v) {
   if (v.isList()) return "list of " + std::to_string(v.toListRef().size());
   if (v.isGenericDict()) return "record of " + std::to_string(v.toGenericDict().size()) + " fields";
   if (v.isObject()) return "model " + v.type()->str();
+  if (is_dataset(v)) return "dataset " + to_dataset(v)->summary();
   return v.tagKind();
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "engine/dataset.hpp"
 #include "engine/op_impl.hpp"
 
 namespace pipette {
@@ -74,6 +75,7 @@ json value_to_json(const Value& v, const TensorSink& sink) {
     return o;
   }
   if (v.isObject()) return json{{"model", v.type()->str()}};
+  if (is_dataset(v)) return json{{"dataset", to_dataset(v)->summary()}, {"size", to_dataset(v)->size()}};
   return json{{"unsupported", v.tagKind()}};
 }
 
@@ -194,7 +196,9 @@ std::string table_to_csv(const Value& v) {
   return out;
 }
 
-void write_value_file(const Value& v, const std::filesystem::path& path) {
+void write_value_file(const Value& value, const std::filesystem::path& path) {
+  // A dataset is written as what it holds: a record of its fields.
+  const Value v = is_dataset(value) ? to_dataset(value)->materialize() : value;
   std::string ext = path.extension().string();
   if (ext == ".npy") {
     if (!v.isTensor()) throw OpError("only a tensor can be saved as .npy, found " + describe(v));

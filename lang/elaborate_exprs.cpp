@@ -194,7 +194,7 @@ Value Elaborator::member(const Value& base, const ast::Identifier& field) {
     return Value::poison();
   }
   const Type& t = base.type;
-  if (!t.is(Type::Kind::Record) && !t.is(Type::Kind::Any)) {
+  if (!t.is(Type::Kind::Record) && !t.is(Type::Kind::Dataset) && !t.is(Type::Kind::Any)) {
     error(span(field), "a value of type " + t.to_string() + " has no field '" + field.name + "'");
     return Value::poison();
   }
@@ -211,7 +211,8 @@ Value Elaborator::member(const Value& base, const ast::Identifier& field) {
     }
     v.type = *ft;
   } else {
-    v.type = Type::any();  // an open record: checked when the script runs
+    // An open record: checked when the script runs. A dataset's field read whole is a tensor.
+    v.type = t.is(Type::Kind::Dataset) ? Type::tensor() : Type::any();
   }
   if (base.op.kind == Operand::Kind::Record) {
     for (auto& [k, o] : base.op.fields)

@@ -59,7 +59,7 @@ void register_model(OpLibrary& lib) {
                           "Trains one of pipette's architectures as a classifier with Adam and cross-entropy.")
                   .param("arch", "string", Operand::string("cnn"), "mlp, cnn or resnet")
                   .choices({"mlp", "cnn", "resnet"})
-                  .input("data", "record{images: tensor, labels: tensor}", "Training examples")
+                  .input("data", "dataset{images: tensor, labels: tensor}", "Training examples")
                   .param("epochs", "int", Operand::integer(1), "Passes over the data")
                   .range(1)
                   .param("lr", "float", Operand::real(1e-3), "Learning rate")

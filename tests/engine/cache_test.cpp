@@ -98,22 +98,67 @@ TEST_F(CacheTest, ANewRunSeedRecomputesOnlyStochasticNodesAndTheirConsumers) {
 TEST_F(CacheTest, DamagedEntriesAreDetectedAndRecomputed) {
   const char* text = "report \"a\" = tensor.sum(tensor.random([8]))\n";
   auto first = run(text);
-  auto path = cache_.entry_path(first.keys[0]);
-  ASSERT_TRUE(fs::exists(path));
+  auto sum_entry = cache_.entry_path(first.keys[1]);
+  ASSERT_TRUE(fs::exists(sum_entry));
   {  // flip one payload byte
-    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(sum_entry, std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(-5, std::ios::end);
     f.put('\x5a');
   }
   auto second = run(text);
   ASSERT_TRUE(second.ok());
-  EXPECT_NE(second.nodes[0].warning.find("checksum mismatch"), std::string::npos) << second.nodes[0].warning;
-  EXPECT_FALSE(second.nodes[0].cached);
+  EXPECT_NE(second.nodes[1].warning.find("checksum mismatch"), std::string::npos) << second.nodes[1].warning;
+  EXPECT_FALSE(second.nodes[1].cached);
+  EXPECT_TRUE(second.nodes[0].cached);  // recomputing the sum needed its input: loaded, not recomputed
   EXPECT_TRUE(first.reports[0].second.toTensor().equal(second.reports[0].second.toTensor()));
-  fs::resize_file(cache_.entry_path(first.keys[1]), 30);  // a truncated entry
+  // Both damaged: the sum must run, so its input is loaded, found truncated, and recomputed too.
+  fs::resize_file(cache_.entry_path(first.keys[0]), 30);
+  fs::resize_file(sum_entry, 30);
   auto third = run(text);
+  EXPECT_NE(third.nodes[0].warning.find("truncated"), std::string::npos) << third.nodes[0].warning;
   EXPECT_NE(third.nodes[1].warning.find("truncated"), std::string::npos) << third.nodes[1].warning;
+  EXPECT_EQ(third.computed, 2u);
   EXPECT_TRUE(third.ok());
+  EXPECT_TRUE(first.reports[0].second.toTensor().equal(third.reports[0].second.toTensor()));
+}
+
+TEST_F(CacheTest, ValuesOnlyCachedConsumersReadAreNotLoaded) {
+  const char* text = "let r = tensor.random([4])\nlet big = tensor.mul(r, 2)\nreport \"s\" = tensor.sum(big)\n";
+  auto first = run(text);
+  auto plan = plan_nodes(graph_, first.keys, &cache_);
+  ASSERT_EQ(plan.size(), 3u);
+  EXPECT_EQ(plan[0], NodePlan::Keep);  // only `big` reads it, and `big` is not needed either
+  EXPECT_EQ(plan[1], NodePlan::Keep);
+  EXPECT_EQ(plan[2], NodePlan::Load);  // reported
+  // Corrupt the entries nobody needs: the re-run never opens them.
+  fs::resize_file(cache_.entry_path(first.keys[0]), 10);
+  fs::resize_file(cache_.entry_path(first.keys[1]), 10);
+  auto second = run(text);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second.computed, 0u);
+  EXPECT_EQ(second.cached, 3u);
+  EXPECT_TRUE(second.nodes[0].warning.empty());
+  EXPECT_TRUE(first.reports[0].second.toTensor().equal(second.reports[0].second.toTensor()));
+}
+
+TEST_F(CacheTest, DatasetsAreReopenedOnlyWhenAConsumerRuns) {
+  const char* text = "param n: int = 40\nlet d = data.fashion_mnist(split=\"test\", limit=50)\n"
+                     "report \"m\" = test.count(tensor.mean(data.subset(d, count=n).images))\n";
+  auto first = run(text);
+  ASSERT_TRUE(first.ok()) << first.nodes[0].error;
+  EXPECT_FALSE(cache_.contains(first.keys[0]));  // a dataset is a recipe: never stored
+  EXPECT_FALSE(cache_.contains(first.keys[1]));
+  auto second = run(text);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second.computed, 0u);
+  EXPECT_EQ(second.unneeded, 2u);  // the dataset and its subset: nobody needed them
+  EXPECT_EQ(second.nodes[0].status, NodeOutcome::Status::Unneeded);
+  EXPECT_EQ(executions_, 1);
+  auto third = run(text, {{"n", "20"}});  // the subset changes: the dataset is opened again
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third.nodes[0].status, NodeOutcome::Status::Done);
+  EXPECT_EQ(third.unneeded, 0u);
+  EXPECT_EQ(executions_, 2);
 }
 
 TEST_F(CacheTest, AnInterruptedWriteLeavesNoEntry) {

@@ -93,6 +93,29 @@ TEST(Executor, IndependentNodesRunConcurrently) {
   EXPECT_EQ(t.peak.load(), 1);
 }
 
+// Regression: roots that finished while the executor was still starting roots
+// used to start their consumers a second time (after the input was released).
+TEST(Executor, EveryNodeRunsExactlyOnce) {
+  TestLib t;
+  // A quick root, many other roots to start, then the quick root's consumer.
+  std::string text = "let first = test.busy(0, ms=0)\nfor i in [";
+  for (int i = 1; i <= 300; ++i) text += (i > 1 ? ", " : "") + std::to_string(i);
+  text += "] { report \"r{i}\" = test.busy(i, ms=0) }\nreport \"last\" = test.busy(first, ms=0)\n";
+  Graph g = t.compile(text);
+  for (int jobs : {2, 4}) {
+    for (int round = 0; round < 25; ++round) {
+      RunOptions o;
+      o.jobs = jobs;
+      std::atomic<int> starts{0};
+      auto e = execute(g, t.lib.ops, t.lib.impls, o, [&](const Node&, const NodeOutcome& out) {
+        starts += out.status == NodeOutcome::Status::Pending;
+      });
+      EXPECT_TRUE(e.ok());
+      ASSERT_EQ(starts.load(), 302) << "jobs " << jobs;
+    }
+  }
+}
+
 TEST(Executor, AFailureStopsOnlyWhatDependsOnIt) {
   TestLib t;
   Graph g = t.compile(

@@ -13,7 +13,7 @@ Type T(const char* s) {
 }
 
 TEST(Types, NotationRoundTrips) {
-  for (const char* s : {"int", "float", "list<list<int>>", "record", "record{images: tensor, labels: tensor}",
+  for (const char* s : {"int", "float", "list<list<int>>", "record", "record{images: tensor, labels: tensor}", "dataset{images: tensor}",
                         "int|tensor|none", "list<float|string>", "any", "model", "dataset", "table"})
     EXPECT_EQ(T(s).to_string(), s);
 }

@@ -92,7 +92,7 @@ TEST(Checker, CompileTimeArgumentsMustBeConstants) {
 
 TEST(Checker, RecordFieldsAreChecked) {
   auto c = compile("let d = data.fashion_mnist()\nreport \"x\" = d.imgaes\n");
-  EXPECT_TRUE(has(c, "no field 'imgaes' in record{images: tensor, labels: tensor}")) << c.diagnostics;
+  EXPECT_TRUE(has(c, "no field 'imgaes' in dataset{images: tensor, labels: tensor}")) << c.diagnostics;
   EXPECT_TRUE(has(c, "did you mean 'images'?"));
   auto ok = compile("let r = {a: 1, b: \"x\"}\nreport \"x\" = r.b\n");
   ASSERT_TRUE(ok.graph) << ok.diagnostics;
