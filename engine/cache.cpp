@@ -16,9 +16,69 @@ namespace pipette {
 namespace {
 
 // Entry layout: magic (8 bytes), payload kind (1: pickled value, 2: TorchScript
-// module archive), payload size (8), payload xxh3 (8), payload.
+// module archive, 3: a value holding models: its pickle with placeholders, then
+// each model's archive, every section prefixed by its size), payload size (8),
+// payload xxh3 (8), payload.
 constexpr char kMagic[8] = {'P', 'I', 'P', 'E', 'C', 'A', '0', '1'};
 constexpr size_t kHeader = 8 + 1 + 8 + 8;
+constexpr char kModelPlaceholder[] = "\x01pipette-model-";
+
+void append_u64(std::string& out, uint64_t n) { out.append(reinterpret_cast<const char*>(&n), 8); }
+
+std::string module_archive(const Value& v) {
+  std::ostringstream ss;
+  torch::jit::Module(v.toObject()).save(ss);
+  return ss.str();
+}
+
+bool contains_model(const Value& v) {
+  if (v.isObject()) return true;
+  if (v.isList())
+    for (const auto& it : v.toListRef())
+      if (contains_model(it)) return true;
+  if (v.isGenericDict())
+    for (const auto& kv : v.toGenericDict())
+      if (contains_model(kv.value())) return true;
+  return false;
+}
+
+// Models inside records and lists replaced by numbered placeholder strings.
+Value strip_models(const Value& v, std::vector<std::string>& archives) {
+  if (v.isObject()) {
+    archives.push_back(module_archive(v));
+    return Value(kModelPlaceholder + std::to_string(archives.size() - 1));
+  }
+  if (v.isList()) {
+    c10::impl::GenericList out(c10::AnyType::get());
+    for (const auto& it : v.toListRef()) out.push_back(strip_models(it, archives));
+    return Value(out);
+  }
+  if (v.isGenericDict()) {
+    c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+    for (const auto& kv : v.toGenericDict()) out.insert(kv.key(), strip_models(kv.value(), archives));
+    return Value(out);
+  }
+  return v.isTensor() ? Value(v.toTensor().detach().to(at::kCPU)) : v;
+}
+
+Value restore_models(const Value& v, const std::vector<Value>& models) {
+  if (v.isString() && v.toStringRef().rfind(kModelPlaceholder, 0) == 0) {
+    size_t i = std::stoul(v.toStringRef().substr(sizeof(kModelPlaceholder) - 1));
+    if (i >= models.size()) throw std::runtime_error("a model placeholder has no archive");
+    return models[i];
+  }
+  if (v.isList()) {
+    c10::impl::GenericList out(c10::AnyType::get());
+    for (const auto& it : v.toListRef()) out.push_back(restore_models(it, models));
+    return Value(out);
+  }
+  if (v.isGenericDict()) {
+    c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+    for (const auto& kv : v.toGenericDict()) out.insert(kv.key(), restore_models(kv.value(), models));
+    return Value(out);
+  }
+  return v;
+}
 
 }  // namespace
 
@@ -34,9 +94,20 @@ void Cache::store(const NodeKey& key, const Value& v) const {
   char kind = 1;
   if (v.isObject()) {
     kind = 2;
-    std::ostringstream ss;
-    torch::jit::Module(v.toObject()).save(ss);
-    payload = ss.str();
+    payload = module_archive(v);
+  } else if (contains_model(v)) {
+    // A record holding a model (what training returns): the model becomes a
+    // placeholder in the pickle and follows it as a TorchScript archive.
+    kind = 3;
+    std::vector<std::string> archives;
+    std::vector<char> bytes = torch::jit::pickle_save(strip_models(v, archives));
+    append_u64(payload, bytes.size());
+    payload.append(bytes.begin(), bytes.end());
+    append_u64(payload, archives.size());
+    for (auto& a : archives) {
+      append_u64(payload, a.size());
+      payload += a;
+    }
   } else {
     Value cpu = v.isTensor() ? Value(v.toTensor().detach().to(at::kCPU)) : v;
     std::vector<char> bytes = torch::jit::pickle_save(cpu);
@@ -80,8 +151,34 @@ std::optional<Value> Cache::load(const NodeKey& key, std::string* damage) const 
       return Value(m._ivalue());
     }
     if (kind == 1) return torch::jit::pickle_load(std::vector<char>(payload, payload + size));
+    if (kind == 3) {
+      std::string_view rest(payload, size);
+      auto take = [&](uint64_t n) {
+        if (n > rest.size()) throw std::runtime_error("a section runs past the end");
+        std::string_view part = rest.substr(0, n);
+        rest.remove_prefix(n);
+        return part;
+      };
+      auto take_u64 = [&] {
+        uint64_t n = 0;
+        std::memcpy(&n, take(8).data(), 8);
+        return n;
+      };
+      std::string_view pickled = take(take_u64());
+      Value skeleton = torch::jit::pickle_load(std::vector<char>(pickled.begin(), pickled.end()));
+      std::vector<Value> models(take_u64());
+      for (auto& m : models) {
+        std::istringstream ss(std::string(take(take_u64())));
+        torch::jit::Module module = torch::jit::load(ss);
+        module.eval();
+        m = Value(module._ivalue());
+      }
+      return restore_models(skeleton, models);
+    }
   } catch (const c10::Error& e) {
     return damaged(std::string("unreadable: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return damaged(std::string("unreadable: ") + e.what());
   }
   return damaged("unknown payload kind");
 }

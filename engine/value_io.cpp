@@ -209,6 +209,11 @@ void write_value_file(const Value& value, const std::filesystem::path& path) {
     write_file_atomically(path, table_to_csv(v));
     return;
   }
+  if (ext == ".png") {
+    if (!v.isTensor()) throw OpError("only an image tensor can be saved as .png, found " + describe(v));
+    write_file_atomically(path, tensor_to_png(v.toTensor()));
+    return;
+  }
   if (ext == ".pt" || ext == ".pth") {
     if (v.isObject()) {
       // A model: TorchScript archive for torch.jit.load.
@@ -227,8 +232,7 @@ void write_value_file(const Value& value, const std::filesystem::path& path) {
     write_file_atomically(path, value_to_json(v).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
     return;
   }
-  throw OpError("cannot save to '" + path.filename().string() + "': supported extensions are .pt, .json, .npy and .csv" +
-                (ext == ".png" ? " (PNG images arrive with the viz ops)" : ""));
+  throw OpError("cannot save to '" + path.filename().string() + "': supported extensions are .pt, .json, .npy, .csv and .png");
 }
 
 Value read_pt_file(const std::filesystem::path& path) {

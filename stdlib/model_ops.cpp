@@ -1,20 +1,12 @@
-// model.* and train.*: TorchScript models, loaded or trained.
+// model.*: TorchScript models, loaded and run.
 #include <ATen/ATen.h>
 #include <torch/script.h>
 
+#include "engine/dataset.hpp"
+#include "stdlib/model_util.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette::stdlib {
-
-namespace {
-
-torch::jit::Module module_of(const OpArgs& a, const std::string& name) {
-  const Value& v = a[name];
-  if (!v.isObject()) throw OpError("'" + name + "' must be a model, got " + describe(v));
-  return torch::jit::Module(v.toObject());
-}
-
-}  // namespace
 
 void register_model(OpLibrary& lib) {
   lib.define(OpSignature("model.load", "Loads a TorchScript module saved with torch.jit.save.")
@@ -33,42 +25,33 @@ void register_model(OpLibrary& lib) {
                }
              });
 
-  lib.define(OpSignature("model.predict", "Runs the model on inputs in batches and returns its outputs (e.g. logits).")
+  lib.define(OpSignature("model.predict",
+                         "Runs the model on inputs in batches and returns its outputs (e.g. logits). A dataset is "
+                         "read a batch at a time; its `images` field is the input.")
                  .input("model", "model", "The model")
-                 .input("inputs", "tensor", "A batch of inputs")
+                 .input("inputs", "tensor|dataset", "Inputs batched along the first dimension, or a dataset")
                  .param("batch", "int", Operand::integer(256), "Examples per forward pass")
                  .range(1)
                  .returns("tensor"),
              [](const OpArgs& a, OpContext& ctx) {
-               torch::jit::Module m = module_of(a, "model");
-               at::Tensor x = a.tensor("inputs");
+               torch::jit::Module m = model_arg(a, "model", ctx.device);
                int64_t batch = a.int_("batch");
+               bool lazy = is_dataset(a["inputs"]);
+               DatasetPtr d = lazy ? a.dataset("inputs") : DatasetPtr();
+               at::Tensor x = lazy ? at::Tensor() : a.tensor("inputs");
+               int64_t n = lazy ? d->size() : x.size(0);
                torch::NoGradGuard no_grad;
                std::vector<at::Tensor> outs;
-               for (int64_t i = 0; i < x.size(0); i += batch) {
+               for (int64_t i = 0; i < n; i += batch) {
                  if (ctx.cancelled()) throw OpError("cancelled");
-                 Value y = m.forward({x.slice(0, i, std::min(i + batch, x.size(0)))});
-                 if (!y.isTensor()) throw OpError("the model returned " + describe(y) + ", not a tensor");
-                 outs.push_back(y.toTensor());
+                 at::Tensor xb = lazy ? select_path(d->slice(i, i + batch), {"images"}).toTensor()
+                                      : x.slice(0, i, std::min(i + batch, n));
+                 outs.push_back(logits_of(m, xb.to(ctx.device)));
+                 ctx.progress(static_cast<uint64_t>(std::min(i + batch, n)), static_cast<uint64_t>(n));
                }
                if (outs.empty()) throw OpError("no inputs to predict on");
                return Value(at::cat(outs, 0));
              });
-
-  lib.declare(OpSignature("train.classifier",
-                          "Trains one of pipette's architectures as a classifier with Adam and cross-entropy.")
-                  .param("arch", "string", Operand::string("cnn"), "mlp, cnn or resnet")
-                  .choices({"mlp", "cnn", "resnet"})
-                  .input("data", "dataset{images: tensor, labels: tensor}", "Training examples")
-                  .param("epochs", "int", Operand::integer(1), "Passes over the data")
-                  .range(1)
-                  .param("lr", "float", Operand::real(1e-3), "Learning rate")
-                  .range(0)
-                  .param("batch", "int", Operand::integer(64), "Examples per step")
-                  .range(1)
-                  .optional("seed", "int", "Overrides the derived seed (initialisation and shuffling)")
-                  .stochastic()
-                  .returns("model"));
 }
 
 }  // namespace pipette::stdlib

@@ -11,7 +11,8 @@ void register_all(OpLibrary& lib);
 void register_core(OpLibrary& lib);    // save
 void register_tensor(OpLibrary& lib);  // tensor.*
 void register_data(OpLibrary& lib);    // data.*
-void register_model(OpLibrary& lib);   // model.*, train.*
+void register_model(OpLibrary& lib);   // model.*
+void register_train(OpLibrary& lib);   // train.*
 void register_attr(OpLibrary& lib);    // attr.*
 void register_metric(OpLibrary& lib);  // metric.*
 void register_viz(OpLibrary& lib);     // viz.*

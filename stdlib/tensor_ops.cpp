@@ -40,8 +40,8 @@ void register_tensor(OpLibrary& lib) {
                  .returns("string", "The path written, relative to the output directory"),
              [](const OpArgs& a, OpContext& ctx) {
                std::string ext = std::filesystem::path(a.string("path")).extension().string();
-               if (ext != ".pt" && ext != ".npy" && ext != ".csv")
-                 throw OpError("tensor.save writes .pt, .npy or .csv, not '" + ext + "'");
+               if (ext != ".pt" && ext != ".npy" && ext != ".csv" && ext != ".png")
+                 throw OpError("tensor.save writes .pt, .npy, .csv or .png, not '" + ext + "'");
                write_value_file(Value(a.tensor("x")), ctx.out_dir / a.string("path"));
                return Value(a.string("path"));
              });
