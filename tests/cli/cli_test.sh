@@ -97,8 +97,23 @@ grep -q "compared with run sweep-" "$tmp/out" && grep -q "why: parameter 'a' cha
   || { echo "FAIL: --explain"; cat "$tmp/out"; fail=1; }
 expect 1 "runs show of an unknown id" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" show nope
 
-expect 1 "signature-only ops refuse to run" -- "$PIPETTE" run "$SRC/examples/quickstart.pipe" --out "$tmp/q"
-grep -q "has only a signature so far" "$tmp/err" || { echo "FAIL: unimplemented message"; fail=1; }
+# The quickstart end to end, small: train, explain, score, draw; Python opens the results.
+expect 0 "quickstart runs" -- "$PIPETTE" run "$SRC/examples/quickstart.pipe" --out "$tmp/q" --cache "$tmp/qcache" \
+  --set train_examples=2000 --set examples=16 --set steps=8
+if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c "import torch, skimage" 2>/dev/null; then
+  /usr/bin/python3 - "$tmp/q" <<'PY' && echo "ok: quickstart outputs open in Python" || { echo "FAIL: quickstart outputs"; fail=1; }
+import json, sys, torch
+from skimage import io
+d = sys.argv[1]
+r = json.load(open(d + "/report.json"))["reports"]
+assert 0.5 < r["accuracy"] <= 1, r
+assert all(0 <= r[k] <= 1 for k in r if k.startswith("deletion")), r
+m = torch.jit.load(d + "/model.pt")
+assert tuple(m(torch.zeros(3, 1, 28, 28)).shape) == (3, 10)
+png = io.imread(d + "/ig_heatmap.png")
+assert png.shape == (4 * 112 + 3 * 2, 4 * 112 + 3 * 2, 3), png.shape
+PY
+fi
 
 # Files Python opens: .npy (numpy.load), .csv, .pt.
 printf 'let x = tensor.random([3, 4], seed=2)\ntensor.save(x, "x.npy")\ntensor.save(x, "x.csv")\nsave({a: tensor.sum(x, dim=0), b: tensor.max(x, dim=0)}, "t.csv")\n' >"$tmp/files.pipe"

@@ -116,6 +116,17 @@ TEST(Executor, EveryNodeRunsExactlyOnce) {
   }
 }
 
+TEST(Executor, SignatureOnlyOpsAreNamedAndFailWhenRun) {
+  TestLib t;
+  t.lib.declare(OpSignature("test.todo", "Not written yet.").input("x", "int", "").returns("int"));
+  Graph g = t.compile("report \"a\" = test.todo(1)\nreport \"b\" = test.busy(2, ms=0)\n");
+  EXPECT_EQ(unimplemented_ops(g, t.lib.impls), std::vector<std::string>{"test.todo"});
+  auto e = t.run(g);
+  EXPECT_EQ(e.failed, 1u);
+  EXPECT_NE(e.nodes[0].error.find("has no implementation yet"), std::string::npos) << e.nodes[0].error;
+  EXPECT_EQ(e.reports.size(), 1u);  // the other branch still ran
+}
+
 TEST(Executor, AFailureStopsOnlyWhatDependsOnIt) {
   TestLib t;
   Graph g = t.compile(
