@@ -32,52 +32,27 @@ std::string module_archive(const Value& v) {
 }
 
 bool contains_model(const Value& v) {
-  if (v.isObject()) return true;
-  if (v.isList())
-    for (const auto& it : v.toListRef())
-      if (contains_model(it)) return true;
-  if (v.isGenericDict())
-    for (const auto& kv : v.toGenericDict())
-      if (contains_model(kv.value())) return true;
-  return false;
+  return any_within(v, [](const Value& x) { return x.isObject(); });
 }
 
 // Models inside records and lists replaced by numbered placeholder strings.
 Value strip_models(const Value& v, std::vector<std::string>& archives) {
-  if (v.isObject()) {
-    archives.push_back(module_archive(v));
-    return Value(kModelPlaceholder + std::to_string(archives.size() - 1));
-  }
-  if (v.isList()) {
-    c10::impl::GenericList out(c10::AnyType::get());
-    for (const auto& it : v.toListRef()) out.push_back(strip_models(it, archives));
-    return Value(out);
-  }
-  if (v.isGenericDict()) {
-    c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
-    for (const auto& kv : v.toGenericDict()) out.insert(kv.key(), strip_models(kv.value(), archives));
-    return Value(out);
-  }
-  return v.isTensor() ? Value(v.toTensor().detach().to(at::kCPU)) : v;
+  return map_leaves(v, [&](const Value& x) {
+    if (x.isObject()) {
+      archives.push_back(module_archive(x));
+      return Value(kModelPlaceholder + std::to_string(archives.size() - 1));
+    }
+    return x.isTensor() ? Value(x.toTensor().detach().to(at::kCPU)) : x;
+  });
 }
 
 Value restore_models(const Value& v, const std::vector<Value>& models) {
-  if (v.isString() && v.toStringRef().rfind(kModelPlaceholder, 0) == 0) {
-    size_t i = std::stoul(v.toStringRef().substr(sizeof(kModelPlaceholder) - 1));
+  return map_leaves(v, [&](const Value& x) {
+    if (!x.isString() || x.toStringRef().rfind(kModelPlaceholder, 0) != 0) return x;
+    size_t i = std::stoul(x.toStringRef().substr(sizeof(kModelPlaceholder) - 1));
     if (i >= models.size()) throw std::runtime_error("a model placeholder has no archive");
     return models[i];
-  }
-  if (v.isList()) {
-    c10::impl::GenericList out(c10::AnyType::get());
-    for (const auto& it : v.toListRef()) out.push_back(restore_models(it, models));
-    return Value(out);
-  }
-  if (v.isGenericDict()) {
-    c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
-    for (const auto& kv : v.toGenericDict()) out.insert(kv.key(), restore_models(kv.value(), models));
-    return Value(out);
-  }
-  return v;
+  });
 }
 
 }  // namespace

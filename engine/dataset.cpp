@@ -53,16 +53,7 @@ DatasetPtr to_dataset(const Value& v) {
   return c10::static_intrusive_pointer_cast<Dataset>(v.toCapsule());
 }
 
-bool contains_dataset(const Value& v) {
-  if (v.isCapsule()) return is_dataset(v);
-  if (v.isList())
-    for (const auto& it : v.toListRef())
-      if (contains_dataset(it)) return true;
-  if (v.isGenericDict())
-    for (const auto& kv : v.toGenericDict())
-      if (contains_dataset(kv.value())) return true;
-  return false;
-}
+bool contains_dataset(const Value& v) { return any_within(v, is_dataset); }
 
 namespace {
 

@@ -32,7 +32,9 @@ class PIPETTE_API OpError : public std::runtime_error {
 struct PIPETTE_API OpContext {
   const Node& node;
   c10::Device device = c10::Device(c10::kCPU);
-  uint64_t seed = 0;                     // derived from the run seed and the node's identity
+  // Derived from the run seed and the node's identity; an op's own `seed`
+  // argument, when given (an int), replaces it.
+  uint64_t seed = 0;
   std::filesystem::path out_dir;         // where `save`-like ops write
   std::filesystem::path script_dir;      // relative input paths start here
   const std::atomic<bool>* cancel = nullptr;

@@ -38,6 +38,31 @@ Value make_record(const std::vector<std::pair<std::string, Value>>& fields) {
   return Value(dict);
 }
 
+bool any_within(const Value& v, const std::function<bool(const Value&)>& pred) {
+  if (pred(v)) return true;
+  if (v.isList())
+    for (const auto& it : v.toListRef())
+      if (any_within(it, pred)) return true;
+  if (v.isGenericDict())
+    for (const auto& kv : v.toGenericDict())
+      if (any_within(kv.value(), pred)) return true;
+  return false;
+}
+
+Value map_leaves(const Value& v, const std::function<Value(const Value&)>& fn) {
+  if (v.isList()) {
+    c10::impl::GenericList out(c10::AnyType::get());
+    for (const auto& it : v.toListRef()) out.push_back(map_leaves(it, fn));
+    return Value(out);
+  }
+  if (v.isGenericDict()) {
+    c10::impl::GenericDict out(c10::StringType::get(), c10::AnyType::get());
+    for (const auto& kv : v.toGenericDict()) out.insert(kv.key(), map_leaves(kv.value(), fn));
+    return Value(out);
+  }
+  return fn(v);
+}
+
 Value select_path(const Value& v, const std::vector<std::string>& path) {
   Value cur = v;
   for (auto& field : path) {

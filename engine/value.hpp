@@ -7,6 +7,7 @@
 
 #include <ATen/core/ivalue.h>
 
+#include <functional>
 #include <string>
 
 #include "engine/operand.hpp"
@@ -24,6 +25,12 @@ PIPETTE_API Value select_path(const Value& v, const std::vector<std::string>& pa
 
 // For messages and logs: "tensor float32[64, 1, 28, 28] on cpu", "int 3".
 PIPETTE_API std::string describe(const Value& v);
+
+// Whether `pred` holds for `v` or for any value inside its lists and records.
+PIPETTE_API bool any_within(const Value& v, const std::function<bool(const Value&)>& pred);
+
+// `v` rebuilt with every value that is not a list or record replaced by fn(it).
+PIPETTE_API Value map_leaves(const Value& v, const std::function<Value(const Value&)>& fn);
 
 // A record from fields, keeping their order.
 PIPETTE_API Value make_record(const std::vector<std::pair<std::string, Value>>& fields);

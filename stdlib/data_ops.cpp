@@ -101,6 +101,11 @@ class FashionMnist final : public Dataset {
   mutable at::Tensor bytes_, labels_;
 };
 
+// All example indices of a dataset of `n`, in random (seeded) or stored order.
+at::Tensor example_order(bool shuffle, int64_t n, const OpContext& ctx) {
+  return shuffle ? at::randperm(n, ctx.generator(), at::kLong) : at::arange(n, at::kLong);
+}
+
 }  // namespace
 
 void register_data(OpLibrary& lib) {
@@ -151,15 +156,9 @@ void register_data(OpLibrary& lib) {
              [](const OpArgs& a, OpContext& ctx) {
                DatasetPtr d = a.dataset("data");
                int64_t n = d->size(), start = a.int_("start"), count = a.int_("count");
-               if (!a.is_none("seed")) ctx.seed = static_cast<uint64_t>(a.int_("seed"));
-               at::Tensor idx;
-               if (a.bool_("shuffle")) {
-                 idx = at::randperm(n, ctx.generator(), at::kLong);
-                 start = 0;
-               } else {
-                 if (start > n) throw OpError("start " + std::to_string(start) + " is past the end of " + d->summary());
-                 idx = at::arange(n, at::kLong);
-               }
+               if (a.bool_("shuffle")) start = 0;
+               else if (start > n) throw OpError("start " + std::to_string(start) + " is past the end of " + d->summary());
+               at::Tensor idx = example_order(a.bool_("shuffle"), n, ctx);
                int64_t end = count == 0 ? n : std::min(n, start + count);
                return make_dataset(index_dataset(d, idx.slice(0, start, end), "subset of " + d->summary()));
              });
@@ -174,9 +173,8 @@ void register_data(OpLibrary& lib) {
                  .returns("record{train: dataset, test: dataset}"),
              [](const OpArgs& a, OpContext& ctx) {
                DatasetPtr d = a.dataset("data");
-               if (!a.is_none("seed")) ctx.seed = static_cast<uint64_t>(a.int_("seed"));
                int64_t n = d->size();
-               at::Tensor idx = a.bool_("shuffle") ? at::randperm(n, ctx.generator(), at::kLong) : at::arange(n, at::kLong);
+               at::Tensor idx = example_order(a.bool_("shuffle"), n, ctx);
                int64_t cut = static_cast<int64_t>(std::llround(a.float_("fraction") * static_cast<double>(n)));
                return make_record({{"train", make_dataset(index_dataset(d, idx.slice(0, 0, cut), "train split"))},
                                    {"test", make_dataset(index_dataset(d, idx.slice(0, cut, n), "test split"))}});

@@ -60,7 +60,6 @@ void register_tensor(OpLibrary& lib) {
                  if (d.toInt() < 0) throw OpError("shape sizes must not be negative");
                  shape.push_back(d.toInt());
                }
-               if (!a.is_none("seed")) ctx.seed = static_cast<uint64_t>(a.int_("seed"));
                at::Generator gen = ctx.generator();
                at::Tensor t = a.string("distribution") == "uniform" ? at::rand(shape, gen) : at::randn(shape, gen);
                return Value(t);

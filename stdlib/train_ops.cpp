@@ -65,7 +65,6 @@ void register_train(OpLibrary& lib) {
                    "the trained model, its held-out accuracy, the last epoch's mean loss, and each epoch's"),
       [](const OpArgs& a, OpContext& ctx) {
         DatasetPtr data = a.dataset("data");
-        if (!a.is_none("seed")) ctx.seed = static_cast<uint64_t>(a.int_("seed"));
         at::Generator gen = ctx.generator();
         int64_t n = data->size();
         if (n == 0) throw OpError("the training set is empty");
