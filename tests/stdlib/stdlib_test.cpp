@@ -8,59 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/cache.hpp"
-#include "engine/executor.hpp"
-#include "engine/value_io.hpp"
-#include "lang/compiler.hpp"
-#include "stdlib/stdlib.hpp"
+#include "tests/stdlib/stdlib_fixture.hpp"
 
 namespace pipette {
 namespace {
-
-namespace fs = std::filesystem;
-
-class Stdlib : public ::testing::Test {
- protected:
-  void SetUp() override {
-    stdlib::register_all(lib_);
-    dir_ = fs::temp_directory_path() / ("pipette-stdlib-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  Execution run(const std::string& text, RunOptions o = {}) {
-    lang::Compiler c(lib_.ops, {});
-    auto g = c.compile_text((dir_ / "s.pipe").string(), text);
-    EXPECT_TRUE(g) << c.render_diagnostics();
-    graph_ = g ? *g : Graph{};
-    o.out_dir = dir_ / "out";
-    o.script_dir = dir_;
-    auto e = execute(graph_, lib_.ops, lib_.impls, o);
-    for (auto& n : e.nodes) EXPECT_TRUE(n.error.empty()) << n.error;
-    return e;
-  }
-  static at::Tensor report(const Execution& e, const std::string& name) {
-    for (auto& [k, v] : e.reports)
-      if (k == name) return v.isTensor() ? v.toTensor() : at::scalar_tensor(v.toDouble(), at::kDouble);
-    ADD_FAILURE() << "no report " << name;
-    return at::Tensor();
-  }
-  void save(const at::Tensor& t, const std::string& name) { write_value_file(Value(t), dir_ / name); }
-
-  // logits = flatten(x) @ W^T + b, saved as TorchScript.
-  void save_linear(const at::Tensor& w, const at::Tensor& b) {
-    torch::jit::Module m("Linear");
-    m.register_parameter("w", w, false);
-    m.register_parameter("b", b, false);
-    m.define("def forward(self, x):\n    return torch.flatten(x, 1) @ self.w.t() + self.b\n");
-    m.save((dir_ / "linear.pt").string());
-  }
-
-  OpLibrary lib_;
-  fs::path dir_;
-  Graph graph_;
-};
 
 TEST_F(Stdlib, IntegratedGradientsOnALinearModelIsExactForEveryQuadrature) {
   at::manual_seed(1);

@@ -1,0 +1,108 @@
+// Layer attribution at a hook point (forward(x) == head(layer(x))): Grad-CAM
+// and layer integrated gradients, as Captum's LayerGradCam and
+// LayerIntegratedGradients.
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/script.h>
+
+#include "stdlib/attribution.hpp"
+#include "stdlib/model_util.hpp"
+#include "stdlib/path_integral.hpp"
+#include "stdlib/stdlib.hpp"
+
+namespace pipette::stdlib {
+
+namespace {
+
+// Grad-CAM maps of one block for every target: [E, T, 1, h, w] (or [E, T, 1]
+// for activations without spatial dimensions).
+at::Tensor grad_cam_block(HookPoint& hook, const at::Tensor& x, const at::Tensor& targets, bool relu) {
+  at::Tensor act = hook.activation(x).detach().requires_grad_(true);
+  at::Tensor out = hook.output(act);
+  if (out.dim() != 2) throw OpError("Grad-CAM needs outputs [N, classes]; the head returned " + describe(Value(out)));
+  std::vector<at::Tensor> maps;
+  int64_t count = targets.size(1);
+  for (int64_t j = 0; j < count; ++j) {
+    at::Tensor picked = out.gather(1, targets.select(1, j).view({-1, 1})).sum();
+    at::Tensor grad = torch::autograd::grad({picked}, {act}, {}, /*retain_graph=*/j + 1 < count)[0];
+    // Channel weights: the gradient averaged over space (none for flat activations).
+    std::vector<int64_t> space;
+    for (int64_t d = 2; d < grad.dim(); ++d) space.push_back(d);
+    at::Tensor weights = space.empty() ? grad : grad.mean(space, /*keepdim=*/true);
+    at::Tensor cam = (weights * act).sum(1, /*keepdim=*/true).detach();
+    maps.push_back(relu ? cam.relu() : cam);
+  }
+  return at::stack(maps, 1);
+}
+
+}  // namespace
+
+void register_attr_layer(OpLibrary& lib) {
+  OpSignature cam("attr.grad_cam",
+                  "Grad-CAM (Selvaraju et al., 2017): the activation at a hook point weighted per channel by its "
+                  "spatially averaged gradient, summed over channels, then (by default) rectified and upsampled "
+                  "to the input's size so that it lies over the image.");
+  hook_params(attribution_inputs(cam))
+      .param("relu", "bool", Operand::boolean(true),
+             "Keep positive evidence only, as the paper (Captum's relu_attributions defaults to false)")
+      .param("interpolate", "string", Operand::string("bilinear"), "Upsampling to the input's H x W")
+      .choices({"bilinear", "nearest", "none"});
+  lib.define(cam.returns("tensor", "Maps [N, 1, H, W] (layer size with interpolate=none; [N, T, ...] for several targets)"),
+             [](const OpArgs& a, OpContext& ctx) {
+               torch::jit::Module m = model_arg(a, "model", ctx.device);
+               HookPoint hook = hook_of(a, m);
+               at::Tensor x = a.tensor("inputs").to(ctx.device);
+               Targets t = targets_of(a, m, x);
+               int64_t n = x.size(0);
+               std::vector<at::Tensor> parts;
+               for_chunks(ctx, n, items_per_chunk(ctx, kGradientBytesFactor * example_bytes(x), n),
+                          [&](int64_t i, int64_t end) {
+                            parts.push_back(grad_cam_block(hook, x.slice(0, i, end), t.index.slice(0, i, end),
+                                                           a.bool_("relu")));
+                          });
+               at::Tensor maps = at::cat(parts, 0);  // [N, T, 1, h, w]
+               std::string mode = a.string("interpolate");
+               if (mode != "none" && maps.dim() == 5 && x.dim() == 4) {
+                 at::Tensor flat = maps.flatten(0, 1);
+                 std::vector<int64_t> size{x.size(2), x.size(3)};
+                 flat = mode == "bilinear" ? at::upsample_bilinear2d(flat, size, false)
+                                           : at::upsample_nearest2d(flat, size);
+                 maps = flat.view({n, t.count(), 1, x.size(2), x.size(3)});
+               }
+               return Value(shape_output(maps, t));
+             });
+
+  OpSignature lig("attr.layer_integrated_gradients",
+                  "Layer integrated gradients, as Captum: the inputs move along the straight path from the "
+                  "baseline, the gradients are taken at the hook point's activation, and their weighted sum "
+                  "multiplies layer(x) - layer(b).");
+  ig_params(hook_params(attribution_inputs(lig)));
+  lib.define(lig.returns("tensor", "Attributions shaped like the activation at the hook point"),
+             [](const OpArgs& a, OpContext& ctx) {
+               torch::jit::Module m = model_arg(a, "model", ctx.device);
+               HookPoint hook = hook_of(a, m);
+               at::Tensor x = a.tensor("inputs").to(ctx.device);
+               at::Tensor b = baselines_of(a, x, ctx);
+               Targets t = targets_of(a, m, x);
+               Quadrature q = quadrature(a.string("method"), a.int_("steps"));
+               at::Tensor gap;
+               {
+                 torch::NoGradGuard no_grad;
+                 gap = hook.activation(x) - hook.activation(b);
+               }
+               std::vector<at::Tensor> per_target;
+               for (int64_t j = 0; j < t.count(); ++j) {
+                 at::Tensor sum = path_integral(x, b, t.index.select(1, j).contiguous(), q, ctx,
+                                                [&](const at::Tensor& points, const at::Tensor& targets) {
+                                                  at::Tensor act = hook.activation(points).detach().requires_grad_(true);
+                                                  at::Tensor out = hook.output(act);
+                                                  at::Tensor picked = out.gather(1, targets.view({-1, 1})).sum();
+                                                  return torch::autograd::grad({picked}, {act})[0];
+                                                });
+                 per_target.push_back(sum * gap);
+               }
+               return Value(shape_output(at::stack(per_target, 1), t));
+             });
+}
+
+}  // namespace pipette::stdlib

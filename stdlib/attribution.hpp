@@ -1,0 +1,108 @@
+// The machinery every attr.* method shares: targets (one or several per
+// example), baselines, hook points, and the two batched evaluators, one for
+// gradients and one for forward passes over perturbed inputs. Both chunk their
+// work under the op's memory budget along whatever axis grows, so a method
+// only says how to build a block of inputs.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/script.h>
+
+#include <functional>
+
+#include "engine/op_impl.hpp"
+#include "engine/op_library.hpp"
+
+namespace pipette::stdlib {
+
+// Working memory of one example's forward and backward pass (activations and
+// their gradients of a small network), as a multiple of the example's bytes.
+constexpr int64_t kGradientBytesFactor = 64;
+// The same for a forward pass alone.
+constexpr int64_t kForwardBytesFactor = 16;
+
+int64_t example_bytes(const at::Tensor& x);
+
+// Targets as [N, T] class indices. `multi` is set when the user asked for
+// several per example (a [N, T] tensor): the method then returns [N, T, ...]
+// instead of [N, ...].
+struct Targets {
+  at::Tensor index;  // [N, T], long
+  bool multi = false;
+  int64_t count() const { return index.size(1); }
+};
+Targets targets_of(const OpArgs& a, torch::jit::Module& m, const at::Tensor& x);
+// [N, T, ...] -> [N, ...] unless the call asked for several targets.
+at::Tensor shape_output(const at::Tensor& per_target, const Targets& t);
+
+// The parameters every method declares: model, inputs, target; or in two
+// steps for methods with more inputs (model, inputs, ..., target).
+OpSignature& attribution_inputs(OpSignature& s);
+OpSignature& model_and_inputs(OpSignature& s);
+OpSignature& target_param(OpSignature& s);
+// baselines (float | tensor | "zero" | "blur" | "uniform") and blur_sigma.
+OpSignature& baseline_params(OpSignature& s);
+at::Tensor baselines_of(const OpArgs& a, const at::Tensor& x, OpContext& ctx);
+
+// Runs `fn(begin, end)` over [0, total) in chunks of `per_chunk` items,
+// reporting progress and stopping when the run is cancelled.
+void for_chunks(OpContext& ctx, int64_t total, int64_t per_chunk, const std::function<void(int64_t, int64_t)>& fn);
+
+// d/dx sum_i F(x_i)[target_i] for a block, in one backward pass.
+at::Tensor target_gradient(torch::jit::Module& m, const at::Tensor& x, const at::Tensor& target);
+
+// Gradients of the target outputs for inputs [M, ...] with targets [M], chunked
+// under the budget.
+at::Tensor gradients(torch::jit::Module& m, const at::Tensor& x, const at::Tensor& target, OpContext& ctx);
+
+// F(x)[target] for every example and target: [N, T], no gradient.
+at::Tensor target_scores(torch::jit::Module& m, const at::Tensor& x, const Targets& t, OpContext& ctx);
+
+// Scores of P perturbations of each of N examples, chunked along P under the
+// budget: `build(p0, p1)` returns the inputs for perturbations [p0, p1) of every
+// example, shaped [p1 - p0, N, ...]; `consume(p0, p1, scores)` then receives
+// F(input)[target] for them, [p1 - p0, N, T].
+using PerturbationBuilder = std::function<at::Tensor(int64_t p0, int64_t p1)>;
+using ScoreConsumer = std::function<void(int64_t p0, int64_t p1, const at::Tensor& scores)>;
+void evaluate_perturbations(torch::jit::Module& m, const at::Tensor& x, const Targets& t, int64_t perturbations,
+                            const PerturbationBuilder& build, const ScoreConsumer& consume, OpContext& ctx);
+// All of them at once: [P, N, T].
+at::Tensor perturbation_scores(torch::jit::Module& m, const at::Tensor& x, const Targets& t, int64_t perturbations,
+                               const PerturbationBuilder& build, OpContext& ctx);
+
+// The input with the elements where `keep` is 0 replaced by the baseline:
+// b + keep * (x - b), `keep` [k, N or 1, ...] -> [k, N, ...].
+at::Tensor blend(const at::Tensor& x, const at::Tensor& baseline, const at::Tensor& keep);
+
+// Feature groups: an integer mask broadcastable to one input ([N or 1, ...]),
+// numbered 0..F-1; none = every element its own feature.
+struct Features {
+  at::Tensor mask;  // long, [N or 1, ...] broadcastable to the inputs
+  int64_t count = 0;
+};
+OpSignature& feature_mask_param(OpSignature& s);
+Features features_of(const OpArgs& a, const at::Tensor& x);
+// Per-feature values [*, N, T, F] spread over the elements: [*, N, T, ...].
+at::Tensor spread(const at::Tensor& per_feature, const Features& f, const at::Tensor& x);
+// keep masks [k, N or 1, ...] from per-feature presence [k, F] (1 = keep).
+at::Tensor keep_from_presence(const at::Tensor& presence, const Features& f);
+
+// A hook point: the model computes forward(x) == head(layer(x)) with `layer`
+// and `head` methods or submodules of that name.
+struct HookPoint {
+  torch::jit::Module model;
+  std::string layer, head;
+  at::Tensor activation(const at::Tensor& x);
+  at::Tensor output(const at::Tensor& activation);
+};
+OpSignature& hook_params(OpSignature& s);
+HookPoint hook_of(const OpArgs& a, torch::jit::Module m);
+
+// The int or list-of-ints argument `name` as a vector (empty when none).
+std::vector<int64_t> int_list(const OpArgs& a, const std::string& name);
+
+void register_attr_gradient(OpLibrary& lib);      // saliency, IG, noise tunnel, gradient SHAP, delta
+void register_attr_perturbation(OpLibrary& lib);  // occlusion, ablation, Shapley, KernelSHAP, LIME, RISE
+void register_attr_layer(OpLibrary& lib);         // Grad-CAM, layer IG
+
+}  // namespace pipette::stdlib

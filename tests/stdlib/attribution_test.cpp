@@ -1,0 +1,212 @@
+// Attribution methods against answers known in closed form: additive models
+// whose Shapley values are exact, models that read one pixel, a hook point
+// with a known active channel.
+#include <gtest/gtest.h>
+
+#include "tests/stdlib/stdlib_fixture.hpp"
+
+namespace pipette {
+namespace {
+
+using at::indexing::Slice;
+
+// Logits = tanh(flatten(x)) @ W^T: additive in the pixels, so the Shapley
+// value of a group of pixels is sum over it of W[t, i] (tanh x_i - tanh b_i).
+class Additive : public Stdlib {
+ protected:
+  void SetUp() override {
+    Stdlib::SetUp();
+    at::manual_seed(7);
+    w_ = at::randn({3, 16});
+    save_module("additive.pt", {{"w", w_}}, "def forward(self, x):\n    return torch.tanh(torch.flatten(x, 1)) @ self.w.t()\n");
+    x_ = at::rand({5, 1, 4, 4});
+    save(x_, "x.pt");
+    target_ = at::tensor({0, 1, 2, 1, 0}, at::kLong);
+    save(target_, "t.pt");
+  }
+  // Exact Shapley values of 2x2 superpixels (baseline 0), spread over their pixels.
+  at::Tensor shapley_of_superpixels(const at::Tensor& target) const {
+    at::Tensor per_pixel = (w_.index_select(0, target) * at::tanh(x_.flatten(1))).view({-1, 4, 4});
+    at::Tensor group = per_pixel.view({-1, 2, 2, 2, 2}).sum({2, 4}, true);  // [N, 2, 1, 2, 1]
+    return group.expand({-1, 2, 2, 2, 2}).reshape({-1, 1, 4, 4});
+  }
+  std::string call(const std::string& method, const std::string& extra = "") const {
+    return "let m = model.load(\"additive.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+           "report \"a\" = attr." + method + "(m, x, target=tensor.load(\"t.pt\"), feature_mask=attr.feature_grid(x, rows=2, cols=2)" +
+           extra + ")\n";
+  }
+  at::Tensor w_, x_, target_;
+};
+
+TEST_F(Additive, ShapleySamplingKernelShapLimeAndAblationRecoverExactShapleyValues) {
+  at::Tensor expected = shapley_of_superpixels(target_);
+  for (const char* method : {"shapley_value_sampling", "kernel_shap", "feature_ablation"}) {
+    auto e = run(call(method));
+    ASSERT_TRUE(e.ok()) << method;
+    EXPECT_TRUE(at::allclose(report(e, "a"), expected, 1e-4, 1e-5)) << method << "\n" << report(e, "a")[0] << expected[0];
+  }
+  auto e = run(call("lime", ", ridge=0.0"));  // an unpenalised fit of a model linear in the coalition
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(at::allclose(report(e, "a"), expected, 1e-4, 1e-5));
+}
+
+TEST_F(Additive, SeveralTargetsComeFromTheSameForwardPasses) {
+  auto e = run("let m = model.load(\"additive.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+               "report \"a\" = attr.shapley_value_sampling(m, x, target=[2, 0], n_samples=3, "
+               "feature_mask=attr.feature_grid(x, rows=2, cols=2))\n"
+               "report \"ig\" = attr.integrated_gradients(m, x, target=[1, 2], steps=64)\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor a = report(e, "a");
+  ASSERT_EQ(a.sizes(), (std::vector<int64_t>{5, 2, 1, 4, 4}));
+  EXPECT_TRUE(at::allclose(a.select(1, 0), shapley_of_superpixels(at::full({5}, 2, at::kLong)), 1e-4, 1e-5));
+  EXPECT_TRUE(at::allclose(a.select(1, 1), shapley_of_superpixels(at::full({5}, 0, at::kLong)), 1e-4, 1e-5));
+  // IG of an additive model is exact per pixel: w (tanh x - tanh 0).
+  at::Tensor ig = report(e, "ig");
+  ASSERT_EQ(ig.sizes(), (std::vector<int64_t>{5, 2, 1, 4, 4}));
+  EXPECT_TRUE(at::allclose(ig.select(1, 1).flatten(1), w_[2] * at::tanh(x_.flatten(1)), 1e-4, 1e-5));
+}
+
+TEST_F(Additive, ConvergenceDeltaShrinksWithSteps) {
+  auto delta = [&](int steps) {
+    auto e = run("let m = model.load(\"additive.pt\")\nlet x = tensor.load(\"x.pt\")\nlet t = tensor.load(\"t.pt\")\n"
+                 "let a = attr.integrated_gradients(m, x, target=t, steps=" + std::to_string(steps) +
+                 ", method=\"riemann_left\")\nreport \"d\" = attr.convergence_delta(m, x, a, target=t)\n");
+    return report(e, "d").abs().max().item<double>();
+  };
+  double coarse = delta(4), fine = delta(400);
+  EXPECT_GT(coarse, 1e-3);
+  EXPECT_LT(fine, coarse / 50);
+}
+
+TEST_F(Stdlib, OcclusionFindsThePixelTheModelReads) {
+  at::Tensor w = at::zeros({2, 16});
+  w[1][5] = 8.0;  // class 1 reads pixel (1, 1) of a 4x4 image
+  save_linear(w, at::zeros({2}));
+  save(at::ones({2, 1, 4, 4}), "x.pt");
+  auto e = run("let m = model.load(\"linear.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+               "report \"one\" = attr.occlusion(m, x, target=1, window=1)\n"
+               "report \"two\" = attr.occlusion(m, x, target=1, window=[2, 2])\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor one = report(e, "one"), expected = at::zeros({2, 1, 4, 4});
+  expected.index_put_({Slice(), 0, 1, 1}, 8.0);
+  EXPECT_TRUE(at::allclose(one, expected));
+  // 2x2 windows, stride 1: a pixel's value is the mean drop over the windows
+  // covering it; 4 windows cover (1, 1), all dropping 8. Pixel (0, 0) is covered
+  // by one window, which holds (1, 1); pixel (0, 1) by two, both holding it.
+  at::Tensor two = report(e, "two")[0][0];
+  EXPECT_FLOAT_EQ(two[1][1].item<float>(), 8.f);
+  EXPECT_FLOAT_EQ(two[0][0].item<float>(), 8.f);
+  EXPECT_FLOAT_EQ(two[0][1].item<float>(), 8.f);
+  EXPECT_FLOAT_EQ(two[0][3].item<float>(), 0.f);  // its windows never hold (1, 1)
+  EXPECT_FLOAT_EQ(two[2][2].item<float>(), 8.f / 4);  // 4 windows, one holds (1, 1)
+}
+
+TEST_F(Stdlib, PermutationAndRiseCreditOnlyThePixelTheModelReads) {
+  at::Tensor w = at::zeros({2, 256});
+  w[1][0] = 8.0;  // pixel (0, 0) of 16x16
+  save_linear(w, at::zeros({2}));
+  at::manual_seed(3);
+  save(at::rand({6, 1, 16, 16}), "x.pt");
+  auto e = run("let m = model.load(\"linear.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+               "report \"perm\" = attr.feature_permutation(m, x, target=1)\n"
+               "report \"rise\" = attr.rise(m, x, target=1, n_masks=500, cells=4)\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor perm = report(e, "perm").flatten(1);
+  EXPECT_EQ(perm.slice(1, 1).abs().max().item<float>(), 0.f);
+  EXPECT_GT(perm.select(1, 0).abs().max().item<float>(), 0.f);
+  at::Tensor rise = report(e, "rise");
+  ASSERT_EQ(rise.sizes(), (std::vector<int64_t>{6, 1, 16, 16}));
+  EXPECT_TRUE((rise.flatten(1).argmax(1) == 0).all().item<bool>()) << rise[0][0];
+}
+
+TEST_F(Stdlib, NoiseTunnelAndGradientShapOnALinearModel) {
+  at::manual_seed(4);
+  at::Tensor w = at::randn({2, 6}), x = at::randn({3, 6}), base = at::randn({1, 6});
+  save_linear(w, at::zeros({2}));
+  save(x, "x.pt");
+  save(base, "b.pt");
+  auto e = run("let m = model.load(\"linear.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+               "report \"sg\" = attr.noise_tunnel(m, x, target=1, abs=false, nt_samples=8, stdevs=0.5)\n"
+               "report \"vg\" = attr.noise_tunnel(m, x, target=1, abs=false, nt_type=\"vargrad\", stdevs=0.5)\n"
+               "report \"sq\" = attr.noise_tunnel(m, x, target=1, abs=false, nt_type=\"smoothgrad_sq\")\n"
+               "report \"ig\" = attr.noise_tunnel(m, x, target=0, method=\"integrated_gradients\", stdevs=0.0, steps=4)\n"
+               "report \"shap\" = attr.gradient_shap(m, x, tensor.load(\"b.pt\"), target=0, n_samples=7)\n");
+  ASSERT_TRUE(e.ok());
+  // The gradient of a linear model is the same at every noisy point.
+  EXPECT_TRUE(at::allclose(report(e, "sg"), w[1].expand({3, 6})));
+  EXPECT_TRUE(at::allclose(report(e, "vg"), at::zeros({3, 6}), 0, 1e-6));
+  EXPECT_TRUE(at::allclose(report(e, "sq"), (w[1] * w[1]).expand({3, 6})));
+  EXPECT_TRUE(at::allclose(report(e, "ig"), w[0] * x, 1e-5, 1e-6));
+  // One baseline, no noise: every draw gives w (x - b).
+  EXPECT_TRUE(at::allclose(report(e, "shap"), w[0] * (x - base), 1e-5, 1e-6));
+}
+
+TEST_F(Stdlib, BaselinesBlurAndUniform) {
+  at::Tensor w = at::randn({2, 64});
+  save_linear(w, at::zeros({2}));
+  at::Tensor x = at::full({2, 1, 8, 8}, 0.3);
+  x[1] = at::rand({1, 8, 8});
+  save(x, "x.pt");
+  auto e = run("let m = model.load(\"linear.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+               "report \"blur\" = attr.integrated_gradients(m, x, target=1, baselines=\"blur\", steps=2)\n"
+               "report \"uniform\" = attr.integrated_gradients(m, x, target=1, baselines=\"uniform\", steps=2)\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor blur = report(e, "blur");
+  EXPECT_LT(blur[0].abs().max().item<float>(), 1e-5);  // a flat image blurs to itself
+  EXPECT_GT(blur[1].abs().max().item<float>(), 1e-3);
+  at::Tensor wx = w[1].view({1, 8, 8});
+  at::Tensor implied = x - report(e, "uniform") / wx;  // the baseline each attribution used
+  EXPECT_GE(implied.min().item<float>(), x.min().item<float>() - 1e-3);
+  EXPECT_LE(implied.max().item<float>(), x.max().item<float>() + 1e-3);
+}
+
+// features(x) = [x, -x] as two channels; head reads channel 0 only, for class 1.
+class KnownChannel : public Stdlib {
+ protected:
+  void SetUp() override {
+    Stdlib::SetUp();
+    save_module("hooked.pt", {},
+                "def features(self, x):\n    return torch.cat([x, -x], 1)\n\n"
+                "def head(self, h):\n    return torch.stack([h[:, 1].mean((1, 2)), 5.0 * h[:, 0].mean((1, 2))], 1)\n\n"
+                "def forward(self, x):\n    return self.head(self.features(x))\n");
+    at::manual_seed(5);
+    x_ = at::randn({3, 1, 4, 4});
+    save(x_, "x.pt");
+  }
+  at::Tensor x_;
+};
+
+TEST_F(KnownChannel, GradCamWeighsTheActiveChannel) {
+  auto e = run("let m = model.load(\"hooked.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+               "report \"cam\" = attr.grad_cam(m, x, target=1, interpolate=\"none\")\n"
+               "report \"raw\" = attr.grad_cam(m, x, target=1, relu=false, interpolate=\"none\")\n");
+  ASSERT_TRUE(e.ok());
+  // Channel 0's gradient is 5/16 everywhere, channel 1's is 0.
+  EXPECT_TRUE(at::allclose(report(e, "raw"), x_ * (5.0 / 16)));
+  EXPECT_TRUE(at::allclose(report(e, "cam"), (x_ * (5.0 / 16)).relu()));
+}
+
+TEST_F(KnownChannel, LayerIntegratedGradientsIsExactForALinearHead) {
+  auto e = run("let m = model.load(\"hooked.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+               "report \"lig\" = attr.layer_integrated_gradients(m, x, target=1, steps=3)\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor lig = report(e, "lig");
+  ASSERT_EQ(lig.sizes(), (std::vector<int64_t>{3, 2, 4, 4}));
+  EXPECT_TRUE(at::allclose(lig.select(1, 0), x_.squeeze(1) * (5.0 / 16)));
+  EXPECT_TRUE(at::allclose(lig.select(1, 1), at::zeros({3, 4, 4})));
+}
+
+TEST_F(Stdlib, FeatureGridNumbersSuperpixelsRowMajor) {
+  save(at::zeros({1, 3, 6, 9}), "x.pt");
+  auto e = run("report \"g\" = attr.feature_grid(tensor.load(\"x.pt\"), rows=2, cols=3)\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor g = report(e, "g");
+  ASSERT_EQ(g.sizes(), (std::vector<int64_t>{1, 1, 6, 9}));
+  EXPECT_EQ(g[0][0][0][0].item<int64_t>(), 0);
+  EXPECT_EQ(g[0][0][0][8].item<int64_t>(), 2);
+  EXPECT_EQ(g[0][0][5][3].item<int64_t>(), 4);
+  EXPECT_EQ(std::get<0>(at::_unique(g.flatten())).numel(), 6);
+}
+
+}  // namespace
+}  // namespace pipette

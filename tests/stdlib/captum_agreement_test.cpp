@@ -1,0 +1,63 @@
+// pipette against Captum on the same TorchScript model and inputs. The
+// expected tensors were made by fixtures/make_captum_fixtures.py (Captum 0.8,
+// Debian's torch 1.13, float64); agreement is asserted to 1e-5 relative.
+#include <gtest/gtest.h>
+
+#include "tests/stdlib/stdlib_fixture.hpp"
+
+namespace pipette {
+namespace {
+
+class Captum : public Stdlib {
+ protected:
+  void SetUp() override {
+    Stdlib::SetUp();
+    fs::path fixtures(PIPETTE_FIXTURES);
+    fs::copy_file(fixtures / "captum_model.pt", dir_ / "net.pt");
+    Value cases = read_pt_file(fixtures / "captum_cases.pt");
+    ASSERT_TRUE(cases.isGenericDict());
+    for (const auto& item : cases.toGenericDict()) {
+      std::string name = item.key().toStringRef();
+      expected_[name] = item.value().toTensor();
+      save(expected_[name], name + ".pt");
+    }
+  }
+  void expect_agreement(const std::string& call, const std::string& case_name) {
+    auto e = run("let net = model.load(\"net.pt\")\nlet x = tensor.load(\"inputs.pt\")\n"
+                 "let t = tensor.load(\"target.pt\")\nreport \"a\" = " + call + "\n");
+    ASSERT_TRUE(e.ok()) << call;
+    at::Tensor got = report(e, "a"), want = expected_.at(case_name);
+    ASSERT_EQ(got.sizes(), want.sizes()) << case_name;
+    double scale = want.abs().max().item<double>();
+    double worst = ((got - want).abs() / (want.abs() + 1e-3 * scale)).max().item<double>();
+    EXPECT_LT(worst, 1e-5) << case_name << ": worst relative difference " << worst;
+  }
+  std::map<std::string, at::Tensor> expected_;
+};
+
+TEST_F(Captum, GradientMethodsAgree) {
+  expect_agreement("attr.saliency(net, x, target=t)", "saliency_abs");
+  expect_agreement("attr.saliency(net, x, target=t, abs=false)", "saliency_signed");
+  expect_agreement("attr.input_x_gradient(net, x, target=t)", "input_x_gradient");
+  for (std::string method : {"riemann_left", "riemann_right", "riemann_middle", "gausslegendre"})
+    expect_agreement("attr.integrated_gradients(net, x, target=t, baselines=0.25, steps=16, method=\"" + method + "\")",
+                     "ig_" + method);
+  // Captum's trapezoid weights are 1/n with the ends halved: they add up to
+  // (n-1)/n, not 1, so its answers are ours scaled by 15/16 = 0.9375 at 16 steps.
+  expect_agreement("attr.integrated_gradients(net, x, target=t, baselines=0.25, steps=16, "
+                   "method=\"riemann_trapezoid\") |> tensor.mul(0.9375)",
+                   "ig_riemann_trapezoid");
+}
+
+TEST_F(Captum, PerturbationMethodsAgree) {
+  expect_agreement("attr.occlusion(net, x, target=t, window=[4, 4], strides=[2, 2])", "occlusion");
+  expect_agreement("attr.feature_ablation(net, x, target=t, feature_mask=tensor.load(\"grid.pt\"))", "feature_ablation");
+}
+
+TEST_F(Captum, LayerMethodsAgree) {
+  expect_agreement("attr.grad_cam(net, x, target=t, relu=false, interpolate=\"none\")", "grad_cam");
+  expect_agreement("attr.layer_integrated_gradients(net, x, target=t, steps=16)", "layer_ig");
+}
+
+}  // namespace
+}  // namespace pipette
