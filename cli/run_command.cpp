@@ -223,9 +223,11 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
                e.cancelled ? fmt::format(", {} cancelled", e.cancelled).c_str() : "", report.string().c_str());
   if (!e.missing_reports.empty()) {
     std::string names;
-    for (auto& n : e.missing_reports) names += (names.empty() ? "" : ", ") + n;
-    std::fprintf(stderr, "not reported (an input failed): %s\n", names.c_str());
+    for (auto& n : e.missing_reports)
+      if (!e.report_errors.count(n)) names += (names.empty() ? "" : ", ") + n;
+    if (!names.empty()) std::fprintf(stderr, "not reported (an input failed): %s\n", names.c_str());
   }
+  for (auto& [name, why] : e.report_errors) std::fprintf(stderr, "report '%s' could not be read: %s\n", name.c_str(), why.c_str());
   if (g_interrupted.load()) return 130;
   return e.ok() ? 0 : 1;
 }

@@ -386,8 +386,9 @@ class Run {
       bool ok = false;
       try {
         ok = resolve(r.value, v);
-      } catch (const std::exception&) {
+      } catch (const std::exception& e) {
         ok = false;
+        result_.report_errors[r.name] = e.what();
       }
       if (ok) result_.reports.emplace_back(r.name, v);
       else result_.missing_reports.push_back(r.name);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -55,8 +56,11 @@ struct Execution {
   std::vector<NodeOutcome> nodes;
   std::vector<std::pair<std::string, Value>> reports;  // the reports that could be computed
   std::vector<std::string> missing_reports;            // names whose inputs failed
+  // Why a missing report could not be read although its inputs ran (e.g. a
+  // dataset field whose files do not decode), by report name.
+  std::map<std::string, std::string> report_errors;
   size_t failed = 0, skipped = 0, cancelled = 0, cached = 0, computed = 0, unneeded = 0;
-  bool ok() const { return failed == 0 && cancelled == 0; }
+  bool ok() const { return failed == 0 && cancelled == 0 && report_errors.empty(); }
 };
 
 // "done", "failed", ... as report.json and the run store write them.

@@ -81,6 +81,7 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
   for (auto& [name, value] : e.reports) reports[name] = value_to_json(value, report_tensor_sink(name, &out_dir));
   out["reports"] = reports;
   out["missing_reports"] = e.missing_reports;
+  if (!e.report_errors.empty()) out["report_errors"] = e.report_errors;
   json nodes = json::array();
   for (auto& n : g.nodes) {
     const NodeOutcome& o = e.nodes[n.id];

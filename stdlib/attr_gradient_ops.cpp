@@ -30,10 +30,13 @@ at::Tensor integrated_gradients(torch::jit::Module& m, const at::Tensor& x, cons
   return sum * (x - b);
 }
 
-using Method = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& target)>;
+at::Tensor normal_noise(const at::Tensor& like, std::vector<int64_t> shape, double stdev, OpContext& ctx) {
+  at::Generator gen = ctx.generator();
+  return at::empty(shape, like.options().device(at::kCPU)).normal_(0, stdev, gen).to(like.device());
+}
 
-// The gradient method `name` as a function of (inputs, targets [M]), its
-// parameters taken from the call.
+}  // namespace
+
 Method gradient_method(const std::string& name, torch::jit::Module& m, const OpArgs& a, OpContext& ctx,
                        const at::Tensor& baselines) {
   if (name == "saliency") {
@@ -53,12 +56,12 @@ Method gradient_method(const std::string& name, torch::jit::Module& m, const OpA
   };
 }
 
-at::Tensor normal_noise(const at::Tensor& like, std::vector<int64_t> shape, double stdev, OpContext& ctx) {
-  at::Generator gen = ctx.generator();
-  return at::empty(shape, like.options().device(at::kCPU)).normal_(0, stdev, gen).to(like.device());
+OpSignature& explainer_params(OpSignature& s) {
+  s.param("method", "string", Operand::string("saliency"), "The gradient method")
+      .choices({"saliency", "input_x_gradient", "integrated_gradients"})
+      .param("abs", "bool", Operand::boolean(true), "saliency: absolute gradients");
+  return ig_params(s);
 }
-
-}  // namespace
 
 void register_attr_gradient(OpLibrary& lib) {
   OpSignature saliency("attr.saliency", "Gradient of the target output with respect to the inputs (Simonyan et al.).");
@@ -99,16 +102,13 @@ void register_attr_gradient(OpLibrary& lib) {
                  "squares (smoothgrad_sq) or variance (vargrad). All noisy copies go through the inner method "
                  "together, chunked under the memory budget.");
   attribution_inputs(nt)
-      .param("method", "string", Operand::string("saliency"), "The gradient method inside the tunnel")
-      .choices({"saliency", "input_x_gradient", "integrated_gradients"})
       .param("nt_type", "string", Operand::string("smoothgrad"), "How the noisy attributions combine")
       .choices({"smoothgrad", "smoothgrad_sq", "vargrad"})
       .param("nt_samples", "int", Operand::integer(5), "Noisy copies per input")
       .range(1)
       .param("stdevs", "float", Operand::real(1.0), "Standard deviation of the noise")
-      .range(0.0)
-      .param("abs", "bool", Operand::boolean(true), "saliency: absolute gradients");
-  ig_params(nt).stochastic();
+      .range(0.0);
+  explainer_params(nt).stochastic();
   lib.define(nt.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     at::Tensor x = a.tensor("inputs").to(ctx.device);

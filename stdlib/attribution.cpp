@@ -154,7 +154,8 @@ at::Tensor target_scores(torch::jit::Module& m, const at::Tensor& x, const Targe
 }
 
 void evaluate_perturbations(torch::jit::Module& m, const at::Tensor& x, const Targets& t, int64_t perturbations,
-                            const PerturbationBuilder& build, const ScoreConsumer& consume, OpContext& ctx) {
+                            const PerturbationBuilder& build, const ScoreConsumer& consume, OpContext& ctx,
+                            Score score) {
   torch::NoGradGuard no_grad;
   int64_t n = x.size(0);
   int64_t per_chunk = items_per_chunk(ctx, kForwardBytesFactor * example_bytes(x) * n, perturbations);
@@ -162,6 +163,7 @@ void evaluate_perturbations(torch::jit::Module& m, const at::Tensor& x, const Ta
     at::Tensor inputs = build(p0, p1);  // [k, N, ...]
     int64_t k = p1 - p0;
     at::Tensor logits = logits_of(m, inputs.flatten(0, 1));
+    if (score == Score::Probability) logits = logits.softmax(1);
     at::Tensor index = t.index.repeat({k, 1});  // [k*N, T]
     consume(p0, p1, pick(logits, index).view({k, n, t.count()}));
   });

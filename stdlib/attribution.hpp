@@ -64,8 +64,11 @@ at::Tensor target_scores(torch::jit::Module& m, const at::Tensor& x, const Targe
 // F(input)[target] for them, [p1 - p0, N, T].
 using PerturbationBuilder = std::function<at::Tensor(int64_t p0, int64_t p1)>;
 using ScoreConsumer = std::function<void(int64_t p0, int64_t p1, const at::Tensor& scores)>;
+// Scores are the target's logit, or its softmax probability (pixel flipping).
+enum class Score { Logit, Probability };
 void evaluate_perturbations(torch::jit::Module& m, const at::Tensor& x, const Targets& t, int64_t perturbations,
-                            const PerturbationBuilder& build, const ScoreConsumer& consume, OpContext& ctx);
+                            const PerturbationBuilder& build, const ScoreConsumer& consume, OpContext& ctx,
+                            Score score = Score::Logit);
 // All of them at once: [P, N, T].
 at::Tensor perturbation_scores(torch::jit::Module& m, const at::Tensor& x, const Targets& t, int64_t perturbations,
                                const PerturbationBuilder& build, OpContext& ctx);
@@ -97,6 +100,17 @@ struct HookPoint {
 };
 OpSignature& hook_params(OpSignature& s);
 HookPoint hook_of(const OpArgs& a, torch::jit::Module m);
+
+// A gradient method (saliency, input_x_gradient, integrated_gradients) as a
+// function of (inputs, targets [M]) on model `m`, its parameters (abs, steps,
+// method) read from the call. `baselines` are for the first inputs it is given
+// and repeat for copies of them (noise tunnel). For ops that re-explain
+// perturbed inputs or perturbed models: noise tunnel, sensitivity, MPRT.
+using Method = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& target)>;
+Method gradient_method(const std::string& name, torch::jit::Module& m, const OpArgs& a, OpContext& ctx,
+                       const at::Tensor& baselines);
+// method (choices above), abs, and integrated gradients' parameters.
+OpSignature& explainer_params(OpSignature& s);
 
 // The int or list-of-ints argument `name` as a vector (empty when none).
 std::vector<int64_t> int_list(const OpArgs& a, const std::string& name);

@@ -6,11 +6,13 @@ void register_all(OpLibrary& lib) {
   register_core(lib);
   register_tensor(lib);
   register_data(lib);
+  register_data_files(lib);
   register_model(lib);
   register_train(lib);
   register_attr(lib);
   register_metric(lib);
   register_viz(lib);
+  register_viz_figures(lib);
 }
 
 const OpLibrary& library() {

@@ -10,12 +10,14 @@ void register_all(OpLibrary& lib);
 // One function per namespace, each in its own file.
 void register_core(OpLibrary& lib);    // save
 void register_tensor(OpLibrary& lib);  // tensor.*
-void register_data(OpLibrary& lib);    // data.*
+void register_data(OpLibrary& lib);    // data.* over Fashion-MNIST and tensors
+void register_data_files(OpLibrary& lib);  // data.* over image folders, CSV; data.normalize
 void register_model(OpLibrary& lib);   // model.*
 void register_train(OpLibrary& lib);   // train.*
 void register_attr(OpLibrary& lib);    // attr.*
 void register_metric(OpLibrary& lib);  // metric.*
-void register_viz(OpLibrary& lib);     // viz.*
+void register_viz(OpLibrary& lib);     // viz.heatmap
+void register_viz_figures(OpLibrary& lib);  // viz.grid, viz.curve
 
 // The process-wide standard library (built on first use).
 const OpLibrary& library();

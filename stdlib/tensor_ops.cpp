@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 
 #include "engine/value_io.hpp"
+#include "stdlib/file_readers.hpp"
 #include "stdlib/npy_reader.hpp"
 #include "stdlib/stdlib.hpp"
 
@@ -9,11 +10,31 @@ namespace pipette::stdlib {
 
 namespace {
 
-at::Tensor load_tensor(const std::filesystem::path& p) {
+// The tensor in `p`; in a file of several (safetensors, a dict saved by
+// torch.save) the one named `key`, or the only one.
+at::Tensor load_tensor(const std::filesystem::path& p, const std::optional<std::string>& key) {
   if (p.extension() == ".npy") return read_npy(p);
-  Value v = read_pt_file(p);
-  if (!v.isTensor()) throw OpError("'" + p.string() + "' holds " + describe(v) + ", not a tensor");
-  return v.toTensor();
+  std::map<std::string, at::Tensor> named;
+  if (p.extension() == ".safetensors") {
+    named = read_safetensors(p);
+  } else {
+    Value v = read_pt_file(p);
+    if (v.isTensor() && !key) return v.toTensor();
+    if (!v.isGenericDict()) throw OpError("'" + p.string() + "' holds " + describe(v) + ", not a tensor");
+    for (const auto& kv : v.toGenericDict())
+      if (kv.key().isString() && kv.value().isTensor()) named[kv.key().toStringRef()] = kv.value().toTensor();
+  }
+  std::string names;
+  for (auto& [name, t] : named) names += (names.empty() ? "" : ", ") + name;
+  if (key) {
+    auto it = named.find(*key);
+    if (it == named.end()) throw OpError("'" + p.string() + "' has no tensor '" + *key + "' (it has: " + names + ")");
+    return it->second;
+  }
+  if (named.size() != 1)
+    throw OpError("'" + p.string() + "' holds " + std::to_string(named.size()) + " tensors (" + names +
+                  "); pick one with key=");
+  return named.begin()->second;
 }
 
 std::optional<int64_t> dim_of(const OpArgs& a) {
@@ -24,11 +45,18 @@ std::optional<int64_t> dim_of(const OpArgs& a) {
 }  // namespace
 
 void register_tensor(OpLibrary& lib) {
-  lib.define(OpSignature("tensor.load", "Reads a tensor from a .pt file written by torch.save, or from a .npy file.")
+  lib.define(OpSignature("tensor.load",
+                         "Reads a tensor from a .pt file written by torch.save (a tensor, or a dict of them), a "
+                         ".npy file (numpy.save) or a .safetensors file.")
                  .input("path", "string", "File to read; relative paths are relative to the script")
                  .input_file()
+                 .optional("key", "string", "Which tensor of a file that holds several")
                  .returns("tensor"),
-             [](const OpArgs& a, OpContext& ctx) { return Value(load_tensor(ctx.input_path(a.string("path")))); });
+             [](const OpArgs& a, OpContext& ctx) {
+               std::optional<std::string> key;
+               if (!a.is_none("key")) key = a.string("key");
+               return Value(load_tensor(ctx.input_path(a.string("path")), key));
+             });
 
   lib.define(OpSignature("tensor.save",
                          "Writes a tensor under the run's output directory: .pt (torch.load), .npy (numpy.load) "

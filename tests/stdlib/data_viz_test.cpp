@@ -1,0 +1,149 @@
+// Data from files (images, safetensors, CSV), normalisation, and figures.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "tests/stdlib/stdlib_fixture.hpp"
+
+namespace pipette {
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+TEST_F(Stdlib, SkimagePhotographsLoadAsASquareRgbDataset) {
+  const char* dir = "/usr/lib/python3/dist-packages/skimage/data";
+  if (!fs::exists(fs::path(dir) / "astronaut.png")) GTEST_SKIP() << "python3-skimage is not installed";
+  auto e = run("let photos = data.images(size=32, names=[\"astronaut.png\", \"camera.png\", \"chelsea.png\", \"coffee.png\"])\n"
+               "report \"n\" = photos.labels\n"
+               "report \"first\" = data.subset(photos, count=2).images\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(report(e, "n").numel(), 4);
+  at::Tensor first = report(e, "first");
+  EXPECT_EQ(first.sizes(), (std::vector<int64_t>{2, 3, 32, 32}));
+  EXPECT_GE(first.min().item<float>(), 0.f);
+  EXPECT_LE(first.max().item<float>(), 1.f);
+  EXPECT_GT(first.std().item<float>(), 0.05f);  // a photograph, not a flat image
+}
+
+TEST_F(Stdlib, ImageFoldersGiveOneLabelPerClassDirectory) {
+  for (int c = 0; c < 2; ++c)
+    for (int i = 0; i < 3; ++i) {
+      fs::create_directories(dir_ / "folder" / (c == 0 ? "cat" : "dog"));
+      write_value_file(Value(at::full({3, 10, 14}, c == 0 ? 0.2 : 0.8)),
+                       dir_ / "folder" / (c == 0 ? "cat" : "dog") / (std::to_string(i) + ".png"));
+    }
+  auto e = run("let d = data.image_folder(\"folder\", size=8, channels=1)\n"
+               "report \"labels\" = d.labels\nreport \"images\" = d.images\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(report(e, "labels").equal(at::tensor({0, 0, 0, 1, 1, 1}, at::kLong)));
+  at::Tensor images = report(e, "images");
+  EXPECT_EQ(images.sizes(), (std::vector<int64_t>{6, 1, 8, 8}));
+  EXPECT_NEAR(images[0].mean().item<float>(), 0.2f, 0.01f);
+  EXPECT_NEAR(images[5].mean().item<float>(), 0.8f, 0.01f);
+
+  // A file that does not decode fails the read that needs it, naming the file,
+  // and the run says why the report is missing.
+  std::ofstream(dir_ / "folder" / "dog" / "9.png") << "not a png";
+  lang::Compiler c(lib_.ops, {});
+  auto g = c.compile_text((dir_ / "s.pipe").string(), "report \"images\" = data.image_folder(\"folder\").images\n");
+  ASSERT_TRUE(g);
+  RunOptions o;
+  o.script_dir = dir_;
+  auto bad = execute(*g, lib_.ops, lib_.impls, o);
+  EXPECT_FALSE(bad.ok());
+  ASSERT_EQ(bad.report_errors.count("images"), 1u);
+  EXPECT_NE(bad.report_errors["images"].find("dog/9.png"), std::string::npos) << bad.report_errors["images"];
+}
+
+TEST_F(Stdlib, SafetensorsFilesLoadByKey) {
+  // Written by hand, as safetensors specifies: header length, JSON, raw bytes.
+  std::vector<float> a = {1.5f, -2.f, 3.f, 4.f, 5.f, 6.f};
+  std::vector<int64_t> b = {7, 8};
+  std::string header = R"({"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
+                       R"("b":{"dtype":"I64","shape":[2],"data_offsets":[24,40]},"__metadata__":{"format":"pt"}})";
+  std::string bytes(8, '\0');
+  uint64_t n = header.size();
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+  bytes += header;
+  bytes.append(reinterpret_cast<const char*>(a.data()), 24);
+  bytes.append(reinterpret_cast<const char*>(b.data()), 16);
+  std::ofstream(dir_ / "w.safetensors", std::ios::binary) << bytes;
+  auto e = run("report \"a\" = tensor.load(\"w.safetensors\", key=\"a\")\nreport \"b\" = tensor.load(\"w.safetensors\", key=\"b\")\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(report(e, "a").equal(at::tensor(a).view({2, 3})));
+  EXPECT_TRUE(report(e, "b").equal(at::tensor(b)));
+  // Without a key, a file of two tensors is an error that lists them.
+  lang::Compiler c(lib_.ops, {});
+  auto g = c.compile_text((dir_ / "s.pipe").string(), "report \"x\" = tensor.load(\"w.safetensors\")\n");
+  ASSERT_TRUE(g);
+  RunOptions o;
+  o.script_dir = dir_;
+  auto bad = execute(*g, lib_.ops, lib_.impls, o);
+  ASSERT_FALSE(bad.ok());
+  std::string error;
+  for (auto& node : bad.nodes) error += node.error;
+  EXPECT_NE(error.find("holds 2 tensors (a, b); pick one with key="), std::string::npos) << error;
+}
+
+TEST_F(Stdlib, CsvTablesAndNormalisation) {
+  std::ofstream(dir_ / "t.csv") << "x1,x2,label\n1.0,2,0\n3,4.5,1\n\n5,6,1\n";
+  auto e = run("let t = data.csv(\"t.csv\")\nreport \"f\" = t.features\nreport \"y\" = t.labels\n"
+               "report \"z\" = data.normalize(t, field=\"features\").features\n"
+               "report \"fixed\" = data.normalize(t, field=\"features\", mean=[1.0, 2.0], std=2.0).features\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(report(e, "f").equal(at::tensor({1.f, 2.f, 3.f, 4.5f, 5.f, 6.f}).view({3, 2})));
+  EXPECT_TRUE(report(e, "y").equal(at::tensor({0, 1, 1}, at::kLong)));
+  at::Tensor z = report(e, "z");
+  EXPECT_TRUE(at::allclose(z.mean(0), at::zeros({2}), 0, 1e-6));
+  EXPECT_TRUE(at::allclose(z.std(0), at::ones({2}), 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(report(e, "fixed")[0], at::tensor({0.f, 0.f})));
+
+  std::ofstream(dir_ / "bad.csv") << "a,label\n1,0\noops,1\n";
+  lang::Compiler c(lib_.ops, {});
+  auto g = c.compile_text((dir_ / "s.pipe").string(), "report \"x\" = data.csv(\"bad.csv\").features\n");
+  ASSERT_TRUE(g);
+  RunOptions o;
+  o.script_dir = dir_;
+  auto bad = execute(*g, lib_.ops, lib_.impls, o);
+  std::string error;
+  for (auto& node : bad.nodes) error += node.error;
+  EXPECT_NE(error.find("bad.csv:3: column 'a' holds 'oops', not a number"), std::string::npos) << error;
+}
+
+TEST_F(Stdlib, GridsAndCurvesAreFiguresYouCanOpen) {
+  save(at::rand({3, 1, 28, 28}), "a.pt");
+  save(at::rand({3, 3, 28, 28}), "b.pt");
+  save(at::linspace(1, 0, 11), "c1.pt");
+  save(at::rand({4, 11}), "c2.pt");
+  auto e = run("let a = tensor.load(\"a.pt\")\nlet b = tensor.load(\"b.pt\")\n"
+               "let rows = viz.grid([a, b], captions=[\"saliency\", \"integrated gradients\"])\n"
+               "let cells = viz.grid(a, captions=[\"one\", \"two\", \"three\"], cols=3)\n"
+               "report \"rows\" = rows\nreport \"cells\" = cells\nsave(rows, \"rows.png\")\n"
+               "viz.curve([tensor.load(\"c1.pt\"), tensor.load(\"c2.pt\")], \"curves.svg\", labels=[\"IG\", \"saliency <&>\"], title=\"deletion\")\n"
+               "viz.curve(tensor.load(\"c1.pt\"), \"curve.png\")\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor rows = report(e, "rows"), cells = report(e, "cells");
+  // 28 px images are enlarged 4x (112 px) so captions fit; 2 rows with titles.
+  EXPECT_EQ(rows.size(0), 3);
+  EXPECT_EQ(rows.size(2), 3 * (112 + 6) + 6);
+  EXPECT_EQ(rows.size(1), 2 * (112 + 6 + 16) + 6);
+  EXPECT_EQ(cells.size(1), 112 + 14 + 6 + 6);  // one row, with a caption line
+  // Captions are drawn: dark pixels in the strip under the first image.
+  at::Tensor strip = cells.slice(1, 6 + 112, 6 + 112 + 14).slice(2, 6, 6 + 112);
+  EXPECT_LT(strip.min().item<float>(), 0.1f);
+  std::string svg = read_file(dir_ / "out" / "curves.svg");
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_EQ(std::count(svg.begin(), svg.end(), '\n') > 10, true);
+  size_t lines = 0;
+  for (size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1)) ++lines;
+  EXPECT_EQ(lines, 2u);
+  EXPECT_NE(svg.find("saliency &lt;&amp;&gt;"), std::string::npos);
+  EXPECT_EQ(read_file(dir_ / "out" / "curve.png").substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+}
+
+}  // namespace
+}  // namespace pipette
