@@ -26,17 +26,17 @@ expect() {  # expect STATUS DESCRIPTION -- command...
 
 expect 0 "--version" -- "$PIPETTE" --version
 grep -q "^pipette " "$tmp/out" || { echo "FAIL: --version output"; fail=1; }
-expect 0 "check quickstart" -- "$PIPETTE" check "$SRC/examples/quickstart.pipe"
-expect 0 "graph dot" -- "$PIPETTE" graph "$SRC/examples/quickstart.pipe"
+expect 0 "check quickstart" -- "$PIPETTE" check "$SRC/examples/explain_fashion.pipe"
+expect 0 "graph dot" -- "$PIPETTE" graph "$SRC/examples/explain_fashion.pipe"
 grep -q "^digraph pipette" "$tmp/out" || { echo "FAIL: dot output"; fail=1; }
 if command -v dot >/dev/null; then
-  "$PIPETTE" graph "$SRC/examples/quickstart.pipe" | dot -Tsvg >"$tmp/q.svg" && grep -q "<svg" "$tmp/q.svg" \
+  "$PIPETTE" graph "$SRC/examples/explain_fashion.pipe" | dot -Tsvg >"$tmp/q.svg" && grep -q "<svg" "$tmp/q.svg" \
     && echo "ok: DOT renders with Graphviz" || { echo "FAIL: dot -Tsvg"; fail=1; }
 fi
-expect 0 "graph json with --set" -- "$PIPETTE" graph "$SRC/examples/quickstart.pipe" --format json --set steps=64
+expect 0 "graph json with --set" -- "$PIPETTE" graph "$SRC/examples/explain_fashion.pipe" --format json --set steps=64
 grep -q '"steps": 64' "$tmp/out" || { echo "FAIL: --set not applied"; fail=1; }
 if [[ -x /usr/bin/python3 ]]; then
-  "$PIPETTE" graph "$SRC/examples/quickstart.pipe" --format json | /usr/bin/python3 -c \
+  "$PIPETTE" graph "$SRC/examples/explain_fashion.pipe" --format json | /usr/bin/python3 -c \
     'import json,sys; g=json.load(sys.stdin); assert g["format"]=="pipette-graph" and g["nodes"]' \
     && echo "ok: JSON parses in Python" || { echo "FAIL: JSON"; fail=1; }
 fi
@@ -48,7 +48,7 @@ expect 0 "warnings do not fail check" -- "$PIPETTE" check "$tmp/warn.pipe"
 grep -q "warning: unused variable 'x'" "$tmp/err" || { echo "FAIL: warning text"; fail=1; }
 expect 2 "missing file is status 2" -- "$PIPETTE" check "$tmp/nope.pipe"
 expect 2 "bad usage is status 2" -- "$PIPETTE" graph
-expect 2 "bad --set syntax is status 2" -- "$PIPETTE" check "$SRC/examples/quickstart.pipe" --set oops
+expect 2 "bad --set syntax is status 2" -- "$PIPETTE" check "$SRC/examples/explain_fashion.pipe" --set oops
 expect 0 "ops lists signatures" -- "$PIPETTE" ops attr
 grep -q "attr.integrated_gradients(model: model" "$tmp/out" || { echo "FAIL: ops output"; fail=1; }
 expect 0 "help for a command" -- "$PIPETTE" help graph
@@ -98,7 +98,7 @@ grep -q "compared with run sweep-" "$tmp/out" && grep -q "why: parameter 'a' cha
 expect 1 "runs show of an unknown id" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" show nope
 
 # The quickstart end to end, small: train, explain, score, draw; Python opens the results.
-expect 0 "quickstart runs" -- "$PIPETTE" run "$SRC/examples/quickstart.pipe" --out "$tmp/q" --cache "$tmp/qcache" \
+expect 0 "quickstart runs" -- "$PIPETTE" run "$SRC/examples/explain_fashion.pipe" --out "$tmp/q" --cache "$tmp/qcache" \
   --set train_examples=2000 --set examples=16 --set steps=8
 if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c "import torch, skimage" 2>/dev/null; then
   /usr/bin/python3 - "$tmp/q" <<'PY' && echo "ok: quickstart outputs open in Python" || { echo "FAIL: quickstart outputs"; fail=1; }
@@ -108,10 +108,13 @@ d = sys.argv[1]
 r = json.load(open(d + "/report.json"))["reports"]
 assert 0.5 < r["accuracy"] <= 1, r
 assert all(0 <= r[k] <= 1 for k in r if k.startswith("deletion")), r
+assert all(r[k] > 0 for k in r if k.startswith("sensitivity")), r
 m = torch.jit.load(d + "/model.pt")
 assert tuple(m(torch.zeros(3, 1, 28, 28)).shape) == (3, 10)
-png = io.imread(d + "/ig_heatmap.png")
-assert png.shape == (4 * 112 + 3 * 2, 4 * 112 + 3 * 2, 3), png.shape
+png = io.imread(d + "/heatmaps.png")  # 3 rows (methods) of 8 heatmaps of 112 px
+assert png.shape == (3 * (112 + 6 + 16) + 6, 8 * (112 + 6) + 6, 3), png.shape
+svg = open(d + "/deletion_curves.svg").read()
+assert svg.count("<polyline") == 3 and "Grad-CAM" in svg
 PY
 fi
 
