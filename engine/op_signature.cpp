@@ -16,6 +16,8 @@ OpSignature::OpSignature(std::string name, std::string doc, int version)
     : name_(std::move(name)), version_(version), doc_(std::move(doc)) {}
 
 OpSignature& OpSignature::input(std::string name, const std::string& type, std::string doc) {
+  // Two parameters of one name: calls could only ever reach the first.
+  if (find_param(name)) throw std::logic_error(name_ + " declares the parameter '" + name + "' twice");
   ParamSpec p;
   p.name = std::move(name);
   p.type = parse_or_throw(name_, type);

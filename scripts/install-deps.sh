@@ -15,6 +15,8 @@ PACKAGES=(
   dataset-fashion-mnist python3-skimage wordnet-base
   # peers and viewers used by tests: torch.load round trips, DOT rendering
   python3-torch graphviz
+  # what Captum (the attribution benchmark's peer) imports besides torch
+  python3-tqdm
 )
 
 missing=()

@@ -57,7 +57,8 @@ Method gradient_method(const std::string& name, torch::jit::Module& m, const OpA
 }
 
 OpSignature& explainer_params(OpSignature& s) {
-  s.param("method", "string", Operand::string("saliency"), "The gradient method")
+  s.param("explainer", "string", Operand::string("saliency"),
+          "The gradient method (its quadrature, for integrated_gradients, is `method`)")
       .choices({"saliency", "input_x_gradient", "integrated_gradients"})
       .param("abs", "bool", Operand::boolean(true), "saliency: absolute gradients");
   return ig_params(s);
@@ -117,7 +118,7 @@ void register_attr_gradient(OpLibrary& lib) {
     std::vector<int64_t> shape{s};
     shape.insert(shape.end(), x.sizes().begin(), x.sizes().end());
     at::Tensor noisy = (x.unsqueeze(0) + normal_noise(x, shape, a.float_("stdevs"), ctx)).flatten(0, 1);  // [S*N, ...]
-    Method f = gradient_method(a.string("method"), m, a, ctx, baselines_of(a, x, ctx));
+    Method f = gradient_method(a.string("explainer"), m, a, ctx, baselines_of(a, x, ctx));
     std::string type = a.string("nt_type");
     at::Tensor out = per_target(t, [&](const at::Tensor& tj) {
       at::Tensor each = f(noisy, tj.repeat({s}));

@@ -174,7 +174,7 @@ void register_metric(OpLibrary& lib) {
     OpSignature sens(max ? "metric.max_sensitivity" : "metric.avg_sensitivity",
                      std::string("Explanation sensitivity (Yeh et al., 2019; Quantus' ") +
                          (max ? "MaxSensitivity" : "AvgSensitivity") +
-                         "): re-explain inputs perturbed uniformly within +-radius with the given gradient method, "
+                         "): re-explain inputs perturbed uniformly within +-radius with the gradient method `explainer`, "
                          "and report the " + (max ? "largest" : "mean") +
                          " change ||a(x') - a(x)|| / ||a(x)|| over n_samples draws, averaged over inputs. Lower is "
                          "more robust.");
@@ -191,7 +191,7 @@ void register_metric(OpLibrary& lib) {
       if (t.multi) throw OpError("sensitivity takes one target per example");
       at::Tensor target = t.index.select(1, 0).contiguous();
       int64_t s = a.int_("n_samples"), n = x.size(0);
-      Method explain = gradient_method(a.string("method"), m, a, ctx, baselines_of(a, x, ctx));
+      Method explain = gradient_method(a.string("explainer"), m, a, ctx, baselines_of(a, x, ctx));
       at::Tensor base = explain(x, target).flatten(1);  // [N, D]
       at::Generator gen = ctx.generator();
       std::vector<int64_t> shape{s};
@@ -224,7 +224,7 @@ void register_metric(OpLibrary& lib) {
                at::Tensor b = baselines_of(a, x, ctx);
                bool absolute = a.bool_("absolute");
                auto explain = [&](torch::jit::Module& model) {
-                 at::Tensor e = gradient_method(a.string("method"), model, a, ctx, b)(x, target).flatten(1);
+                 at::Tensor e = gradient_method(a.string("explainer"), model, a, ctx, b)(x, target).flatten(1);
                  return absolute ? e.abs() : e;
                };
                at::Tensor original = explain(m);

@@ -60,6 +60,7 @@ TEST(Signature, DeclarationAndPrinting) {
   EXPECT_EQ(*s.find_param("steps")->min, 1.0);
   EXPECT_THROW(OpSignature("a.b", "").input("x", "tensr", ""), std::logic_error);
   EXPECT_THROW(OpSignature("a.b", "").range(1), std::logic_error);
+  EXPECT_THROW(OpSignature("a.b", "").input("x", "tensor", "").param("x", "int", Operand::integer(1), ""), std::logic_error);
 }
 
 TEST(GraphJson, RefsRecordsAndConstantsAreUnambiguous) {

@@ -129,7 +129,7 @@ TEST_F(Stdlib, NoiseTunnelAndGradientShapOnALinearModel) {
                "report \"sg\" = attr.noise_tunnel(m, x, target=1, abs=false, nt_samples=8, stdevs=0.5)\n"
                "report \"vg\" = attr.noise_tunnel(m, x, target=1, abs=false, nt_type=\"vargrad\", stdevs=0.5)\n"
                "report \"sq\" = attr.noise_tunnel(m, x, target=1, abs=false, nt_type=\"smoothgrad_sq\")\n"
-               "report \"ig\" = attr.noise_tunnel(m, x, target=0, method=\"integrated_gradients\", stdevs=0.0, steps=4)\n"
+               "report \"ig\" = attr.noise_tunnel(m, x, target=0, explainer=\"integrated_gradients\", stdevs=0.0, steps=4)\n"
                "report \"shap\" = attr.gradient_shap(m, x, tensor.load(\"b.pt\"), target=0, n_samples=7)\n");
   ASSERT_TRUE(e.ok());
   // The gradient of a linear model is the same at every noisy point.

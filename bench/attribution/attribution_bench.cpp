@@ -1,0 +1,218 @@
+// pipette's attribution methods against Captum on the same TorchScript models,
+// inputs and thread count, printed as time and peak-memory ratios.
+//
+//   attribution_bench [--captum DIR] [--threads N] [--repeats R] [--python PATH] [CASE...]
+//
+// Without --captum (a checkout holding the `captum` package) it prints
+// pipette's numbers only. pipette runs each case as a one-node pipeline
+// (--jobs 1) and reads the node's own time and peak resident memory; the peer
+// (captum_peer.py) measures the same way in its own process. Before each run
+// both hand freed memory back to the system (malloc_trim), so a peak is not
+// hidden below memory the allocator kept from an earlier run.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+#include <nlohmann/json.hpp>
+
+#include <malloc.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/executor.hpp"
+#include "engine/value_io.hpp"
+#include "lang/compiler.hpp"
+#include "stdlib/architectures.hpp"
+#include "stdlib/stdlib.hpp"
+
+using namespace pipette;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Case {
+  std::string name, what, call;
+  bool peer = true;
+};
+
+// The cases of the stdlib issue: IG on a Fashion-MNIST-sized CNN (batch 64) and
+// on a tiny MLP (batch 256, where Captum is overhead-bound), occlusion 4x4
+// stride 2, feature ablation, Shapley sampling and KernelSHAP on 49
+// superpixels, noise tunnel; and IG at 1000 steps for memory flat in steps.
+std::vector<Case> cases() {
+  return {
+      {"ig_cnn_50", "IG, 50 steps, CNN, batch 64", "attr.integrated_gradients(cnn, x64, target=t64, steps=50)"},
+      {"ig_mlp_50", "IG, 50 steps, tiny MLP, batch 256", "attr.integrated_gradients(mlp, x256, target=t256, steps=50)"},
+      {"occlusion", "occlusion 4x4 stride 2, CNN, batch 64",
+       "attr.occlusion(cnn, x64, target=t64, window=[4, 4], strides=[2, 2])"},
+      {"feature_ablation", "feature ablation, 49 superpixels, batch 64",
+       "attr.feature_ablation(cnn, x64, target=t64, feature_mask=grid)"},
+      {"shapley_sampling", "Shapley sampling, 49 superpixels, 25 orders, batch 16",
+       "attr.shapley_value_sampling(cnn, x16, target=t16, feature_mask=grid, n_samples=25)"},
+      {"kernel_shap", "KernelSHAP, 49 superpixels, 256 coalitions, batch 16",
+       "attr.kernel_shap(cnn, x16, target=t16, feature_mask=grid, n_samples=256)"},
+      {"ablation_mlp", "feature ablation, tiny MLP (16 features), batch 256",
+       "attr.feature_ablation(mlp, x256, target=t256)"},
+      {"shapley_mlp", "Shapley sampling, tiny MLP (16 features), batch 256",
+       "attr.shapley_value_sampling(mlp, x256, target=t256, n_samples=25)"},
+      {"noise_tunnel", "noise tunnel (smoothgrad, 10 samples), CNN, batch 64",
+       "attr.noise_tunnel(cnn, x64, target=t64, nt_samples=10, stdevs=0.1)"},
+      {"ig_cnn_1000", "IG, 1000 steps, CNN, batch 64 (memory flat in steps)",
+       "attr.integrated_gradients(cnn, x64, target=t64, steps=1000)", false},
+  };
+}
+
+void write_inputs(const fs::path& dir) {
+  at::Generator gen = at::detail::createCPUGenerator(1);
+  stdlib::build_architecture("cnn", {{1, 28, 28}, 10}, gen).save((dir / "cnn.pt").string());
+  // A tiny MLP: 16 inputs, 32 hidden, 4 classes.
+  torch::jit::Module mlp("TinyMLP");
+  mlp.register_parameter("w1", at::randn({32, 16}, gen) * 0.25, false);
+  mlp.register_parameter("b1", at::zeros({32}), false);
+  mlp.register_parameter("w2", at::randn({4, 32}, gen) * 0.18, false);
+  mlp.register_parameter("b2", at::zeros({4}), false);
+  mlp.define("def forward(self, x):\n    return torch.linear(torch.relu(torch.linear(x, self.w1, self.b1)), self.w2, self.b2)\n");
+  mlp.save((dir / "mlp.pt").string());
+  for (int64_t n : {64, 16}) {
+    write_value_file(Value(at::rand({n, 1, 28, 28}, gen)), dir / ("x" + std::to_string(n) + ".pt"));
+    write_value_file(Value(at::randint(10, {n}, gen, at::kLong)), dir / ("t" + std::to_string(n) + ".pt"));
+  }
+  write_value_file(Value(at::randn({256, 16}, gen)), dir / "x256.pt");
+  write_value_file(Value(at::randint(4, {256}, gen, at::kLong)), dir / "t256.pt");
+  at::Tensor r = at::arange(28, at::kLong).div(4, "floor");
+  write_value_file(Value((r.view({28, 1}) * 7 + r.view({1, 28})).view({1, 1, 28, 28})), dir / "grid.pt");
+}
+
+struct Measure {
+  double seconds = -1;
+  int64_t peak_bytes = -1;
+};
+
+// Best time over `repeats` runs after a warm-up; the peak of the last run.
+Measure run_pipette(const OpLibrary& lib, const fs::path& dir, const Case& c, int repeats) {
+  std::string text =
+      "let cnn = model.load(\"cnn.pt\")\nlet mlp = model.load(\"mlp.pt\")\nlet grid = tensor.load(\"grid.pt\")\n"
+      "let x64 = tensor.load(\"x64.pt\")\nlet t64 = tensor.load(\"t64.pt\")\nlet x16 = tensor.load(\"x16.pt\")\n"
+      "let t16 = tensor.load(\"t16.pt\")\nlet x256 = tensor.load(\"x256.pt\")\nlet t256 = tensor.load(\"t256.pt\")\n"
+      "report \"a\" = " + c.call + "\n";
+  lang::Compiler compiler(lib.ops, {});
+  auto g = compiler.compile_text((dir / "bench.pipe").string(), text);
+  if (!g) {
+    std::fprintf(stderr, "%s\n", compiler.render_diagnostics().c_str());
+    return {};
+  }
+  RunOptions o;
+  o.jobs = 1;  // so that the executor measures each node's peak memory
+  o.script_dir = dir;
+  o.out_dir = dir / "out";
+  Measure best;
+  for (int i = 0; i <= repeats; ++i) {
+    // Free memory kept by the allocator would hide a peak below it: hand it
+    // back first, so that the node's high-water mark starts at its live set.
+    malloc_trim(0);
+    Execution e = execute(*g, lib.ops, lib.impls, o);
+    for (size_t n = 0; n < g->nodes.size(); ++n) {
+      if (g->nodes[n].op.rfind("attr.", 0) != 0) continue;
+      if (!e.nodes[n].error.empty()) {
+        std::fprintf(stderr, "%s: %s\n", c.name.c_str(), e.nodes[n].error.c_str());
+        return {};
+      }
+      if (i == 0) continue;  // warm-up
+      if (best.seconds < 0 || e.nodes[n].seconds < best.seconds) best.seconds = e.nodes[n].seconds;
+      best.peak_bytes = std::max(best.peak_bytes, e.nodes[n].peak_bytes);
+    }
+  }
+  return best;
+}
+
+std::map<std::string, Measure> run_captum(const std::string& python, const fs::path& captum, const fs::path& dir,
+                                          int threads, int repeats, const std::vector<Case>& wanted) {
+  std::map<std::string, Measure> out;
+  fs::path script = fs::path(__FILE__).parent_path() / "captum_peer.py";
+  std::string cmd = python + " " + script.string() + " " + captum.string() + " " + dir.string() + " " +
+                    std::to_string(threads) + " " + std::to_string(repeats);
+  for (auto& c : wanted)
+    if (c.peer) cmd += " " + c.name;
+  cmd += " 2>" + (dir / "captum.log").string();
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char line[4096];
+  while (fgets(line, sizeof line, p)) {
+    try {
+      auto j = nlohmann::json::parse(line);
+      out[j.at("case").get<std::string>()] = {j.at("seconds").get<double>(), j.at("peak_bytes").get<int64_t>()};
+    } catch (const std::exception&) {
+    }
+  }
+  if (pclose(p) != 0) {
+    std::fprintf(stderr, "captum_peer.py failed:\n");
+    std::ifstream log(dir / "captum.log");
+    std::fprintf(stderr, "%s\n", std::string((std::istreambuf_iterator<char>(log)), {}).c_str());
+  }
+  return out;
+}
+
+std::string mib(int64_t bytes) {
+  if (bytes < 0) return "?";
+  char s[32];
+  std::snprintf(s, sizeof s, "%.1f", static_cast<double>(bytes) / (1 << 20));
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fs::path captum;
+  std::string python = "/usr/bin/python3";
+  int threads = 2, repeats = 3;
+  std::vector<std::string> only;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--captum" && i + 1 < argc) captum = argv[++i];
+    else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
+    else if (a == "--repeats" && i + 1 < argc) repeats = std::stoi(argv[++i]);
+    else if (a == "--python" && i + 1 < argc) python = argv[++i];
+    else only.push_back(a);
+  }
+  at::set_num_threads(threads);
+  fs::path dir = fs::temp_directory_path() / ("pipette-attribution-bench-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  write_inputs(dir);
+
+  std::vector<Case> wanted;
+  for (auto& c : cases())
+    if (only.empty() || std::find(only.begin(), only.end(), c.name) != only.end()) wanted.push_back(c);
+  bool with_peer = !captum.empty() && fs::exists(captum / "captum");
+  if (!captum.empty() && !with_peer) std::printf("no captum package under %s: pipette's numbers only\n", captum.c_str());
+  std::map<std::string, Measure> peer;
+  if (with_peer) peer = run_captum(python, captum, dir, threads, repeats, wanted);
+
+  OpLibrary lib;
+  stdlib::register_all(lib);
+  std::printf("threads %d, best of %d after a warm-up; peak = resident memory above the start of the call\n", threads,
+              repeats);
+  std::printf("%-58s %10s %10s %8s %10s %10s %8s\n", "case", "pipette s", "Captum s", "speedup", "pipette MiB",
+              "Captum MiB", "mem ratio");
+  for (auto& c : wanted) {
+    Measure m = run_pipette(lib, dir, c, repeats);
+    auto it = peer.find(c.name);
+    bool have = it != peer.end() && it->second.seconds > 0;
+    char speed[32] = "-", ratio[32] = "-", their_s[32] = "-";
+    if (have) {
+      std::snprintf(their_s, sizeof their_s, "%.3f", it->second.seconds);
+      std::snprintf(speed, sizeof speed, "%.1fx", it->second.seconds / m.seconds);
+      if (it->second.peak_bytes > 0 && m.peak_bytes > 0)
+        std::snprintf(ratio, sizeof ratio, "%.2f", static_cast<double>(m.peak_bytes) / it->second.peak_bytes);
+    }
+    std::printf("%-58s %10.3f %10s %8s %10s %10s %8s\n", c.what.c_str(), m.seconds, their_s, speed, mib(m.peak_bytes).c_str(),
+                have ? mib(it->second.peak_bytes).c_str() : "-", ratio);
+    std::fflush(stdout);
+  }
+  std::printf("speedup = Captum time / pipette time; mem ratio = pipette peak / Captum peak\n");
+  fs::remove_all(dir);
+  return 0;
+}
