@@ -84,6 +84,22 @@ OpSignature& perturbation_common(OpSignature& s) {
   return baseline_params(s);
 }
 
+// What every perturbation method reads from its call: the model on the node's
+// device, inputs, baselines, targets and feature groups.
+struct Call {
+  torch::jit::Module m;
+  at::Tensor x, b;
+  Targets t;
+  Features f;
+};
+Call call_of(const OpArgs& a, OpContext& ctx, bool baselines = true, bool features = true) {
+  Call c{model_arg(a, "model", ctx.device), a.tensor("inputs").to(ctx.device), {}, {}, {}};
+  if (baselines) c.b = baselines_of(a, c.x, ctx);
+  c.t = targets_of(a, c.m, c.x);
+  if (features) c.f = features_of(a, c.x);
+  return c;
+}
+
 // Random coalitions [M, F] of `size[i]` present features each.
 at::Tensor coalitions_of_size(const at::Tensor& size, int64_t features, at::Generator& gen) {
   at::Tensor order = at::rand({size.size(0), features}, gen).argsort(1, false).argsort(1, false);  // a random rank per feature
@@ -116,10 +132,7 @@ void register_attr_perturbation(OpLibrary& lib) {
              "[N, C, H, W] images covers all channels)")
       .param("strides", "int|list<int>", Operand::integer(1), "Step per dimension, same convention");
   lib.define(occ.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
-    torch::jit::Module m = model_arg(a, "model", ctx.device);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    at::Tensor b = baselines_of(a, x, ctx);
-    Targets t = targets_of(a, m, x);
+    auto [m, x, b, t, f] = call_of(a, ctx, /*baselines=*/true, /*features=*/false);
     Windows w = windows_of(a, x);
     at::Tensor fx = target_scores(m, x, t, ctx);                        // [N, T]
     int64_t n = x.size(0), d = x.numel() / n;
@@ -149,11 +162,7 @@ void register_attr_perturbation(OpLibrary& lib) {
                   "value) by the baseline and attribute the drop in the target output to its elements.");
   feature_mask_param(perturbation_common(abl));
   lib.define(abl.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
-    torch::jit::Module m = model_arg(a, "model", ctx.device);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    at::Tensor b = baselines_of(a, x, ctx);
-    Targets t = targets_of(a, m, x);
-    Features f = features_of(a, x);
+    auto [m, x, b, t, f] = call_of(a, ctx);
     at::Tensor fx = target_scores(m, x, t, ctx);
     at::Tensor s = perturbation_scores(
         m, x, t, f.count,
@@ -172,11 +181,8 @@ void register_attr_perturbation(OpLibrary& lib) {
                    "a batch of more than one input.");
   feature_mask_param(attribution_inputs(perm)).stochastic();
   lib.define(perm.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
-    torch::jit::Module m = model_arg(a, "model", ctx.device);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
+    auto [m, x, b, t, f] = call_of(a, ctx, /*baselines=*/false);
     if (x.size(0) < 2) throw OpError("feature permutation shuffles across the batch; it needs at least 2 inputs");
-    Targets t = targets_of(a, m, x);
-    Features f = features_of(a, x);
     at::Generator gen = ctx.generator();
     int64_t n = x.size(0);
     at::Tensor perms = at::rand({f.count, n}, gen).argsort(1, false).to(x.device());  // [F, N]
@@ -201,11 +207,7 @@ void register_attr_perturbation(OpLibrary& lib) {
       .range(1)
       .stochastic();
   lib.define(svs.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
-    torch::jit::Module m = model_arg(a, "model", ctx.device);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    at::Tensor b = baselines_of(a, x, ctx);
-    Targets t = targets_of(a, m, x);
-    Features f = features_of(a, x);
+    auto [m, x, b, t, f] = call_of(a, ctx);
     int64_t samples = a.int_("n_samples"), nf = f.count, n = x.size(0);
     at::Generator gen = ctx.generator();
     at::Tensor rank = at::rand({samples, nf}, gen).argsort(1, false).argsort(1, false).to(x.device());  // feature -> position
@@ -233,11 +235,7 @@ void register_attr_perturbation(OpLibrary& lib) {
       .range(1)
       .stochastic();
   lib.define(ks.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
-    torch::jit::Module m = model_arg(a, "model", ctx.device);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    at::Tensor b = baselines_of(a, x, ctx);
-    Targets t = targets_of(a, m, x);
-    Features f = features_of(a, x);
+    auto [m, x, b, t, f] = call_of(a, ctx);
     int64_t nf = f.count, samples = a.int_("n_samples"), n = x.size(0);
     at::Generator gen = ctx.generator();
     at::Tensor z;
@@ -276,11 +274,7 @@ void register_attr_perturbation(OpLibrary& lib) {
       .range(0.0)
       .stochastic();
   lib.define(lime.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
-    torch::jit::Module m = model_arg(a, "model", ctx.device);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    at::Tensor b = baselines_of(a, x, ctx);
-    Targets t = targets_of(a, m, x);
-    Features f = features_of(a, x);
+    auto [m, x, b, t, f] = call_of(a, ctx);
     int64_t nf = f.count, n = x.size(0);
     at::Generator gen = ctx.generator();
     at::Tensor z = at::cat({at::ones({1, nf}), at::bernoulli(at::full({a.int_("n_samples"), nf}, 0.5), gen)}, 0);

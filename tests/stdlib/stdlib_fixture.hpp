@@ -41,6 +41,24 @@ class Stdlib : public ::testing::Test {
     for (auto& n : e.nodes) EXPECT_TRUE(n.error.empty()) << n.error;
     return e;
   }
+  // Runs a script expected to fail; returns what every failing node said and
+  // why reports could not be read.
+  std::string run_errors(const std::string& text, Execution* out = nullptr) {
+    lang::Compiler c(lib_.ops, {});
+    auto g = c.compile_text((dir_ / "s.pipe").string(), text);
+    EXPECT_TRUE(g) << c.render_diagnostics();
+    if (!g) return {};
+    RunOptions o;
+    o.script_dir = dir_;
+    o.out_dir = dir_ / "out";
+    Execution e = execute(*g, lib_.ops, lib_.impls, o);
+    EXPECT_FALSE(e.ok());
+    std::string errors;
+    for (auto& n : e.nodes) errors += n.error;
+    for (auto& [name, why] : e.report_errors) errors += why;
+    if (out) *out = std::move(e);
+    return errors;
+  }
   static at::Tensor report(const Execution& e, const std::string& name) {
     for (auto& [k, v] : e.reports)
       if (k == name) return v.isTensor() ? v.toTensor() : at::scalar_tensor(v.toDouble(), at::kDouble);

@@ -115,7 +115,9 @@ TEST_F(Stdlib, TrainingLearnsFashionMnistAndTheModelOpensAsTorchScript) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second.computed, 1u);  // only the save, which writes its file in every run
   for (auto& n : graph_.nodes)
-    if (n.op == "train.classifier") EXPECT_TRUE(second.nodes[n.id].cached);
+    if (n.op == "train.classifier") {
+      EXPECT_TRUE(second.nodes[n.id].cached);
+    }
   EXPECT_EQ(report(second, "accuracy").item<double>(), accuracy);
   EXPECT_TRUE(fs::exists(dir_ / "out" / "model.pt"));
 }
