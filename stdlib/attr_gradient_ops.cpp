@@ -15,13 +15,6 @@ namespace pipette::stdlib {
 
 namespace {
 
-// One attribution per target column: fn(target [N]) -> [N, ...], stacked [N, T, ...].
-at::Tensor per_target(const Targets& t, const std::function<at::Tensor(const at::Tensor&)>& fn) {
-  std::vector<at::Tensor> parts;
-  for (int64_t j = 0; j < t.count(); ++j) parts.push_back(fn(t.index.select(1, j).contiguous()));
-  return at::stack(parts, 1);
-}
-
 at::Tensor integrated_gradients(torch::jit::Module& m, const at::Tensor& x, const at::Tensor& b,
                                 const at::Tensor& target, const OpArgs& a, OpContext& ctx) {
   Quadrature q = quadrature(a.string("method"), a.int_("steps"));
@@ -189,21 +182,7 @@ void register_attr_gradient(OpLibrary& lib) {
   model_and_inputs(delta).input("attributions", "tensor", "Attributions of the inputs (one target)");
   baseline_params(target_param(delta));
   lib.define(delta.returns("tensor", "[N]: the error per example; 0 for exact completeness"),
-             [](const OpArgs& a, OpContext& ctx) {
-               torch::jit::Module m = model_arg(a, "model", ctx.device);
-               at::Tensor x = a.tensor("inputs").to(ctx.device);
-               at::Tensor attr = a.tensor("attributions").to(ctx.device);
-               if (attr.sizes() != x.sizes())
-                 throw OpError("attributions " + describe(Value(attr)) + " are not shaped like the inputs " +
-                               describe(Value(x)) + " (one target per call)");
-               at::Tensor b = baselines_of(a, x, ctx);
-               Targets t = targets_of(a, m, x);
-               if (t.multi) throw OpError("attr.convergence_delta takes one target per example");
-               int64_t n = x.size(0);
-               at::Tensor both = target_scores(m, at::cat({x, b}, 0), Targets{t.index.repeat({2, 1})}, ctx);
-               at::Tensor gap = (both.slice(0, 0, n) - both.slice(0, n, 2 * n)).view({n});
-               return Value(attr.flatten(1).sum(1).to(at::kDouble) - gap.to(at::kDouble));
-             });
+             [](const OpArgs& a, OpContext& ctx) { return Value(completeness_gap(a, ctx)); });
 }
 
 }  // namespace pipette::stdlib

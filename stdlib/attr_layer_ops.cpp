@@ -90,18 +90,15 @@ void register_attr_layer(OpLibrary& lib) {
                  torch::NoGradGuard no_grad;
                  gap = hook.activation(x) - hook.activation(b);
                }
-               std::vector<at::Tensor> per_target;
-               for (int64_t j = 0; j < t.count(); ++j) {
-                 at::Tensor sum = path_integral(x, b, t.index.select(1, j).contiguous(), q, ctx,
-                                                [&](const at::Tensor& points, const at::Tensor& targets) {
-                                                  at::Tensor act = hook.activation(points).detach().requires_grad_(true);
-                                                  at::Tensor out = hook.output(act);
-                                                  at::Tensor picked = out.gather(1, targets.view({-1, 1})).sum();
-                                                  return torch::autograd::grad({picked}, {act})[0];
-                                                });
-                 per_target.push_back(sum * gap);
-               }
-               return Value(shape_output(at::stack(per_target, 1), t));
+               auto activation_gradient = [&](const at::Tensor& points, const at::Tensor& targets) {
+                 at::Tensor act = hook.activation(points).detach().requires_grad_(true);
+                 at::Tensor picked = hook.output(act).gather(1, targets.view({-1, 1})).sum();
+                 return torch::autograd::grad({picked}, {act})[0];
+               };
+               at::Tensor out = per_target(t, [&](const at::Tensor& tj) {
+                 return path_integral(x, b, tj, q, ctx, activation_gradient) * gap;
+               });
+               return Value(shape_output(out, t));
              });
 }
 

@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "stdlib/arg_lists.hpp"
 #include "stdlib/attribution.hpp"
 #include "stdlib/model_util.hpp"
 #include "stdlib/stdlib.hpp"
@@ -117,6 +118,20 @@ at::Tensor weighted_linear_fit(const at::Tensor& z, const at::Tensor& y, const a
   penalty[0][0] = 0;  // the intercept is not shrunk
   at::Tensor coef = at::linalg_solve(gram + penalty, design.t().mm(yd * wd));  // [F+1, K]
   return coef.slice(0, 1);
+}
+
+// KernelSHAP and LIME: score the coalitions z [M, F] (1 = feature present,
+// absent ones at the baseline) and fit one weighted linear model per input and
+// target; its coefficients, spread over the features' elements, are the
+// attributions.
+at::Tensor linear_surrogate(Call& c, const at::Tensor& z, const at::Tensor& w, double ridge, OpContext& ctx) {
+  at::Tensor zd = z.to(c.x.device(), c.x.scalar_type());
+  at::Tensor s = perturbation_scores(
+      c.m, c.x, c.t, z.size(0),
+      [&](int64_t p0, int64_t p1) { return blend(c.x, c.b, keep_from_presence(zd.slice(0, p0, p1), c.f)); }, ctx);
+  at::Tensor phi = weighted_linear_fit(z, s.flatten(1).cpu(), w, ridge);  // [F, N*T]
+  phi = phi.to(c.x.device(), c.x.scalar_type()).view({c.f.count, c.x.size(0), c.t.count()}).permute({1, 2, 0});
+  return shape_output(spread(phi, c.f, c.x), c.t);
 }
 
 }  // namespace
@@ -235,8 +250,8 @@ void register_attr_perturbation(OpLibrary& lib) {
       .range(1)
       .stochastic();
   lib.define(ks.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
-    auto [m, x, b, t, f] = call_of(a, ctx);
-    int64_t nf = f.count, samples = a.int_("n_samples"), n = x.size(0);
+    Call c = call_of(a, ctx);
+    int64_t nf = c.f.count, samples = a.int_("n_samples");
     at::Generator gen = ctx.generator();
     at::Tensor z;
     if (nf < 2) {
@@ -251,13 +266,7 @@ void register_attr_perturbation(OpLibrary& lib) {
     z = at::cat({at::zeros({1, nf}), at::ones({1, nf}), z}, 0);  // empty and full first
     at::Tensor w = at::ones({z.size(0)}, at::kDouble);
     w.slice(0, 0, 2).fill_(1e6);  // efficiency: the fit must pass through F(b) and F(x)
-    at::Tensor zd = z.to(x.device(), x.scalar_type());
-    at::Tensor s = perturbation_scores(
-        m, x, t, z.size(0), [&](int64_t p0, int64_t p1) { return blend(x, b, keep_from_presence(zd.slice(0, p0, p1), f)); },
-        ctx);
-    at::Tensor phi = weighted_linear_fit(z, s.flatten(1).cpu(), w, 1e-9);  // [F, N*T]
-    phi = phi.to(x.device(), x.scalar_type()).view({nf, n, t.count()}).permute({1, 2, 0});
-    return Value(shape_output(spread(phi, f, x), t));
+    return Value(linear_surrogate(c, z, w, 1e-9, ctx));
   });
 
   OpSignature lime("attr.lime",
@@ -274,21 +283,15 @@ void register_attr_perturbation(OpLibrary& lib) {
       .range(0.0)
       .stochastic();
   lib.define(lime.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
-    auto [m, x, b, t, f] = call_of(a, ctx);
-    int64_t nf = f.count, n = x.size(0);
+    Call c = call_of(a, ctx);
+    int64_t nf = c.f.count;
     at::Generator gen = ctx.generator();
     at::Tensor z = at::cat({at::ones({1, nf}), at::bernoulli(at::full({a.int_("n_samples"), nf}, 0.5), gen)}, 0);
     at::Tensor present = z.sum(1).to(at::kDouble);
     at::Tensor cosine = 1 - present / (present.sqrt() * std::sqrt(static_cast<double>(nf))).clamp_min(1e-12);
     double width = a.float_("kernel_width");
     at::Tensor w = (-(cosine * cosine) / (width * width)).exp();
-    at::Tensor zd = z.to(x.device(), x.scalar_type());
-    at::Tensor s = perturbation_scores(
-        m, x, t, z.size(0), [&](int64_t p0, int64_t p1) { return blend(x, b, keep_from_presence(zd.slice(0, p0, p1), f)); },
-        ctx);
-    at::Tensor phi = weighted_linear_fit(z, s.flatten(1).cpu(), w, a.float_("ridge"));
-    phi = phi.to(x.device(), x.scalar_type()).view({nf, n, t.count()}).permute({1, 2, 0});
-    return Value(shape_output(spread(phi, f, x), t));
+    return Value(linear_surrogate(c, z, w, a.float_("ridge"), ctx));
   });
 
   OpSignature rise("attr.rise",

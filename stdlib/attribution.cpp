@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "stdlib/arg_lists.hpp"
 #include "stdlib/model_util.hpp"
 
 namespace pipette::stdlib {
@@ -45,6 +46,12 @@ Targets targets_of(const OpArgs& a, torch::jit::Module& m, const at::Tensor& x) 
   }
   t.index = targets_for(a, "target", m, x).view({n, 1});
   return t;
+}
+
+at::Tensor per_target(const Targets& t, const std::function<at::Tensor(const at::Tensor&)>& fn) {
+  std::vector<at::Tensor> parts;
+  for (int64_t j = 0; j < t.count(); ++j) parts.push_back(fn(t.index.select(1, j).contiguous()));
+  return at::stack(parts, 1);
 }
 
 at::Tensor shape_output(const at::Tensor& per_target, const Targets& t) {
@@ -178,6 +185,21 @@ at::Tensor perturbation_scores(torch::jit::Module& m, const at::Tensor& x, const
   return all;
 }
 
+at::Tensor completeness_gap(const OpArgs& a, OpContext& ctx) {
+  torch::jit::Module m = model_arg(a, "model", ctx.device);
+  at::Tensor x = a.tensor("inputs").to(ctx.device);
+  at::Tensor attr = a.tensor("attributions").to(ctx.device);
+  if (attr.sizes() != x.sizes())
+    throw OpError("attributions " + describe(Value(attr)) + " are not shaped like the inputs " + describe(Value(x)) +
+                  " (one target per call)");
+  at::Tensor b = baselines_of(a, x, ctx);
+  Targets t = targets_of(a, m, x);
+  if (t.multi) throw OpError("completeness takes one target per input");
+  int64_t n = x.size(0);
+  at::Tensor both = target_scores(m, at::cat({x, b}, 0), Targets{t.index.repeat({2, 1})}, ctx).view({2, n});
+  return attr.flatten(1).sum(1).to(at::kDouble) - (both[0] - both[1]).to(at::kDouble);
+}
+
 at::Tensor blend(const at::Tensor& x, const at::Tensor& baseline, const at::Tensor& keep) {
   at::Tensor k = keep.to(x.scalar_type());
   return baseline.unsqueeze(0) + k * (x - baseline).unsqueeze(0);
@@ -274,25 +296,6 @@ at::Tensor HookPoint::activation(const at::Tensor& x) { return call_part(model, 
 at::Tensor HookPoint::output(const at::Tensor& activation) { return call_part(model, head, activation); }
 
 HookPoint hook_of(const OpArgs& a, torch::jit::Module m) { return HookPoint{std::move(m), a.string("layer"), a.string("head")}; }
-
-std::vector<int64_t> int_list(const OpArgs& a, const std::string& name) {
-  const Value& v = a[name];
-  std::vector<int64_t> out;
-  if (v.isNone()) return out;
-  if (v.isInt()) return {v.toInt()};
-  if (v.isList()) {
-    for (const auto& item : v.toListRef()) {
-      if (!item.isInt()) throw OpError("'" + name + "' must hold ints, found " + describe(item));
-      out.push_back(item.toInt());
-    }
-    return out;
-  }
-  if (v.isTensor()) {
-    at::Tensor t = v.toTensor().to(at::kCPU, at::kLong).flatten();
-    return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
-  }
-  throw OpError("'" + name + "' must be an int or a list of ints, got " + describe(v));
-}
 
 }  // namespace pipette::stdlib
 

@@ -36,6 +36,9 @@ struct Targets {
   int64_t count() const { return index.size(1); }
 };
 Targets targets_of(const OpArgs& a, torch::jit::Module& m, const at::Tensor& x);
+// Methods that need one pass per target: fn(targets [N]) -> [N, ...] for each
+// target column, stacked [N, T, ...].
+at::Tensor per_target(const Targets& t, const std::function<at::Tensor(const at::Tensor&)>& fn);
 // [N, T, ...] -> [N, ...] unless the call asked for several targets.
 at::Tensor shape_output(const at::Tensor& per_target, const Targets& t);
 
@@ -105,6 +108,12 @@ struct HookPoint {
 OpSignature& hook_params(OpSignature& s);
 HookPoint hook_of(const OpArgs& a, torch::jit::Module m);
 
+// sum(attributions) - (F(x) - F(b)) per input, [N] in double, from the call's
+// model, inputs, attributions (one target), baselines and target; F(x) and
+// F(b) come from one batched forward pass. attr.convergence_delta and
+// metric.completeness.
+at::Tensor completeness_gap(const OpArgs& a, OpContext& ctx);
+
 // A gradient method (saliency, input_x_gradient, integrated_gradients) as a
 // function of (inputs, targets [M]) on model `m`, its parameters (abs, steps,
 // method) read from the call. `baselines` are for the first inputs it is given
@@ -115,9 +124,6 @@ Method gradient_method(const std::string& name, torch::jit::Module& m, const OpA
                        const at::Tensor& baselines);
 // method (choices above), abs, and integrated gradients' parameters.
 OpSignature& explainer_params(OpSignature& s);
-
-// The int or list-of-ints argument `name` as a vector (empty when none).
-std::vector<int64_t> int_list(const OpArgs& a, const std::string& name);
 
 void register_attr_gradient(OpLibrary& lib);      // saliency, IG, noise tunnel, gradient SHAP, delta
 void register_attr_perturbation(OpLibrary& lib);  // occlusion, ablation, Shapley, KernelSHAP, LIME, RISE

@@ -11,6 +11,12 @@ namespace pipette::stdlib {
 
 using Rgb = std::array<float, 3>;
 
+// The smallest whole factor that enlarges pixels until the shorter side
+// (`side` pixels) is at least `at_least` pixels; 1 when it already is.
+inline int64_t enlargement(int64_t side, int64_t at_least) {
+  return side >= at_least ? 1 : (at_least + side - 1) / side;
+}
+
 class Canvas {
  public:
   Canvas(int64_t height, int64_t width, Rgb background = {1.f, 1.f, 1.f});

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/dataset.hpp"
+#include "stdlib/arg_lists.hpp"
 #include "stdlib/file_readers.hpp"
 #include "stdlib/stdlib.hpp"
 
@@ -57,6 +58,14 @@ class ImageFiles final : public Dataset {
   std::string summary_;
 };
 
+// A statistic per channel [C] (or one for all, [1]) shaped to broadcast over
+// a batch x [N, C, ...].
+at::Tensor per_channel(const at::Tensor& stat, const at::Tensor& x) {
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  if (x.dim() >= 2) shape[1] = stat.numel();
+  return stat.to(x.device(), x.scalar_type()).view(x.dim() >= 2 ? shape : std::vector<int64_t>{});
+}
+
 // (x - mean) / std on one field of another dataset, applied as examples are read.
 class Normalized final : public Dataset {
  public:
@@ -73,7 +82,7 @@ class Normalized final : public Dataset {
       Value v = kv.value();
       if (kv.key().toStringRef() == field_) {
         at::Tensor x = v.toTensor();
-        v = Value((x - mean_.to(x.device())) / std_.to(x.device()));
+        v = Value((x - per_channel(mean_, x)) / per_channel(std_, x));
       }
       fields.emplace_back(kv.key().toStringRef(), v);
     }
@@ -85,20 +94,6 @@ class Normalized final : public Dataset {
   std::string field_;
   at::Tensor mean_, std_;
 };
-
-// A per-channel statistic [C] as a tensor shaped to broadcast over [N, C, ...].
-at::Tensor per_channel(const std::vector<double>& v, int64_t dims) {
-  std::vector<int64_t> shape(static_cast<size_t>(std::max<int64_t>(dims, 2)), 1);
-  shape[1] = static_cast<int64_t>(v.size());
-  return at::tensor(v, at::kFloat).view(shape);
-}
-
-std::vector<double> floats_of(const Value& v) {
-  std::vector<double> out;
-  if (v.isDouble() || v.isInt()) return {v.isInt() ? static_cast<double>(v.toInt()) : v.toDouble()};
-  for (const auto& item : v.toListRef()) out.push_back(item.isInt() ? static_cast<double>(item.toInt()) : item.toDouble());
-  return out;
-}
 
 }  // namespace
 
@@ -197,19 +192,15 @@ void register_data_files(OpLibrary& lib) {
                auto fields = d->fields();
                if (std::find(fields.begin(), fields.end(), field) == fields.end())
                  throw OpError("the dataset has no field '" + field + "'");
-               at::Tensor mean, std;
-               if (a.is_none("mean") || a.is_none("std")) {
+               // Given statistics, else measured on the field: per channel (dimension 1).
+               at::Tensor mean = at::tensor(float_list(a, "mean"), at::kFloat);
+               at::Tensor std = at::tensor(float_list(a, "std"), at::kFloat);
+               if (mean.numel() == 0 || std.numel() == 0) {
                  at::Tensor x = d->column(field).to(at::kDouble);
                  std::vector<int64_t> others{0};
                  for (int64_t i = 2; i < x.dim(); ++i) others.push_back(i);
-                 at::Tensor m = x.dim() >= 2 ? x.mean(others, true) : x.mean();
-                 at::Tensor s = x.dim() >= 2 ? x.std(others, /*unbiased=*/true, /*keepdim=*/true) : x.std();
-                 mean = a.is_none("mean") ? m.to(at::kFloat) : per_channel(floats_of(a["mean"]), x.dim());
-                 std = a.is_none("std") ? s.to(at::kFloat) : per_channel(floats_of(a["std"]), x.dim());
-               } else {
-                 int64_t dims = d->gather(at::zeros({1}, at::kLong)).toGenericDict().at(field).toTensor().dim();
-                 mean = per_channel(floats_of(a["mean"]), dims);
-                 std = per_channel(floats_of(a["std"]), dims);
+                 if (mean.numel() == 0) mean = (x.dim() >= 2 ? x.mean(others) : x.mean().view({1})).to(at::kFloat);
+                 if (std.numel() == 0) std = (x.dim() >= 2 ? x.std(others, /*unbiased=*/true) : x.std().view({1})).to(at::kFloat);
                }
                if ((std.abs() < 1e-12).any().item<bool>()) throw OpError("a standard deviation is 0");
                return make_dataset(c10::make_intrusive<Normalized>(d, field, mean, std));

@@ -21,6 +21,11 @@ at::Tensor feature_relevance(const at::Tensor& attributions) {
   return attributions.flatten(1);
 }
 
+// |relevance| per feature [N, F] in double, for the metrics of attributions alone.
+at::Tensor magnitudes(const OpArgs& a) {
+  return feature_relevance(a.tensor("attributions")).abs().to(at::kDouble);
+}
+
 // Attributions for `x`: shaped like it, or with one channel for images (Grad-CAM, RISE).
 at::Tensor attributions_for(const OpArgs& a, const at::Tensor& x) {
   at::Tensor attr = a.tensor("attributions").to(x.device());
@@ -137,7 +142,7 @@ void register_metric(OpLibrary& lib) {
     at::Tensor x = a.tensor("inputs").to(ctx.device);
     at::Tensor attr = attributions_for(a, x).expand_as(x);
     Targets t = targets_of(a, m, x);
-    int64_t n = x.size(0), perturb = a.int_("n_perturb");
+    int64_t perturb = a.int_("n_perturb");
     at::Generator gen = ctx.generator();
     at::Tensor fx = target_scores(m, x, t, ctx).select(1, 0);  // [N]
     std::vector<int64_t> shape{perturb};
@@ -159,15 +164,7 @@ void register_metric(OpLibrary& lib) {
                    "per input, averaged. 0 for a complete method such as exact integrated gradients.");
   baseline_params(target_param(model_and_inputs(comp).input("attributions", "tensor", "Attributions for the inputs")));
   lib.define(comp.returns("float", "Mean absolute completeness error"), [](const OpArgs& a, OpContext& ctx) {
-    torch::jit::Module m = model_arg(a, "model", ctx.device);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    at::Tensor attr = attributions_for(a, x);
-    at::Tensor b = baselines_of(a, x, ctx);
-    Targets t = targets_of(a, m, x);
-    int64_t n = x.size(0);
-    at::Tensor both = target_scores(m, at::cat({x, b}, 0), Targets{t.index.repeat({2, 1})}, ctx).select(1, 0);
-    at::Tensor gap = both.slice(0, 0, n) - both.slice(0, n, 2 * n);
-    return Value((attr.flatten(1).sum(1).to(at::kDouble) - gap.to(at::kDouble)).abs().mean().item<double>());
+    return Value(completeness_gap(a, ctx).abs().mean().item<double>());
   });
 
   for (bool max : {true, false}) {
@@ -255,7 +252,7 @@ void register_metric(OpLibrary& lib) {
                      "per input, averaged. 1 when one feature holds all relevance, 0 when all hold the same.");
   sparse.input("attributions", "tensor", "Attributions [N, ...]");
   lib.define(sparse.returns("float", "Mean Gini index"), [](const OpArgs& a, OpContext&) {
-    at::Tensor r = feature_relevance(a.tensor("attributions")).abs().to(at::kDouble);
+    at::Tensor r = magnitudes(a);
     int64_t d = r.size(1);
     at::Tensor sorted = std::get<0>(r.sort(1)) + 1e-12;
     at::Tensor k = at::arange(1, d + 1, sorted.options());
@@ -268,7 +265,7 @@ void register_metric(OpLibrary& lib) {
                          "relevance distribution |a| / sum |a|, averaged. Lower is simpler.");
   complexity.input("attributions", "tensor", "Attributions [N, ...]");
   lib.define(complexity.returns("float", "Mean entropy in nats"), [](const OpArgs& a, OpContext&) {
-    at::Tensor r = feature_relevance(a.tensor("attributions")).abs().to(at::kDouble);
+    at::Tensor r = magnitudes(a);
     at::Tensor p = r / r.sum(1, true).clamp_min(1e-300);
     return Value((-(p * (p + 1e-300).log()).sum(1)).mean().item<double>());
   });

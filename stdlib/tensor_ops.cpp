@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 
 #include "engine/value_io.hpp"
+#include "stdlib/arg_lists.hpp"
 #include "stdlib/file_readers.hpp"
 #include "stdlib/npy_reader.hpp"
 #include "stdlib/stdlib.hpp"
@@ -83,11 +84,9 @@ void register_tensor(OpLibrary& lib) {
                  .stochastic()
                  .returns("tensor"),
              [](const OpArgs& a, OpContext& ctx) {
-               std::vector<int64_t> shape;
-               for (const auto& d : a["shape"].toListRef()) {
-                 if (d.toInt() < 0) throw OpError("shape sizes must not be negative");
-                 shape.push_back(d.toInt());
-               }
+               std::vector<int64_t> shape = int_list(a, "shape");
+               for (int64_t d : shape)
+                 if (d < 0) throw OpError("shape sizes must not be negative");
                at::Generator gen = ctx.generator();
                at::Tensor t = a.string("distribution") == "uniform" ? at::rand(shape, gen) : at::randn(shape, gen);
                return Value(t);

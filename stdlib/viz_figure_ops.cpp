@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "engine/value_io.hpp"
+#include "stdlib/arg_lists.hpp"
 #include "stdlib/canvas.hpp"
 #include "stdlib/stdlib.hpp"
 
@@ -13,26 +14,10 @@ namespace pipette::stdlib {
 
 namespace {
 
-std::vector<std::string> strings_of(const OpArgs& a, const std::string& name) {
-  std::vector<std::string> out;
-  const Value& v = a[name];
-  if (v.isNone()) return out;
-  for (const auto& item : v.toListRef()) out.push_back(item.isString() ? item.toStringRef() : describe(item));
-  return out;
-}
-
-// The tensor or list of tensors `name` as a list.
-std::vector<at::Tensor> tensors_of(const OpArgs& a, const std::string& name) {
-  const Value& v = a[name];
-  std::vector<at::Tensor> out;
-  if (v.isList()) {
-    for (const auto& item : v.toListRef()) {
-      if (!item.isTensor()) throw OpError("'" + name + "' must hold tensors, found " + describe(item));
-      out.push_back(item.toTensor().detach().to(at::kCPU, at::kFloat));
-    }
-  } else {
-    out.push_back(a.tensor(name).detach().to(at::kCPU, at::kFloat));
-  }
+// Images or curves for drawing: on the CPU, as float.
+std::vector<at::Tensor> drawable(const OpArgs& a, const std::string& name) {
+  std::vector<at::Tensor> out = tensor_list(a, name);
+  for (auto& t : out) t = t.detach().to(at::kCPU, at::kFloat);
   return out;
 }
 
@@ -178,8 +163,8 @@ void register_viz_figures(OpLibrary& lib) {
           .range(1)
           .returns("tensor", "RGB image [3, H, W] in [0, 1]"),
       [](const OpArgs& a, OpContext&) {
-        std::vector<at::Tensor> batches = tensors_of(a, "images");
-        std::vector<std::string> captions = strings_of(a, "captions");
+        std::vector<at::Tensor> batches = drawable(a, "images");
+        std::vector<std::string> captions = string_list(a, "captions");
         bool rows_given = a["images"].isList();
         int64_t max_images = a.int_("max_images");
         std::vector<std::vector<at::Tensor>> rows;
@@ -209,7 +194,7 @@ void register_viz_figures(OpLibrary& lib) {
           for (auto& img : r) h = std::max(h, img.size(1)), w = std::max(w, img.size(2));
         }
         // Small images are enlarged so captions fit under them.
-        int64_t scale = std::max<int64_t>(1, (96 + std::min(h, w) - 1) / std::min(h, w));
+        int64_t scale = enlargement(std::min(h, w), 96);
         h *= scale, w *= scale;
         int64_t gap = 6, caption = cell_captions.empty() ? 0 : 14, title = row_titles.empty() ? 0 : 16;
         int64_t cell_h = h + caption + gap, width = static_cast<int64_t>(cols) * (w + gap) + gap;
@@ -248,12 +233,12 @@ void register_viz_figures(OpLibrary& lib) {
           .returns("string", "The path written, relative to the output directory"),
       [](const OpArgs& a, OpContext& ctx) {
         Plot p;
-        for (auto& t : tensors_of(a, "curves")) {
+        for (auto& t : drawable(a, "curves")) {
           at::Tensor c = t.dim() == 2 ? t.mean(0) : t.flatten();
           if (c.numel() < 1) throw OpError("viz.curve was given an empty curve");
           p.curves.push_back(c.to(at::kDouble));
         }
-        p.labels = strings_of(a, "labels");
+        p.labels = string_list(a, "labels");
         for (size_t i = p.labels.size(); i < p.curves.size(); ++i) p.labels.push_back(fmt::format("curve {}", i + 1));
         p.title = a.string("title");
         p.xlabel = a.string("xlabel");

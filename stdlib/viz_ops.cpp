@@ -4,13 +4,12 @@
 #include <array>
 #include <cmath>
 
+#include "stdlib/canvas.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette::stdlib {
 
 namespace {
-
-using Rgb = std::array<float, 3>;
 
 // Colour maps as control points over [0, 1], interpolated linearly in RGB.
 // coolwarm: Moreland's diverging map; seismic: matplotlib's; viridis: five
@@ -90,8 +89,7 @@ void register_viz(OpLibrary& lib) {
         at::Tensor alpha = (scaled.abs() / top).sqrt().unsqueeze(1) * a.float_("alpha");
         at::Tensor out = gray * (1 - alpha) + colour * alpha;
         int64_t scale = a.int_("scale");
-        if (scale == 0) scale = std::max<int64_t>(1, (112 + std::min(img.size(2), img.size(3)) - 1) /
-                                                         std::min(img.size(2), img.size(3)));
+        if (scale == 0) scale = enlargement(std::min(img.size(2), img.size(3)), 112);
         if (scale > 1) out = out.repeat_interleave(scale, 2).repeat_interleave(scale, 3);
         return Value(out.contiguous());
       });
