@@ -30,6 +30,7 @@ struct RunArgs {
   bool no_cache = false;
   bool dry_run = false;
   bool explain = false;
+  bool jit_optimize = false;
   std::string memory_budget;  // e.g. 512M, 2G; default: a quarter of physical memory
   std::string progress = "auto";  // auto|live|plain
 };

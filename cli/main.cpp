@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
                 "Say why each node that runs cannot come from the cache (compared with the last run)");
   run->add_option("--memory-budget", run_args.memory_budget,
                   "Working memory an op may use, e.g. 512M or 2G (default: a quarter of RAM)");
+  run->add_flag("--jit-optimize", run_args.jit_optimize,
+                "Let TorchScript's profiling executor optimise models (may fuse on GPU; re-profiles each batch shape)");
   run->add_option("--progress", run_args.progress, "auto (live lines on a terminal), live or plain")
       ->check(CLI::IsMember({"auto", "live", "plain"}));
 

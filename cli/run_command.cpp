@@ -175,6 +175,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   ro.cancel = &g_interrupted;
   ro.cache = cache ? &*cache : nullptr;
   ro.memory_budget = *budget;
+  ro.jit_optimize = args.jit_optimize;
 
   RunInfo info;
   info.script = args.file;

@@ -29,6 +29,11 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   const Cache* cache = nullptr;  // none: compute everything, store nothing
   uint64_t memory_budget = 0;    // passed to every op's context (OpContext::memory_budget)
+  // TorchScript's profiling executor for the models ops call. Off by default:
+  // it profiles and re-specialises a model for every new batch shape (chunks
+  // have many), costing 50-200 ms per freshly loaded model, and on CPU it
+  // fuses nothing. On GPU it may fuse elementwise ops; --jit-optimize.
+  bool jit_optimize = false;
   // Called from worker threads: an op's progress, and its log messages.
   std::function<void(const Node&, uint64_t done, uint64_t total)> progress;
   std::function<void(const Node&, int level, const std::string& message)> log;

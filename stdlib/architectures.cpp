@@ -23,6 +23,15 @@ void add_layer(torch::jit::Module& m, const std::string& name, std::vector<int64
   m.register_parameter(name + "_bias", b.requires_grad_(true), false);
 }
 
+// A module as torch.jit.script makes one: with the `training` flag that
+// Python's m.eval(), m.training and torch.jit.freeze read (C++ modules start
+// without it). Training mode first, as nn.Module starts.
+torch::jit::Module new_module(const std::string& name) {
+  torch::jit::Module m(name);
+  m.register_attribute("training", c10::BoolType::get(), true);
+  return m;
+}
+
 int64_t numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (auto d : shape) n *= d;
@@ -34,7 +43,7 @@ int64_t numel(const std::vector<int64_t>& shape) {
 torch::jit::Module build_architecture(const std::string& arch, const ArchShape& s, at::Generator gen) {
   if (s.classes < 2) throw OpError("a classifier needs at least 2 classes, found " + std::to_string(s.classes));
   if (arch == "mlp") {
-    torch::jit::Module m("PipetteMLP");
+    torch::jit::Module m = new_module("PipetteMLP");
     add_layer(m, "fc1", {256, numel(s.input)}, gen);
     add_layer(m, "fc2", {128, 256}, gen);
     add_layer(m, "out", {s.classes, 128}, gen);
@@ -57,7 +66,7 @@ def forward(self, x):
   int64_t c = s.input[0], h = s.input[1], w = s.input[2];
   if (h < 4 || w < 4) throw OpError(fmt::format("images of {}x{} are too small for the {} architecture", h, w, arch));
   if (arch == "cnn") {
-    torch::jit::Module m("PipetteCNN");
+    torch::jit::Module m = new_module("PipetteCNN");
     add_layer(m, "conv1", {16, c, 3, 3}, gen);
     add_layer(m, "conv2", {32, 16, 3, 3}, gen);
     add_layer(m, "fc1", {64, 32 * (h / 2 / 2) * (w / 2 / 2)}, gen);
@@ -81,7 +90,7 @@ def forward(self, x):
   if (arch == "resnet") {
     // A stem and two residual blocks of 32 channels, the second at half
     // resolution; global average pooling and one linear layer.
-    torch::jit::Module m("PipetteResNet");
+    torch::jit::Module m = new_module("PipetteResNet");
     add_layer(m, "stem", {32, c, 3, 3}, gen);
     add_layer(m, "b1c1", {32, 32, 3, 3}, gen);
     add_layer(m, "b1c2", {32, 32, 3, 3}, gen);

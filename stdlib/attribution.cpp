@@ -164,12 +164,16 @@ void evaluate_perturbations(torch::jit::Module& m, const at::Tensor& x, const Ta
                             const PerturbationBuilder& build, const ScoreConsumer& consume, OpContext& ctx,
                             Score score) {
   torch::NoGradGuard no_grad;
-  int64_t n = x.size(0);
-  int64_t per_chunk = items_per_chunk(ctx, kForwardBytesFactor * example_bytes(x) * n, perturbations);
+  torch::jit::Module fast = forward_only(m);
+  int64_t n = x.size(0), in = example_bytes(x);
+  // A perturbation's inputs (and the few tensors that build them) plus what
+  // the model allocates for them, measured.
+  int64_t per_example = kBuildBytesFactor * in + forward_bytes_per_example(m, x, kForwardBytesFactor * in);
+  int64_t per_chunk = items_per_chunk(ctx, per_example * n, perturbations);
   for_chunks(ctx, perturbations, per_chunk, [&](int64_t p0, int64_t p1) {
     at::Tensor inputs = build(p0, p1);  // [k, N, ...]
     int64_t k = p1 - p0;
-    at::Tensor logits = logits_of(m, inputs.flatten(0, 1));
+    at::Tensor logits = logits_of(fast, inputs.flatten(0, 1));
     if (score == Score::Probability) logits = logits.softmax(1);
     at::Tensor index = t.index.repeat({k, 1});  // [k*N, T]
     consume(p0, p1, pick(logits, index).view({k, n, t.count()}));

@@ -18,12 +18,14 @@ namespace pipette::stdlib {
 // Working memory of one example's forward and backward pass (activations and
 // their gradients of a small network), as a multiple of the example's bytes.
 constexpr int64_t kGradientBytesFactor = 64;
-// The same for a forward pass alone. Not smaller: convolutions unfold their
-// inputs, so a forward pass needs about as much scratch per example as the
-// activations a backward pass keeps. Measured on the quickstart CNN (2 cores,
-// occlusion of 64 images, 169 windows): blocks of 64 images took 1.3 s, of 128
-// images 3.7 s, of 320 images 4.1 s; a factor of 16 made blocks of 320.
+// The same for a forward pass alone, where it cannot be measured
+// (forward_bytes_per_example measures it for perturbation blocks). Not
+// smaller: convolutions unfold their inputs, so a forward pass needs about as
+// much scratch per example as the activations a backward pass keeps.
 constexpr int64_t kForwardBytesFactor = 64;
+// Copies of an input that building a block of perturbed inputs makes (mask,
+// difference, blend).
+constexpr int64_t kBuildBytesFactor = 4;
 
 int64_t example_bytes(const at::Tensor& x);
 
@@ -68,7 +70,8 @@ at::Tensor target_scores(torch::jit::Module& m, const at::Tensor& x, const Targe
 // Scores of P perturbations of each of N examples, chunked along P under the
 // budget: `build(p0, p1)` returns the inputs for perturbations [p0, p1) of every
 // example, shaped [p1 - p0, N, ...]; `consume(p0, p1, scores)` then receives
-// F(input)[target] for them, [p1 - p0, N, T].
+// F(input)[target] for them, [p1 - p0, N, T]. The passes run on forward_only(m)
+// (model_util.hpp): a frozen, inference-optimised copy where that is faster.
 using PerturbationBuilder = std::function<at::Tensor(int64_t p0, int64_t p1)>;
 using ScoreConsumer = std::function<void(int64_t p0, int64_t p1, const at::Tensor& scores)>;
 // Scores are the target's logit, or its softmax probability (pixel flipping).

@@ -1,6 +1,11 @@
 #include "stdlib/model_util.hpp"
 
+#include <c10/core/Allocator.h>
+#include <c10/util/ThreadLocalDebugInfo.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
+
 #include <algorithm>
+#include <atomic>
 
 namespace pipette::stdlib {
 
@@ -14,6 +19,90 @@ torch::jit::Module model_arg(const OpArgs& a, const std::string& name, c10::Devi
   torch::jit::Module moved = m.clone();
   moved.to(device);
   return moved;
+}
+
+namespace {
+
+bool has_convolution(const torch::jit::Block* b) {
+  for (const torch::jit::Node* n : b->nodes()) {
+    std::string kind = n->kind().toQualString();
+    if (kind.rfind("aten::conv", 0) == 0 || kind == "aten::_convolution") return true;
+    for (const torch::jit::Block* inner : n->blocks())
+      if (has_convolution(inner)) return true;
+  }
+  return false;
+}
+
+bool has_convolution(const torch::jit::Module& m) {
+  for (const torch::jit::Module& sub : m.modules())
+    for (const torch::jit::Method& method : sub.get_methods())
+      if (has_convolution(method.graph()->block())) return true;
+  return false;
+}
+
+// The totals' types in reportMemoryUsage differ between LibTorch versions
+// (int64_t in 1.13, size_t in 2.x): take them from the base class.
+template <class>
+struct ReportSignature;
+template <class C, class Total, class Reserved>
+struct ReportSignature<void (C::*)(void*, int64_t, Total, Reserved, c10::Device)> {
+  using TotalType = Total;
+  using ReservedType = Reserved;
+};
+using Report = ReportSignature<decltype(&c10::MemoryReportingInfoBase::reportMemoryUsage)>;
+
+// Receives every allocation and free that LibTorch's allocators report while
+// it is installed on the thread (as the autograd profiler does), and keeps
+// the high-water mark of what was allocated since.
+class PeakMeter : public c10::MemoryReportingInfoBase {
+ public:
+  void reportMemoryUsage(void*, int64_t size, Report::TotalType, Report::ReservedType, c10::Device) override {
+    int64_t now = live_.fetch_add(size) + size;
+    int64_t seen = peak_.load();
+    while (now > seen && !peak_.compare_exchange_weak(seen, now)) {
+    }
+  }
+  bool memoryProfilingEnabled() const override { return true; }
+  int64_t peak() const { return peak_.load(); }
+
+ private:
+  std::atomic<int64_t> live_{0}, peak_{0};
+};
+
+}  // namespace
+
+int64_t forward_bytes_per_example(torch::jit::Module& m, const at::Tensor& x, int64_t fallback) {
+  int64_t k = std::min<int64_t>(x.size(0), 8);
+  if (k == 0) return fallback;
+  at::Tensor probe = x.slice(0, 0, k).clone();  // allocated outside the meter
+  auto meter = std::make_shared<PeakMeter>();
+  {
+    torch::NoGradGuard no_grad;
+    c10::DebugInfoGuard on(c10::DebugInfoKind::PROFILER_STATE, meter);
+    at::Tensor y = logits_of(m, probe);
+    y.reset();  // freed while the meter listens, so the allocator forgets it
+  }
+  return meter->peak() > 0 ? meter->peak() / k : fallback;
+}
+
+torch::jit::Module forward_only(const torch::jit::Module& m) {
+  // A module without the flag (built in C++) has no training behaviour to lose.
+  if ((m.hasattr("training") && m.is_training()) || !has_convolution(m)) return m;
+  for (const at::Tensor& p : m.parameters())
+    if (!p.device().is_cpu()) return m;
+  // Freezing inlines submodule calls only while graph optimisation is on
+  // (thread-local; the executor turns it off for running models).
+  bool was = torch::jit::getGraphExecutorOptimize();
+  torch::jit::setGraphExecutorOptimize(true);
+  torch::jit::Module fast = m;
+  try {
+    torch::jit::Module frozen = torch::jit::freeze(m);
+    fast = torch::jit::optimize_for_inference(frozen);
+  } catch (const c10::Error&) {
+    fast = m;  // e.g. a model that mutates its attributes: run it as it is
+  }
+  torch::jit::setGraphExecutorOptimize(was);
+  return fast;
 }
 
 at::Tensor logits_of(torch::jit::Module& m, const at::Tensor& x) {
@@ -40,10 +129,13 @@ at::Tensor targets_for(const OpArgs& a, const std::string& name, torch::jit::Mod
 
 int64_t items_per_chunk(const OpContext& ctx, int64_t bytes_per_item, int64_t total) {
   if (total <= 0) return 1;
-  // On a CPU, chunks whose working set stays near the caches run fastest:
-  // integrated gradients on the quickstart CNN (256 images x 32 steps) took
-  // 2.3 s in 16 MiB chunks and 10.1 s in 256 MiB ones. A GPU gets the budget.
-  constexpr uint64_t kCpuChunkBytes = 16ull << 20;
+  // On a CPU, chunks whose working set stays near the caches run fastest,
+  // and fresh large blocks cost page faults: integrated gradients on the
+  // quickstart CNN (256 images x 32 steps) took 2.3 s in 16 MiB chunks and
+  // 10.1 s in 256 MiB ones; IG on a tiny MLP (bench/attribution) 30 ms in
+  // 16 MiB chunks and 6 ms in 2 MiB ones, the CNN cases the same in both. A
+  // GPU gets the budget.
+  constexpr uint64_t kCpuChunkBytes = 2ull << 20;
   uint64_t limit = ctx.memory_budget ? ctx.memory_budget : UINT64_MAX;
   if (ctx.device.is_cpu()) limit = std::min(limit, kCpuChunkBytes);
   int64_t fit = static_cast<int64_t>(std::min<uint64_t>(

@@ -43,7 +43,8 @@ void register_train(OpLibrary& lib) {
       OpSignature("train.classifier",
                   "Trains a classifier with Adam and cross-entropy on shuffled mini-batches: one of pipette's "
                   "architectures (TorchScript, opens in Python with torch.jit.load), or a given model, fine-tuned. "
-                  "Accuracy is measured on held-out examples.")
+                  "Accuracy is measured on held-out examples.",
+                  2)  // 2: models carry the `training` flag
           .param("arch", "string", Operand::string("cnn"), "mlp, cnn or resnet")
           .choices({"mlp", "cnn", "resnet"})
           .input("data", "dataset{images: tensor, labels: tensor}", "Training examples")

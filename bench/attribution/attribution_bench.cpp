@@ -43,6 +43,9 @@ struct Case {
 // on a tiny MLP (batch 256, where Captum is overhead-bound), occlusion 4x4
 // stride 2, feature ablation, Shapley sampling and KernelSHAP on 49
 // superpixels, noise tunnel; and IG at 1000 steps for memory flat in steps.
+// Perturbation methods on a tiny model over the same 28x28 images (one hidden
+// layer of 32) are where Captum's per-perturbation overhead shows; on the
+// 16-feature MLP both sides are bound by a handful of small forward passes.
 std::vector<Case> cases() {
   return {
       {"ig_cnn_50", "IG, 50 steps, CNN, batch 64", "attr.integrated_gradients(cnn, x64, target=t64, steps=50)"},
@@ -55,6 +58,12 @@ std::vector<Case> cases() {
        "attr.shapley_value_sampling(cnn, x16, target=t16, feature_mask=grid, n_samples=25)"},
       {"kernel_shap", "KernelSHAP, 49 superpixels, 256 coalitions, batch 16",
        "attr.kernel_shap(cnn, x16, target=t16, feature_mask=grid, n_samples=256)"},
+      {"occlusion_tiny", "occlusion 4x4 stride 2, tiny image MLP, batch 64",
+       "attr.occlusion(tiny, x64, target=t64, window=[4, 4], strides=[2, 2])"},
+      {"ablation_tiny", "feature ablation, 49 superpixels, tiny image MLP, batch 64",
+       "attr.feature_ablation(tiny, x64, target=t64, feature_mask=grid)"},
+      {"shapley_tiny", "Shapley sampling, 49 superpixels, tiny image MLP, batch 16",
+       "attr.shapley_value_sampling(tiny, x16, target=t16, feature_mask=grid, n_samples=25)"},
       {"ablation_mlp", "feature ablation, tiny MLP (16 features), batch 256",
        "attr.feature_ablation(mlp, x256, target=t256)"},
       {"shapley_mlp", "Shapley sampling, tiny MLP (16 features), batch 256",
@@ -77,6 +86,16 @@ void write_inputs(const fs::path& dir) {
   mlp.register_parameter("b2", at::zeros({4}), false);
   mlp.define("def forward(self, x):\n    return torch.linear(torch.relu(torch.linear(x, self.w1, self.b1)), self.w2, self.b2)\n");
   mlp.save((dir / "mlp.pt").string());
+  // A tiny model on the CNN's images: 784 -> 32 -> 10.
+  torch::jit::Module tiny("TinyImageMLP");
+  tiny.register_parameter("w1", at::randn({32, 784}, gen) * 0.036, false);
+  tiny.register_parameter("b1", at::zeros({32}), false);
+  tiny.register_parameter("w2", at::randn({10, 32}, gen) * 0.18, false);
+  tiny.register_parameter("b2", at::zeros({10}), false);
+  tiny.define(
+      "def forward(self, x):\n    h = torch.relu(torch.linear(torch.flatten(x, 1), self.w1, self.b1))\n"
+      "    return torch.linear(h, self.w2, self.b2)\n");
+  tiny.save((dir / "tiny.pt").string());
   for (int64_t n : {64, 16}) {
     write_value_file(Value(at::rand({n, 1, 28, 28}, gen)), dir / ("x" + std::to_string(n) + ".pt"));
     write_value_file(Value(at::randint(10, {n}, gen, at::kLong)), dir / ("t" + std::to_string(n) + ".pt"));
@@ -95,7 +114,7 @@ struct Measure {
 // Best time over `repeats` runs after a warm-up; the peak of the last run.
 Measure run_pipette(const OpLibrary& lib, const fs::path& dir, const Case& c, int repeats) {
   std::string text =
-      "let cnn = model.load(\"cnn.pt\")\nlet mlp = model.load(\"mlp.pt\")\nlet grid = tensor.load(\"grid.pt\")\n"
+      "let cnn = model.load(\"cnn.pt\")\nlet mlp = model.load(\"mlp.pt\")\nlet tiny = model.load(\"tiny.pt\")\nlet grid = tensor.load(\"grid.pt\")\n"
       "let x64 = tensor.load(\"x64.pt\")\nlet t64 = tensor.load(\"t64.pt\")\nlet x16 = tensor.load(\"x16.pt\")\n"
       "let t16 = tensor.load(\"t16.pt\")\nlet x256 = tensor.load(\"x256.pt\")\nlet t256 = tensor.load(\"t256.pt\")\n"
       "report \"a\" = " + c.call + "\n";

@@ -86,6 +86,7 @@ def measure(fn):
 
 
 cnn, mlp = torch.jit.load(os.path.join(case_dir, "cnn.pt")), torch.jit.load(os.path.join(case_dir, "mlp.pt"))
+tiny = torch.jit.load(os.path.join(case_dir, "tiny.pt"))
 x64, t64 = load("x64.pt"), load("t64.pt")
 x16, t16 = load("x16.pt"), load("t16.pt")
 x256, t256 = load("x256.pt"), load("t256.pt")
@@ -100,6 +101,11 @@ cases = {
     "shapley_sampling": lambda: ShapleyValueSampling(cnn).attribute(x16, target=t16, feature_mask=grid,
                                                                     n_samples=25),
     "kernel_shap": lambda: kernel_shap().attribute(x16, target=t16, feature_mask=grid, n_samples=256),
+    "occlusion_tiny": lambda: Occlusion(tiny).attribute(x64, target=t64, sliding_window_shapes=(1, 4, 4),
+                                                        strides=(1, 2, 2)),
+    "ablation_tiny": lambda: FeatureAblation(tiny).attribute(x64, target=t64, feature_mask=grid),
+    "shapley_tiny": lambda: ShapleyValueSampling(tiny).attribute(x16, target=t16, feature_mask=grid,
+                                                                 n_samples=25),
     "ablation_mlp": lambda: FeatureAblation(mlp).attribute(x256, target=t256),
     "shapley_mlp": lambda: ShapleyValueSampling(mlp).attribute(x256, target=t256, n_samples=25),
     "noise_tunnel": lambda: NoiseTunnel(Saliency(cnn)).attribute(x64, target=t64, nt_type="smoothgrad",

@@ -111,6 +111,8 @@ assert 0.5 < r["accuracy"] <= 1, r
 assert all(0 <= r[k] <= 1 for k in r if k.startswith("deletion")), r
 assert all(r[k] > 0 for k in r if k.startswith("sensitivity")), r
 m = torch.jit.load(d + "/model.pt")
+assert not m.training  # trained, then put in eval mode; m.eval()/m.train() work as on scripted modules
+m.train(); m.eval()
 assert tuple(m(torch.zeros(3, 1, 28, 28)).shape) == (3, 10)
 png = io.imread(d + "/heatmaps.png")  # 3 rows (methods) of 8 heatmaps of 112 px
 assert png.shape == (3 * (112 + 6 + 16) + 6, 8 * (112 + 6) + 6, 3), png.shape

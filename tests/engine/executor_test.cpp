@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
 #include <torch/script.h>
 
 #include <chrono>
@@ -55,6 +56,10 @@ struct TestLib {
                [](const OpArgs& a, OpContext& ctx) {
                  return Value(ctx.device.str() + "/" + a.tensor("x").device().str());
                });
+    lib.define(OpSignature("test.jit_optimize", "Whether TorchScript's graph optimisation is on where it runs.")
+                   .input("x", "any", "")
+                   .returns("bool"),
+               [](const OpArgs&, OpContext&) { return Value(torch::jit::getGraphExecutorOptimize()); });
     lib.define(OpSignature("test.fail", "Always fails.").input("x", "any", "").returns("int"),
                [](const OpArgs&, OpContext&) -> Value { throw OpError("planted failure"); });
   }
@@ -344,6 +349,22 @@ TEST_F(FileOps, NpyAndCsvWriting) {
   Value ragged = make_record({{"a", Value(at::ones({2}))}, {"b", Value(at::ones({3}))}});
   EXPECT_THROW(table_to_csv(ragged), OpError);
   EXPECT_EQ(table_to_csv(Value(at::tensor({1, 2, 3, 4}).reshape({2, 2}))), "1,2\n3,4\n");
+}
+
+// Models run without TorchScript's profiling executor unless asked: it
+// re-profiles every new batch shape, and the flag is per thread, so the
+// executor sets it on whichever thread runs the node.
+TEST(Executor, RunsModelsWithoutTheProfilingExecutorUnlessAsked) {
+  TestLib t;
+  Graph g = t.compile("for i in [1, 2, 3] { report \"r{i}\" = test.jit_optimize(i) }\n");
+  for (bool on : {false, true}) {
+    RunOptions o;
+    o.jobs = 2;
+    o.jit_optimize = on;
+    auto e = t.run(g, o);
+    ASSERT_TRUE(e.ok());
+    for (const char* r : {"r1", "r2", "r3"}) EXPECT_EQ(report(e, r)->toBool(), on) << r;
+  }
 }
 
 }  // namespace
