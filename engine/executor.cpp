@@ -2,7 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
-#include <torch/csrc/jit/python/update_graph_executor_opt.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
@@ -287,7 +287,7 @@ class Run {
       if (measure_memory_ && reset_peak_rss()) rss_before = proc_status_bytes("VmRSS");
       auto t0 = std::chrono::steady_clock::now();
       // Thread-local in LibTorch, so set on the thread that runs the node.
-      torch::jit::setGraphExecutorOptimize(opts_.jit_optimize);
+      torch::jit::GraphOptimizerEnabledGuard jit_optimize(opts_.jit_optimize);
       try {
         const OpRun* fn = impls_.find(n.op);
         if (!fn) throw OpError("op '" + n.op + "' has no implementation yet (signature only)");

@@ -2,7 +2,7 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/util/ThreadLocalDebugInfo.h>
-#include <torch/csrc/jit/python/update_graph_executor_opt.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <algorithm>
 #include <atomic>
@@ -92,17 +92,13 @@ torch::jit::Module forward_only(const torch::jit::Module& m) {
     if (!p.device().is_cpu()) return m;
   // Freezing inlines submodule calls only while graph optimisation is on
   // (thread-local; the executor turns it off for running models).
-  bool was = torch::jit::getGraphExecutorOptimize();
-  torch::jit::setGraphExecutorOptimize(true);
-  torch::jit::Module fast = m;
+  torch::jit::GraphOptimizerEnabledGuard optimise(true);
   try {
     torch::jit::Module frozen = torch::jit::freeze(m);
-    fast = torch::jit::optimize_for_inference(frozen);
+    return torch::jit::optimize_for_inference(frozen);
   } catch (const c10::Error&) {
-    fast = m;  // e.g. a model that mutates its attributes: run it as it is
+    return m;  // e.g. a model that mutates its attributes: run it as it is
   }
-  torch::jit::setGraphExecutorOptimize(was);
-  return fast;
 }
 
 at::Tensor logits_of(torch::jit::Module& m, const at::Tensor& x) {
