@@ -109,6 +109,20 @@ void register_tensor(OpLibrary& lib) {
                [fn = op.fn](const OpArgs& a, OpContext&) { return Value(fn(a.tensor("a"), a.tensor("b"))); });
   }
 
+  lib.define(OpSignature("tensor.where",
+                         "Element-wise choice, with broadcasting: a where condition holds, b elsewhere (e.g. "
+                         "relabelling the examples a mask selects).")
+                 .input("condition", "tensor", "Bool (or 0/1) mask")
+                 .input("a", "tensor|float", "Taken where the condition holds")
+                 .input("b", "tensor|float", "Taken elsewhere")
+                 .returns("tensor", "The common type of a and b"),
+             [](const OpArgs& a, OpContext&) {
+               at::Tensor c = a.tensor("condition"), x = a.tensor("a"), y = a.tensor("b");
+               if (c.is_floating_point() && c.isnan().any().item<bool>()) throw OpError("the condition holds NaN");
+               at::ScalarType t = at::result_type(x, y);
+               return Value(at::where(c.ne(0), x.to(t), y.to(t)));
+             });
+
   using Reduce = at::Tensor (*)(const at::Tensor&, std::optional<int64_t>);
   struct ReduceOp {
     const char* name;

@@ -1,0 +1,231 @@
+// Where tags come from: the user's own (a tensor with names, or a CSV), a
+// TorchScript multi-label tagger, or the images themselves.
+#include "ops.hpp"
+
+#include <torch/script.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "image_tags.hpp"
+#include "tag_set.hpp"
+
+namespace prime {
+
+using pipette::OpArgs;
+using pipette::OpContext;
+using pipette::Operand;
+using pipette::OpError;
+using pipette::OpSignature;
+using pipette::Value;
+
+namespace {
+
+const char* kTagsType = "record{names: list<string>, values: tensor}";
+
+std::string trim(std::string s) {
+  size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cur += '"', ++i;
+      else if (c == '"') quoted = false;
+      else cur += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.push_back(trim(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(trim(cur));
+  return out;
+}
+
+// A CSV of 0/1 (or true/false) cells with a header of tag names; `skip`
+// columns (e.g. an image id) are left out.
+TagSet read_tag_csv(const std::filesystem::path& path, const std::vector<std::string>& skip) {
+  std::ifstream in(path);
+  if (!in) throw OpError("cannot open '" + path.string() + "'");
+  std::string line;
+  if (!std::getline(in, line)) throw OpError("'" + path.string() + "' is empty: it needs a header row of tag names");
+  std::vector<std::string> header = csv_fields(line);
+  std::vector<bool> take;
+  std::vector<std::string> names;
+  for (const auto& h : header) {
+    take.push_back(std::find(skip.begin(), skip.end(), h) == skip.end());
+    if (take.back()) names.push_back(h);
+  }
+  for (const auto& s : skip)
+    if (std::find(header.begin(), header.end(), s) == header.end())
+      throw OpError("'" + path.string() + "' has no column '" + s + "' to skip");
+  std::vector<uint8_t> cells;
+  int64_t rows = 0, line_no = 1;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (trim(line).empty()) continue;
+    std::vector<std::string> f = csv_fields(line);
+    if (f.size() != header.size())
+      throw OpError(fmt::format("{}:{}: {} cells, but the header has {} columns", path.string(), line_no, f.size(),
+                                header.size()));
+    for (size_t c = 0; c < f.size(); ++c) {
+      if (!take[c]) continue;
+      std::string v = f[c];
+      for (char& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (v == "1" || v == "true" || v == "1.0") cells.push_back(1);
+      else if (v == "0" || v == "false" || v == "0.0") cells.push_back(0);
+      else
+        throw OpError(fmt::format("{}:{}:{}: '{}' in column '{}' is not 0/1 or true/false", path.string(), line_no,
+                                  c + 1, f[c], header[c]));
+    }
+    ++rows;
+  }
+  at::Tensor values = at::tensor(cells, at::kByte).view({rows, static_cast<int64_t>(names.size())});
+  return make_tag_set(names, values, "'" + path.filename().string() + "'");
+}
+
+}  // namespace
+
+void register_tag_ops(pipette::OpLibrary& lib) {
+  lib.define(OpSignature("prime.tags",
+                         "Tags you bring: a 0/1 (or bool) tensor [N, T] from any tagger, with one name per column.")
+                 .input("values", "tensor", "0/1 or bool [N, T], e.g. from tensor.load")
+                 .input("names", "list<string>", "One name per column")
+                 .returns(kTagsType),
+             [](const OpArgs& a, OpContext&) -> Value {
+               return to_value(make_tag_set(strings_arg(a, "names"), a.tensor("values"), "'values'"));
+             });
+
+  lib.define(OpSignature("prime.read_tags",
+                         "Tags from a CSV file: a header row of tag names, then one row per image of 0/1 or "
+                         "true/false cells, in the images' order.")
+                 .input("path", "string", "CSV file; relative paths are relative to the script")
+                 .input_file()
+                 .optional("skip", "list<string>", "Columns that are not tags (e.g. an image id)")
+                 .returns(kTagsType),
+             [](const OpArgs& a, OpContext& ctx) -> Value {
+               return to_value(read_tag_csv(ctx.input_path(a.string("path")), strings_arg(a, "skip")));
+             });
+
+  lib.define(OpSignature("prime.merge_tags",
+                         "Several tag sets of the same images side by side (e.g. prime.image_tags and a tagger's); "
+                         "tag names must stay unique.")
+                 .input("parts", "list<record>", "Tag sets {names, values}")
+                 .returns(kTagsType),
+             [](const OpArgs& a, OpContext&) -> Value {
+               std::vector<std::string> names;
+               std::vector<at::Tensor> values;
+               for (const auto& part : a["parts"].toListRef()) {
+                 if (!part.isGenericDict()) throw OpError("'parts' must hold tag sets {names, values}");
+                 auto d = part.toGenericDict();
+                 if (!d.contains("names") || !d.contains("values"))
+                   throw OpError("'parts' must hold tag sets {names, values}");
+                 for (const auto& n : d.at("names").toListRef()) names.push_back(n.toStringRef());
+                 values.push_back(d.at("values").toTensor().to(at::kCPU, at::kBool));
+                 if (values.back().dim() != 2 || values.back().size(0) != values.front().size(0))
+                   throw OpError(fmt::format("tag sets describe different numbers of images: {} and {}",
+                                             values.front().size(0), values.back().size(0)));
+               }
+               if (values.empty()) throw OpError("'parts' is empty");
+               return to_value(make_tag_set(names, at::cat(values, 1), "the merged tags"));
+             });
+
+  lib.define(OpSignature("prime.image_tags",
+                         "Interpretable tags computed from the images themselves, so PRIME needs no tagging model: "
+                         "brightness (dark/bright), contrast (low_contrast/high_contrast), object size (small/"
+                         "large), aspect (tall/wide), edge density (smooth/textured), left-right symmetry "
+                         "(asymmetric/symmetric) and, for colour images, saturation (muted/colorful). Each property "
+                         "is cut at its `fraction` and 1 - `fraction` quantiles: the lowest images get the first tag, "
+                         "the highest the second.")
+                 .input("images", "tensor", "[N, C, H, W], C = 1 or 3, values in [0, 1]")
+                 .param("fraction", "float", Operand::real(1.0 / 3.0), "Share of images given each tag")
+                 .range(0.01, 0.5)
+                 .optional("like", "record", "Tags of another split: cut at its thresholds, so tags mean the same")
+                 .returns("record{names: list<string>, values: tensor, cuts: tensor, measurements: tensor}",
+                          "Tags {names, values bool [N, T]}, the thresholds `cuts` [P, 2] and the raw "
+                          "`measurements` [N, P]"),
+             [](const OpArgs& a, OpContext&) -> Value {
+               at::Tensor images = a.tensor("images").to(at::kCPU);
+               if (images.dim() != 4 || (images.size(1) != 1 && images.size(1) != 3))
+                 throw OpError("images must be [N, C, H, W] with 1 or 3 channels, found " +
+                               pipette::describe(Value(images)));
+               if (images.size(0) == 0) throw OpError("there are no images to tag");
+               if (images.is_floating_point() && images.isnan().any().item<bool>()) throw OpError("the images hold NaN");
+               if (!images.is_floating_point()) images = images.to(at::kFloat) / 255.0;
+               at::Tensor m = image_measurements(images);
+               at::Tensor cuts;
+               if (!a.is_none("like")) {
+                 TagSet like = tag_set_arg(a, "like");
+                 if (!like.cuts.defined() || like.cuts.size(0) != m.size(1))
+                   throw OpError("'like' must be prime.image_tags of images with the same number of channels");
+                 cuts = like.cuts.to(at::kDouble);
+               } else {
+                 cuts = quantile_cuts(m, a.float_("fraction"));
+               }
+               std::vector<std::string> names;
+               for (const auto& p : image_properties(images.size(1) == 3)) names.push_back(p.low), names.push_back(p.high);
+               TagSet t = make_tag_set(names, cut(m, cuts), "image tags");
+               t.cuts = cuts;
+               Value v = to_value(t);
+               v.toGenericDict().insert("measurements", m.to(at::kFloat));
+               return v;
+             });
+
+  lib.define(OpSignature("prime.tag",
+                         "Tags from a TorchScript multi-label tagger: forward(images) gives one score per tag "
+                         "[N, T] (logits unless `scores` says probabilities); a tag is on when its probability "
+                         "reaches `threshold`.")
+                 .input("model", "model", "The tagger (torch.jit.load-able)")
+                 .input("images", "tensor", "Its inputs [N, ...]")
+                 .input("names", "list<string>", "One name per output column")
+                 .param("threshold", "float", Operand::real(0.5), "Probability at which a tag is on")
+                 .range(0, 1)
+                 .param("scores", "string", Operand::string("logits"), "What the tagger outputs")
+                 .choices({"logits", "probabilities"})
+                 .param("batch", "int", Operand::integer(256), "Images per forward pass")
+                 .range(1)
+                 .returns(kTagsType),
+             [](const OpArgs& a, OpContext& ctx) -> Value {
+               const Value& mv = a["model"];
+               if (!mv.isObject()) throw OpError("'model' must be a model, found " + pipette::describe(mv));
+               torch::jit::Module m(mv.toObject());
+               at::Tensor x = a.tensor("images");
+               std::vector<std::string> names = strings_arg(a, "names");
+               int64_t n = x.size(0), batch = a.int_("batch");
+               c10::Device device = x.device();
+               for (const auto& p : m.parameters()) {
+                 device = p.device();
+                 break;
+               }
+               at::NoGradGuard no_grad;
+               std::vector<at::Tensor> outs;
+               for (int64_t i = 0; i < n; i += batch) {
+                 if (ctx.cancelled()) throw OpError("cancelled");
+                 Value y = m.forward({x.slice(0, i, std::min(n, i + batch)).to(device)});
+                 if (!y.isTensor()) throw OpError("the tagger must return a tensor [N, T], returned " + pipette::describe(y));
+                 outs.push_back(y.toTensor().to(at::kCPU, at::kFloat));
+                 ctx.progress(static_cast<uint64_t>(std::min(n, i + batch)), static_cast<uint64_t>(n));
+               }
+               if (outs.empty()) throw OpError("there are no images to tag");
+               at::Tensor s = at::cat(outs, 0);
+               if (s.dim() != 2 || s.size(1) != static_cast<int64_t>(names.size()))
+                 throw OpError(fmt::format("the tagger returned {} but {} tag names were given",
+                                           pipette::describe(Value(s)), names.size()));
+               if (s.isnan().any().item<bool>()) throw OpError("the tagger returned NaN scores");
+               at::Tensor p = a.string("scores") == "logits" ? s.sigmoid() : s;
+               return to_value(make_tag_set(names, p >= a.float_("threshold"), "the tagger's tags"));
+             });
+}
+
+}  // namespace prime
