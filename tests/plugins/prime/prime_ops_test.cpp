@@ -1,0 +1,285 @@
+// The prime plugin's ops in scripts: tables, descriptions, files, held-out
+// evaluation, tag sources, the clustering baseline, and bad input.
+#include <torch/script.h>
+
+#include "blocks.hpp"
+#include "prime_fixture.hpp"
+
+namespace pipette {
+namespace {
+
+using prime::Block;
+
+at::Tensor bools(std::vector<int64_t> v) { return at::tensor(v, at::kLong).to(at::kBool); }
+
+// Predictions that are right exactly where the table says (else the next class).
+at::Tensor predictions(const prime::Table& t, int64_t classes) {
+  return at::where(t.correct, t.labels, (t.labels + 1).remainder(classes));
+}
+
+// Class 1 ("Shirt") fails on images that are both dark and large; class 0 does fine.
+prime::Table shirts() {
+  return prime::table({
+      {0, "000", 200, 190},
+      {1, "110", 40, 4},
+      {1, "111", 20, 2},
+      {1, "100", 100, 95},
+      {1, "010", 100, 95},
+      {1, "001", 60, 57},
+      {1, "000", 80, 76},
+  });
+}
+
+class PrimeOps : public Prime {
+ protected:
+  void save_split(const prime::Table& t, const std::string& prefix) {
+    save(t.tags.to(at::kFloat), prefix + "_tags.pt");
+    save(t.labels, prefix + "_labels.pt");
+    save(predictions(t, 2), prefix + "_pred.pt");
+  }
+  static std::string load_split(const std::string& prefix) {
+    return "let " + prefix + "_tags = prime.tags(tensor.load(\"" + prefix + "_tags.pt\"), [\"dark\", \"large\", \"textured\"])\n"
+           "let " + prefix + "_labels = tensor.load(\"" + prefix + "_labels.pt\")\n"
+           "let " + prefix + "_pred = tensor.load(\"" + prefix + "_pred.pt\")\n";
+  }
+};
+
+TEST_F(PrimeOps, ExtractWritesATableWithReadableDescriptions) {
+  save_split(shirts(), "a");
+  Execution e = run(load_split("a") +
+                    "let modes = prime.extract(a_tags, a_labels, a_pred, classes=[\"T-shirt\", \"Shirt\"])\n"
+                    "report \"modes\" = modes\n"
+                    "save(modes, \"modes.csv\")\n");
+  Value modes = report(e, "modes");
+  EXPECT_EQ(strings(field(modes, "description")),
+            std::vector<std::string>{"Shirt images that are dark and large: 60 images, accuracy 10 % vs 82 %"});
+  EXPECT_EQ(strings(field(modes, "tags")), std::vector<std::string>{"dark & large"});
+  EXPECT_EQ(field(modes, "class").toTensor().item<int64_t>(), 1);
+  EXPECT_EQ(field(modes, "support").toTensor().item<int64_t>(), 60);
+  EXPECT_NEAR(field(modes, "drop").toTensor().item<double>(), 329.0 / 400 - 0.1, 1e-12);
+  std::string csv = read("out/modes.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "class,class_name,tags,size,support,accuracy,class_accuracy,drop,description");
+  EXPECT_NE(csv.find("1,Shirt,dark & large,2,60,0.1,0.8225,"), std::string::npos) << csv;
+}
+
+TEST_F(PrimeOps, EvaluateTellsModesThatGeneraliseFromModesThatDoNot) {
+  prime::Table a = shirts();
+  save_split(a, "a");
+  save_split(a, "b");  // the same structure on another split
+  prime::Table c = a;  // a split where the failure is gone: every image right but one per class
+  c.correct = at::ones_like(a.correct);
+  c.correct[0] = false;
+  c.correct[250] = false;
+  save_split(c, "c");
+  Execution e = run(load_split("a") + load_split("b") + load_split("c") +
+                    "let modes = prime.extract(a_tags, a_labels, a_pred)\n"
+                    "report \"same\" = prime.evaluate(modes, b_tags, b_labels, b_pred)\n"
+                    "report \"gone\" = prime.evaluate(modes, c_tags, c_labels, c_pred)\n");
+  Value same = report(e, "same"), gone = report(e, "gone");
+  EXPECT_EQ(field(same, "held").toDouble(), 1.0);
+  EXPECT_NEAR(field(same, "mean_drop").toDouble(), field(same, "mean_train_drop").toDouble(), 1e-12);
+  // The group holds 54 of the split's 81 errors (71 in class 1, 10 in class 0).
+  EXPECT_NEAR(field(same, "coverage").toDouble(), 54.0 / 81.0, 1e-12);
+  EXPECT_EQ(field(gone, "held").toDouble(), 0.0);
+  EXPECT_FALSE(field(field(gone, "modes"), "holds").toListRef()[0].toBool());
+  EXPECT_EQ(field(field(gone, "modes"), "support").toTensor().item<int64_t>(), 60);
+}
+
+TEST_F(PrimeOps, BadInputIsAClearErrorNotACrash) {
+  prime::Table t = shirts();
+  save_split(t, "a");
+  save(t.labels.narrow(0, 0, 10), "short.pt");
+  at::Tensor nan_scores = at::zeros({t.labels.size(0), 2});
+  nan_scores[7][1] = std::nan("");
+  save(nan_scores, "nan.pt");
+  save(at::full({t.labels.size(0), 3}, 0.5), "half.pt");
+  EXPECT_NE(run_errors(load_split("a") + "report \"m\" = prime.extract(a_tags, tensor.load(\"short.pt\"), a_pred)")
+                .find("the tags describe 600 images but there are 10 labels"),
+            std::string::npos);
+  EXPECT_NE(run_errors(load_split("a") + "report \"m\" = prime.extract(a_tags, a_labels, tensor.load(\"nan.pt\"))")
+                .find("predictions hold NaN (first at image 7)"),
+            std::string::npos);
+  EXPECT_NE(run_errors("report \"t\" = prime.tags(tensor.load(\"half.pt\"), [\"a\", \"b\", \"c\"])")
+                .find("must hold 0/1 (or true/false) values"),
+            std::string::npos);
+  EXPECT_NE(run_errors("report \"t\" = prime.tags(tensor.load(\"a_tags.pt\"), [\"a\", \"b\", \"a\"])")
+                .find("names the tag 'a' twice"),
+            std::string::npos);
+  EXPECT_NE(run_errors("report \"t\" = prime.tags(tensor.load(\"a_tags.pt\"), [\"a\", \"b\"])")
+                .find("has 3 tag columns but 2 names"),
+            std::string::npos);
+  EXPECT_NE(run_errors(load_split("a") + "report \"m\" = prime.extract(a_tags, a_labels, a_pred, classes=[\"x\"])")
+                .find("'classes' names 1 classes but the labels and predictions use 2"),
+            std::string::npos);
+}
+
+TEST_F(PrimeOps, ConstantTagsAreSkippedWithAWarningAndEmptyClassesAreSkipped) {
+  prime::Table t = shirts();
+  // A fourth tag on every image, a fifth on none; labels shifted so class 0 is empty.
+  at::Tensor tags = at::cat({t.tags, at::ones({t.tags.size(0), 1}, at::kBool), at::zeros({t.tags.size(0), 1}, at::kBool)}, 1);
+  save(tags, "tags.pt");
+  save(t.labels + 1, "labels.pt");
+  save(predictions(t, 2) + 1, "pred.pt");
+  std::string logs;
+  Execution e = run("let t = prime.tags(tensor.load(\"tags.pt\"), [\"dark\", \"large\", \"textured\", \"photo\", \"sketch\"])\n"
+                    "report \"modes\" = prime.extract(t, tensor.load(\"labels.pt\"), tensor.load(\"pred.pt\"))\n",
+                    &logs);
+  EXPECT_NE(logs.find("2 tag(s) are the same for every image and cannot describe a failure mode; skipped: photo & sketch"),
+            std::string::npos) << logs;
+  EXPECT_NE(logs.find("1 class(es) without images or errors skipped"), std::string::npos) << logs;
+  Value modes = report(e, "modes");
+  EXPECT_EQ(strings(field(modes, "tags")), std::vector<std::string>{"dark & large"});
+  EXPECT_EQ(strings(field(modes, "class_name")), std::vector<std::string>{"class 2"});
+}
+
+TEST_F(PrimeOps, NoModesGivesAnEmptyTableThatStillSaves) {
+  prime::Table t = shirts();
+  t.correct = at::ones_like(t.correct);
+  save_split(t, "a");
+  Execution e = run(load_split("a") + "let m = prime.extract(a_tags, a_labels, a_pred)\nreport \"m\" = m\nsave(m, \"m.csv\")\n");
+  EXPECT_EQ(field(report(e, "m"), "support").toTensor().numel(), 0);
+  EXPECT_EQ(read("out/m.csv"), "class,class_name,tags,size,support,accuracy,class_accuracy,drop,description\n");
+}
+
+TEST_F(PrimeOps, ReadsTagsFromCsvAndNamesTheBadCell) {
+  write("tags.csv", "id,dark,large\nimg0,1,0\nimg1,true,false\nimg2,0,1\n");
+  write("bad.csv", "dark,large\n1,0\n0,maybe\n");
+  Execution e = run("report \"t\" = prime.read_tags(\"tags.csv\", skip=[\"id\"])\n");
+  Value t = report(e, "t");
+  EXPECT_EQ(strings(field(t, "names")), (std::vector<std::string>{"dark", "large"}));
+  EXPECT_TRUE(field(t, "values").toTensor().equal(bools({1, 0, 1, 0, 0, 1}).view({3, 2})));
+  std::string err = run_errors("report \"t\" = prime.read_tags(\"bad.csv\")\n");
+  EXPECT_NE(err.find("bad.csv:3:2: 'maybe' in column 'large' is not 0/1 or true/false"), std::string::npos) << err;
+}
+
+TEST_F(PrimeOps, MergedTagsKeepEveryColumnAndRefuseClashingNames) {
+  write("a.csv", "dark\n1\n0\n");
+  write("b.csv", "large,wide\n1,1\n0,1\n");
+  Value t = report(run("report \"t\" = prime.merge_tags([prime.read_tags(\"a.csv\"), prime.read_tags(\"b.csv\")])\n"), "t");
+  EXPECT_EQ(strings(field(t, "names")), (std::vector<std::string>{"dark", "large", "wide"}));
+  EXPECT_TRUE(field(t, "values").toTensor().equal(bools({1, 1, 1, 0, 0, 1}).view({2, 3})));
+  EXPECT_NE(run_errors("report \"t\" = prime.merge_tags([prime.read_tags(\"a.csv\"), prime.read_tags(\"a.csv\")])\n")
+                .find("names the tag 'dark' twice"),
+            std::string::npos);
+}
+
+// Squares of known brightness, size and shape on a black background.
+at::Tensor drawn_images() {
+  at::Tensor x = at::zeros({12, 1, 32, 32});
+  for (int64_t i = 0; i < 12; ++i) {
+    double level = i < 4 ? 0.3 : i < 8 ? 0.6 : 0.95;       // dark, middle, bright
+    int64_t shape = i % 4;                                   // tall, wide, small, large
+    int64_t h = shape == 0 ? 20 : shape == 1 ? 6 : shape == 2 ? 8 : 24;
+    int64_t w = shape == 0 ? 6 : shape == 1 ? 20 : shape == 2 ? 8 : 24;
+    x[i][0].narrow(0, 16 - h / 2, h).narrow(1, 16 - w / 2, w).fill_(level);
+  }
+  return x;
+}
+
+TEST_F(PrimeOps, ImageTagsMeasureWhatTheImagesShow) {
+  save(drawn_images(), "images.pt");
+  Execution e = run("let x = tensor.load(\"images.pt\")\n"
+                    "let t = prime.image_tags(x, fraction=0.3)\n"
+                    "report \"t\" = t\n"
+                    "report \"again\" = prime.image_tags(x, like=t)\n");
+  Value t = report(e, "t");
+  std::vector<std::string> names = strings(field(t, "names"));
+  EXPECT_EQ(names, (std::vector<std::string>{"dark", "bright", "low_contrast", "high_contrast", "small", "large", "tall",
+                                             "wide", "smooth", "textured", "asymmetric", "symmetric"}));
+  at::Tensor v = field(t, "values").toTensor();
+  auto column = [&](const std::string& n) {
+    return v.select(1, std::find(names.begin(), names.end(), n) - names.begin());
+  };
+  at::Tensor idx = at::arange(12);
+  EXPECT_TRUE(column("dark").equal(idx < 4));
+  EXPECT_TRUE(column("bright").equal(idx >= 8));
+  EXPECT_TRUE(column("tall").equal(idx.remainder(4) == 0));
+  EXPECT_TRUE(column("wide").equal(idx.remainder(4) == 1));
+  EXPECT_TRUE(column("small").equal(idx.remainder(4) == 2));
+  EXPECT_TRUE(column("large").equal(idx.remainder(4) == 3));
+  EXPECT_FALSE(column("asymmetric").any().item<bool>());  // every square is its own mirror image
+  // Cut at the same thresholds, the same images get the same tags.
+  EXPECT_TRUE(field(report(e, "again"), "values").toTensor().equal(v));
+}
+
+TEST_F(PrimeOps, TagsFromATorchScriptTagger) {
+  // Tag "left" when the left half is bright, "top" when the top half is: logits 10 * (mean - 0.75).
+  torch::jit::Module m("Tagger");
+  m.define(R"(
+def forward(self, x):
+    left = x[:, :, :, :2].mean(dim=[1, 2, 3])
+    top = x[:, :, :2, :].mean(dim=[1, 2, 3])
+    return 10.0 * (torch.stack([left, top], 1) - 0.75)
+)");
+  m.save((dir_ / "tagger.pt").string());
+  at::Tensor x = at::zeros({3, 1, 4, 4});
+  x[0].narrow(2, 0, 2).fill_(1);  // left
+  x[1].narrow(1, 0, 2).fill_(1);  // top
+  x[2].fill_(1);                  // both
+  save(x, "x.pt");
+  Value t = report(run("report \"t\" = prime.tag(model.load(\"tagger.pt\"), tensor.load(\"x.pt\"), [\"left\", \"top\"], batch=2)\n"),
+                   "t");
+  EXPECT_TRUE(field(t, "values").toTensor().equal(bools({1, 0, 0, 1, 1, 1}).view({3, 2})));
+  EXPECT_NE(run_errors("report \"t\" = prime.tag(model.load(\"tagger.pt\"), tensor.load(\"x.pt\"), [\"left\"])\n")
+                .find("1 tag names were given"),
+            std::string::npos);
+}
+
+TEST_F(PrimeOps, ClusterBaselineFindsPlantedClustersOfErrorsAndNamesThem) {
+  // Class 0: 100 right images around (0, 10); 40 errors around (-10, 0) carrying
+  // tag "left", 40 around (10, 0) without it. Class 1: all right.
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  at::Tensor centre = at::cat({at::tensor({0.0, 10.0}).expand({100, 2}), at::tensor({-10.0, 0.0}).expand({40, 2}),
+                               at::tensor({10.0, 0.0}).expand({40, 2}), at::tensor({0.0, -10.0}).expand({60, 2})});
+  save(centre + 0.5 * at::randn({240, 2}, gen, at::kDouble), "emb.pt");
+  at::Tensor labels = at::cat({at::zeros({180}, at::kLong), at::ones({60}, at::kLong)});
+  at::Tensor pred = labels.clone();
+  pred.narrow(0, 100, 80).fill_(1);
+  save(labels, "y.pt");
+  save(pred, "p.pt");
+  at::Tensor left = at::zeros({240, 1}, at::kBool);
+  left.narrow(0, 100, 40).fill_(true);
+  left.narrow(0, 0, 20).fill_(true);  // some right images carry it too
+  save(left, "left.pt");
+  for (std::string method : {"kmeans", "gmm"}) {
+    Value r = report(run("report \"c\" = prime.cluster_baseline(tensor.load(\"emb.pt\"), tensor.load(\"y.pt\"), "
+                         "tensor.load(\"p.pt\"), tags=prime.tags(tensor.load(\"left.pt\"), [\"left\"]), k=2, "
+                         "method=\"" + method + "\", seed=1)\n"),
+                     "c");
+    EXPECT_TRUE(field(r, "class").toTensor().equal(at::tensor({0, 0}, at::kLong))) << method;
+    EXPECT_TRUE(field(r, "errors").toTensor().equal(at::tensor({40, 40}, at::kLong))) << method;
+    std::vector<std::string> tags = strings(field(r, "tags"));
+    EXPECT_EQ(std::count(tags.begin(), tags.end(), "left"), 1) << method;
+    EXPECT_EQ(std::count(tags.begin(), tags.end(), ""), 1) << method;
+    // Each error cluster takes its 40 errors (and none of the right images, which lie
+    // nearer one centre or the other: all 100 go to one or split) -- accuracy below the class's.
+    at::Tensor acc = field(r, "accuracy").toTensor();
+    EXPECT_LT(acc.max().item<double>(), field(r, "class_accuracy").toTensor()[0].item<double>() + 0.2) << method;
+    // "left" describes 60 images of class 0 (40 errors, 20 right): accuracy 1/3.
+    int64_t row = std::find(tags.begin(), tags.end(), "left") - tags.begin();
+    EXPECT_EQ(field(r, "tag_support").toTensor()[row].item<int64_t>(), 60) << method;
+    EXPECT_NEAR(field(r, "tag_accuracy").toTensor()[row].item<double>(), 20.0 / 60, 1e-12) << method;
+  }
+}
+
+TEST_F(PrimeOps, ModeImagesShowEachModeErrorsFirstInRedFrames) {
+  prime::Table t = shirts();
+  save_split(t, "a");
+  at::Tensor images = at::full({t.labels.size(0), 1, 16, 16}, 0.5);
+  save(images, "x.pt");
+  Execution e = run(load_split("a") +
+                    "let modes = prime.extract(a_tags, a_labels, a_pred)\n"
+                    "report \"rows\" = prime.mode_images(modes, a_tags, a_labels, tensor.load(\"x.pt\"), "
+                    "predictions=a_pred, max_images=8)\n");
+  auto rows = report(e, "rows").toListRef();
+  ASSERT_EQ(rows.size(), 1u);
+  at::Tensor r = rows[0].toTensor();
+  EXPECT_EQ(r.sizes(), (std::vector<int64_t>{8, 3, 16, 16}));
+  // 54 of the group's 60 images are wrong: the first 8 are all framed red.
+  EXPECT_TRUE(r.select(2, 0).select(2, 5).select(1, 0).gt(0.8).all().item<bool>());
+  EXPECT_NEAR(r[0][0][8][8].item<double>(), 0.5, 1e-6);
+}
+
+}  // namespace
+}  // namespace pipette
