@@ -21,12 +21,6 @@ using pipette::Value;
 
 namespace {
 
-Value strings(const std::vector<std::string>& v) {
-  c10::List<std::string> l;
-  for (const auto& s : v) l.push_back(s);
-  return Value(l);
-}
-
 struct Rows {
   std::vector<int64_t> cls, cluster, errors, support, tag_support;
   std::vector<double> acc, class_acc, drop, tag_acc;
@@ -61,9 +55,10 @@ void register_baseline_ops(pipette::OpLibrary& lib) {
           .optional("classes", "list<string>", "Class names (else 'class 3')")
           .optional("seed", "int", "Seeds k-means++ (else derived from the run seed)")
           .stochastic()
-          .returns("record{class: tensor, class_name: list<string>, cluster: tensor, errors: tensor, support: "
-                   "tensor, accuracy: tensor, class_accuracy: tensor, drop: tensor, tags: list<string>, "
-                   "tag_support: tensor, tag_accuracy: tensor, description: list<string>}",
+          .returns("record{class: list<int>, class_name: list<string>, cluster: list<int>, errors: list<int>, "
+                   "support: list<int>, accuracy: list<float>, class_accuracy: list<float>, drop: list<float>, "
+                   "tags: list<string>, tag_support: list<int>, tag_accuracy: list<float>, "
+                   "description: list<string>}",
                    "One row per cluster (a table): its errors, the images nearest its centre with their accuracy "
                    "and drop, and the tags naming it with the accuracy of the group they describe"),
       [](const OpArgs& a, OpContext& ctx) -> Value {
@@ -147,20 +142,18 @@ void register_baseline_ops(pipette::OpLibrary& lib) {
             r.description.push_back(desc);
           }
         }
-        auto longs = [](const std::vector<int64_t>& v) { return Value(at::tensor(v, at::kLong)); };
-        auto doubles = [](const std::vector<double>& v) { return Value(at::tensor(v, at::kDouble)); };
-        return pipette::make_record({{"class", longs(r.cls)},
-                                     {"class_name", strings(r.cname)},
-                                     {"cluster", longs(r.cluster)},
-                                     {"errors", longs(r.errors)},
-                                     {"support", longs(r.support)},
-                                     {"accuracy", doubles(r.acc)},
-                                     {"class_accuracy", doubles(r.class_acc)},
-                                     {"drop", doubles(r.drop)},
-                                     {"tags", strings(r.tags)},
-                                     {"tag_support", longs(r.tag_support)},
-                                     {"tag_accuracy", doubles(r.tag_acc)},
-                                     {"description", strings(r.description)}});
+        return pipette::make_record({{"class", int_column(r.cls)},
+                                     {"class_name", string_column(r.cname)},
+                                     {"cluster", int_column(r.cluster)},
+                                     {"errors", int_column(r.errors)},
+                                     {"support", int_column(r.support)},
+                                     {"accuracy", float_column(r.acc)},
+                                     {"class_accuracy", float_column(r.class_acc)},
+                                     {"drop", float_column(r.drop)},
+                                     {"tags", string_column(r.tags)},
+                                     {"tag_support", int_column(r.tag_support)},
+                                     {"tag_accuracy", float_column(r.tag_acc)},
+                                     {"description", string_column(r.description)}});
       });
 }
 

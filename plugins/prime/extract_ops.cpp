@@ -21,8 +21,8 @@ using pipette::Value;
 namespace {
 
 const char* kModesType =
-    "record{class: tensor, class_name: list<string>, tags: list<string>, size: tensor, support: tensor, "
-    "accuracy: tensor, class_accuracy: tensor, drop: tensor, description: list<string>}";
+    "record{class: list<int>, class_name: list<string>, tags: list<string>, size: list<int>, support: list<int>, "
+    "accuracy: list<float>, class_accuracy: list<float>, drop: list<float>, description: list<string>}";
 
 std::string percent(double x) { return fmt::format("{:.0f} %", 100.0 * x); }
 
@@ -47,28 +47,16 @@ ModeRows modes_arg(const OpArgs& a) {
   for (const char* col : {"class", "tags"})
     if (!d.contains(col)) throw OpError(fmt::format("'modes' has no column '{}': pass what prime.extract returns", col));
   ModeRows r;
-  at::Tensor cls = d.at("class").toTensor().to(at::kLong).view(-1);
-  for (int64_t i = 0; i < cls.size(0); ++i) r.cls.push_back(cls[i].item<int64_t>());
-  for (const auto& s : d.at("tags").toListRef()) r.tags.push_back(s.toStringRef());
-  if (d.contains("class_name"))
-    for (const auto& s : d.at("class_name").toListRef()) r.class_name.push_back(s.toStringRef());
-  if (d.contains("drop")) {
-    at::Tensor drop = d.at("drop").toTensor().to(at::kDouble).view(-1);
-    for (int64_t i = 0; i < drop.size(0); ++i) r.drop.push_back(drop[i].item<double>());
-  }
+  r.cls = ints_of(d.at("class"), "'modes.class'");
+  r.tags = strings_of(d.at("tags"), "'modes.tags'");
+  if (d.contains("class_name")) r.class_name = strings_of(d.at("class_name"), "'modes.class_name'");
+  if (d.contains("drop")) r.drop = floats_of(d.at("drop"), "'modes.drop'");
   if (r.tags.size() != r.cls.size()) throw OpError("'modes' columns class and tags differ in length");
   r.class_name.resize(r.cls.size());
   r.drop.resize(r.cls.size(), std::nan(""));
   return r;
 }
 
-at::Tensor longs(const std::vector<int64_t>& v) { return at::tensor(v, at::kLong); }
-at::Tensor doubles(const std::vector<double>& v) { return at::tensor(v, at::kDouble); }
-Value strings(const std::vector<std::string>& v) {
-  c10::List<std::string> l;
-  for (const auto& s : v) l.push_back(s);
-  return Value(l);
-}
 
 // A few images of a group, errors first, each framed red (wrong) or green (right).
 at::Tensor framed_sample(const at::Tensor& images, const at::Tensor& in_group, const at::Tensor& correct,
@@ -146,7 +134,7 @@ void register_extract_ops(pipette::OpLibrary& lib) {
         SearchStats stats;
         auto start = std::chrono::steady_clock::now();
         std::vector<Mode> modes =
-            search(t.values.index_select(1, longs(kept)), o.labels, o.correct, o.classes, opt, &stats);
+            search(t.values.index_select(1, at::tensor(kept, at::kLong)), o.labels, o.correct, o.classes, opt, &stats);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         ctx.log(OpContext::Info,
                 fmt::format("{} failure mode(s) among {} tags x {} images in {:.3f} s: {} groups scored, {} pruned "
@@ -169,15 +157,15 @@ void register_extract_ops(pipette::OpLibrary& lib) {
           drop.push_back(m.drop());
           description.push_back(describe_mode(m.cls < 0 ? "" : names[m.cls], tn, m.group, m.of_class));
         }
-        return pipette::make_record({{"class", longs(cls)},
-                                     {"class_name", strings(cname)},
-                                     {"tags", strings(tags)},
-                                     {"size", longs(size)},
-                                     {"support", longs(support)},
-                                     {"accuracy", doubles(acc)},
-                                     {"class_accuracy", doubles(class_acc)},
-                                     {"drop", doubles(drop)},
-                                     {"description", strings(description)}});
+        return pipette::make_record({{"class", int_column(cls)},
+                                     {"class_name", string_column(cname)},
+                                     {"tags", string_column(tags)},
+                                     {"size", int_column(size)},
+                                     {"support", int_column(support)},
+                                     {"accuracy", float_column(acc)},
+                                     {"class_accuracy", float_column(class_acc)},
+                                     {"drop", float_column(drop)},
+                                     {"description", string_column(description)}});
       });
 
   lib.define(
@@ -229,14 +217,14 @@ void register_extract_ops(pipette::OpLibrary& lib) {
         int64_t errors = o.correct.logical_not().sum().item<int64_t>();
         int64_t caught = covered.logical_and(o.correct.logical_not()).sum().item<int64_t>();
         double n = static_cast<double>(rows.cls.size());
-        Value table = pipette::make_record({{"class", longs(rows.cls)},
-                                            {"class_name", strings(rows.class_name)},
-                                            {"tags", strings(rows.tags)},
-                                            {"support", longs(support)},
-                                            {"accuracy", doubles(acc)},
-                                            {"class_accuracy", doubles(class_acc)},
-                                            {"drop", doubles(drop)},
-                                            {"train_drop", doubles(rows.drop)},
+        Value table = pipette::make_record({{"class", int_column(rows.cls)},
+                                            {"class_name", string_column(rows.class_name)},
+                                            {"tags", string_column(rows.tags)},
+                                            {"support", int_column(support)},
+                                            {"accuracy", float_column(acc)},
+                                            {"class_accuracy", float_column(class_acc)},
+                                            {"drop", float_column(drop)},
+                                            {"train_drop", float_column(rows.drop)},
                                             {"holds", Value(holds_list)}});
         return pipette::make_record({{"modes", table},
                                      {"held", Value(n ? held / n : 0.0)},

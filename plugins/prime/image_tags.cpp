@@ -44,10 +44,10 @@ const std::vector<ImageProperty>& image_properties(bool colour) {
   return colour ? rgb : grey;
 }
 
-at::Tensor image_measurements(const at::Tensor& images) {
-  if (images.dim() != 4 || (images.size(1) != 1 && images.size(1) != 3))
-    throw std::invalid_argument("images must be [N, C, H, W] with 1 or 3 channels");
-  at::Tensor x = images.to(at::kDouble);
+namespace {
+
+at::Tensor measure_block(const at::Tensor& images) {
+  at::Tensor x = images.to(at::kFloat);
   int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   at::Tensor lum = x.size(1) == 3
                        ? (0.299 * x.select(1, 0) + 0.587 * x.select(1, 1) + 0.114 * x.select(1, 2)).unsqueeze(1)
@@ -61,12 +61,12 @@ at::Tensor image_measurements(const at::Tensor& images) {
 
   at::Tensor brightness = masked_mean(lum, object);
   at::Tensor contrast = lum.flatten(1).std(1);
-  at::Tensor size = object.to(at::kDouble).mean({1, 2, 3});
+  at::Tensor size = object.to(at::kFloat).mean({1, 2, 3});
   // Bounding box of the object: the rows and columns where it has any pixel.
   at::Tensor rows = object.any(3).view({n, h}), cols = object.any(2).view({n, w});
   auto extent = [](const at::Tensor& any) {
     int64_t len = any.size(1);
-    at::Tensor idx = at::arange(len, any.options().dtype(at::kDouble));
+    at::Tensor idx = at::arange(len, any.options().dtype(at::kFloat));
     at::Tensor first = at::where(any, idx, at::full_like(idx, static_cast<double>(len))).amin(1);
     at::Tensor last = at::where(any, idx, at::full_like(idx, -1.0)).amax(1);
     return (last - first + 1).clamp_min(0);
@@ -79,7 +79,20 @@ at::Tensor image_measurements(const at::Tensor& images) {
   at::Tensor symmetry = -(mirror_gap / (spread + 1e-6));
   std::vector<at::Tensor> columns{brightness, contrast, size, aspect, edges, symmetry};
   if (x.size(1) == 3) columns.push_back((std::get<0>(x.max(1)) - std::get<0>(x.min(1))).mean({1, 2}));
-  return at::stack(columns, 1);
+  return at::stack(columns, 1).to(at::kDouble);
+}
+
+}  // namespace
+
+at::Tensor image_measurements(const at::Tensor& images) {
+  if (images.dim() != 4 || (images.size(1) != 1 && images.size(1) != 3))
+    throw std::invalid_argument("images must be [N, C, H, W] with 1 or 3 channels");
+  // Blocks of images keep the temporaries (a dozen per image) small and in cache.
+  int64_t per_image = images[0].numel(), block = std::max<int64_t>(1, (1 << 18) / std::max<int64_t>(per_image, 1));
+  std::vector<at::Tensor> parts;
+  for (int64_t i = 0; i < images.size(0); i += block)
+    parts.push_back(measure_block(images.narrow(0, i, std::min(block, images.size(0) - i))));
+  return at::cat(parts, 0);
 }
 
 at::Tensor quantile_cuts(const at::Tensor& measurements, double fraction) {

@@ -98,6 +98,53 @@ std::vector<std::string> strings_arg(const pipette::OpArgs& a, const std::string
   return out;
 }
 
+Value int_column(const std::vector<int64_t>& v) { return Value(c10::List<int64_t>(v)); }
+Value float_column(const std::vector<double>& v) { return Value(c10::List<double>(v)); }
+Value string_column(const std::vector<std::string>& v) {
+  c10::List<std::string> l;
+  for (const auto& s : v) l.push_back(s);
+  return Value(l);
+}
+
+namespace {
+
+at::Tensor numbers_of(const Value& v, const std::string& what) {
+  if (v.isTensor()) return v.toTensor().to(at::kCPU, at::kDouble).reshape(-1);
+  if (v.isInt() || v.isDouble()) return at::tensor({v.toScalar().toDouble()}, at::kDouble);
+  if (v.isList()) {
+    std::vector<double> out;
+    for (const auto& x : v.toListRef()) {
+      if (!x.isInt() && !x.isDouble()) throw OpError(what + " must hold numbers, found " + pipette::describe(x));
+      out.push_back(x.toScalar().toDouble());
+    }
+    return at::tensor(out, at::kDouble);
+  }
+  throw OpError(what + " must be a list of numbers, found " + pipette::describe(v));
+}
+
+}  // namespace
+
+std::vector<int64_t> ints_of(const Value& v, const std::string& what) {
+  at::Tensor t = numbers_of(v, what).round().to(at::kLong);
+  return std::vector<int64_t>(t.data_ptr<int64_t>(), t.data_ptr<int64_t>() + t.numel());
+}
+
+std::vector<double> floats_of(const Value& v, const std::string& what) {
+  at::Tensor t = numbers_of(v, what).contiguous();
+  return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+}
+
+std::vector<std::string> strings_of(const Value& v, const std::string& what) {
+  std::vector<std::string> out;
+  if (v.isString()) return {v.toStringRef()};
+  if (!v.isList()) throw OpError(what + " must be a list of strings, found " + pipette::describe(v));
+  for (const auto& s : v.toListRef()) {
+    if (!s.isString()) throw OpError(what + " must be a list of strings, found " + pipette::describe(s));
+    out.push_back(s.toStringRef());
+  }
+  return out;
+}
+
 std::vector<std::string> class_names(const pipette::OpArgs& a, int64_t classes) {
   std::vector<std::string> names = strings_arg(a, "classes");
   if (!names.empty() && static_cast<int64_t>(names.size()) < classes)

@@ -46,4 +46,14 @@ std::vector<int64_t> tag_indices(const TagSet& t, const std::vector<std::string>
 
 std::vector<std::string> strings_arg(const pipette::OpArgs& a, const std::string& name);
 
+// Table columns as lists, so that report.json shows the numbers themselves
+// (tensors would go to side files) and CSV writes them alike.
+pipette::Value int_column(const std::vector<int64_t>& v);
+pipette::Value float_column(const std::vector<double>& v);
+pipette::Value string_column(const std::vector<std::string>& v);
+// A column read back: a list, a 1-D tensor or a single number.
+std::vector<int64_t> ints_of(const pipette::Value& v, const std::string& what);
+std::vector<double> floats_of(const pipette::Value& v, const std::string& what);
+std::vector<std::string> strings_of(const pipette::Value& v, const std::string& what);
+
 }  // namespace prime

@@ -89,6 +89,16 @@ class Prime : public ::testing::Test {
     for (const auto& s : list.toListRef()) out.push_back(s.toStringRef());
     return out;
   }
+  static std::vector<int64_t> ints(const Value& list) {
+    std::vector<int64_t> out;
+    for (const auto& x : list.toListRef()) out.push_back(x.toInt());
+    return out;
+  }
+  static std::vector<double> floats(const Value& list) {
+    std::vector<double> out;
+    for (const auto& x : list.toListRef()) out.push_back(x.toDouble());
+    return out;
+  }
   void save(const at::Tensor& t, const std::string& name) { write_value_file(Value(t), dir_ / name); }
   void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
   std::string read(const std::string& name) {

@@ -54,9 +54,9 @@ TEST_F(PrimeOps, ExtractWritesATableWithReadableDescriptions) {
   EXPECT_EQ(strings(field(modes, "description")),
             std::vector<std::string>{"Shirt images that are dark and large: 60 images, accuracy 10 % vs 82 %"});
   EXPECT_EQ(strings(field(modes, "tags")), std::vector<std::string>{"dark & large"});
-  EXPECT_EQ(field(modes, "class").toTensor().item<int64_t>(), 1);
-  EXPECT_EQ(field(modes, "support").toTensor().item<int64_t>(), 60);
-  EXPECT_NEAR(field(modes, "drop").toTensor().item<double>(), 329.0 / 400 - 0.1, 1e-12);
+  EXPECT_EQ(ints(field(modes, "class")), std::vector<int64_t>{1});
+  EXPECT_EQ(ints(field(modes, "support")), std::vector<int64_t>{60});
+  EXPECT_NEAR(floats(field(modes, "drop")).at(0), 329.0 / 400 - 0.1, 1e-12);
   std::string csv = read("out/modes.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "class,class_name,tags,size,support,accuracy,class_accuracy,drop,description");
@@ -83,7 +83,7 @@ TEST_F(PrimeOps, EvaluateTellsModesThatGeneraliseFromModesThatDoNot) {
   EXPECT_NEAR(field(same, "coverage").toDouble(), 54.0 / 81.0, 1e-12);
   EXPECT_EQ(field(gone, "held").toDouble(), 0.0);
   EXPECT_FALSE(field(field(gone, "modes"), "holds").toListRef()[0].toBool());
-  EXPECT_EQ(field(field(gone, "modes"), "support").toTensor().item<int64_t>(), 60);
+  EXPECT_EQ(ints(field(field(gone, "modes"), "support")), std::vector<int64_t>{60});
 }
 
 TEST_F(PrimeOps, BadInputIsAClearErrorNotACrash) {
@@ -138,7 +138,7 @@ TEST_F(PrimeOps, NoModesGivesAnEmptyTableThatStillSaves) {
   t.correct = at::ones_like(t.correct);
   save_split(t, "a");
   Execution e = run(load_split("a") + "let m = prime.extract(a_tags, a_labels, a_pred)\nreport \"m\" = m\nsave(m, \"m.csv\")\n");
-  EXPECT_EQ(field(report(e, "m"), "support").toTensor().numel(), 0);
+  EXPECT_TRUE(ints(field(report(e, "m"), "support")).empty());
   EXPECT_EQ(read("out/m.csv"), "class,class_name,tags,size,support,accuracy,class_accuracy,drop,description\n");
 }
 
@@ -247,19 +247,19 @@ TEST_F(PrimeOps, ClusterBaselineFindsPlantedClustersOfErrorsAndNamesThem) {
                          "tensor.load(\"p.pt\"), tags=prime.tags(tensor.load(\"left.pt\"), [\"left\"]), k=2, "
                          "method=\"" + method + "\", seed=1)\n"),
                      "c");
-    EXPECT_TRUE(field(r, "class").toTensor().equal(at::tensor({0, 0}, at::kLong))) << method;
-    EXPECT_TRUE(field(r, "errors").toTensor().equal(at::tensor({40, 40}, at::kLong))) << method;
+    EXPECT_EQ(ints(field(r, "class")), (std::vector<int64_t>{0, 0})) << method;
+    EXPECT_EQ(ints(field(r, "errors")), (std::vector<int64_t>{40, 40})) << method;
     std::vector<std::string> tags = strings(field(r, "tags"));
     EXPECT_EQ(std::count(tags.begin(), tags.end(), "left"), 1) << method;
     EXPECT_EQ(std::count(tags.begin(), tags.end(), ""), 1) << method;
     // Each error cluster takes its 40 errors (and none of the right images, which lie
     // nearer one centre or the other: all 100 go to one or split) -- accuracy below the class's.
-    at::Tensor acc = field(r, "accuracy").toTensor();
-    EXPECT_LT(acc.max().item<double>(), field(r, "class_accuracy").toTensor()[0].item<double>() + 0.2) << method;
+    std::vector<double> acc = floats(field(r, "accuracy"));
+    EXPECT_LT(*std::max_element(acc.begin(), acc.end()), floats(field(r, "class_accuracy"))[0] + 0.2) << method;
     // "left" describes 60 images of class 0 (40 errors, 20 right): accuracy 1/3.
     int64_t row = std::find(tags.begin(), tags.end(), "left") - tags.begin();
-    EXPECT_EQ(field(r, "tag_support").toTensor()[row].item<int64_t>(), 60) << method;
-    EXPECT_NEAR(field(r, "tag_accuracy").toTensor()[row].item<double>(), 20.0 / 60, 1e-12) << method;
+    EXPECT_EQ(ints(field(r, "tag_support"))[row], 60) << method;
+    EXPECT_NEAR(floats(field(r, "tag_accuracy"))[row], 20.0 / 60, 1e-12) << method;
   }
 }
 
