@@ -57,6 +57,10 @@ ClassBits class_bits(const at::Tensor& tags, const at::Tensor& correct) {
 
 constexpr double kTie = 1e-12;  // thresholds are inclusive; this absorbs rounding
 
+// Depth-first over tag sets in increasing tag order, Eclat style: a group's
+// extensions only try the tags that survived as its siblings, since S + j + k
+// is a subgroup of S + k, and a subgroup of a group with too few images or
+// errors has too few as well.
 class Worker {
  public:
   Worker(const ClassBits& b, const SearchOptions& o, int64_t cls) : b_(b), o_(o), cls_(cls) {
@@ -70,18 +74,28 @@ class Worker {
     levels_[0] = b.all;
   }
 
-  // Every tag set whose smallest tag is `first`.
-  void explore_from(int64_t first) { visit(0, first, first + 1); }
+  // Scores the single tags `candidates` (the class's images with each tag) and
+  // returns those that can be extended.
+  std::vector<int32_t> singles(const std::vector<int32_t>& candidates) { return score(0, candidates); }
+
+  // Every tag set that starts with singles[i] and continues with later singles.
+  void explore_from(const std::vector<int32_t>& singles, size_t i) {
+    stack_.assign(1, singles[i]);
+    descend(0, singles[i], std::vector<int32_t>(singles.begin() + static_cast<int64_t>(i) + 1, singles.end()));
+    stack_.clear();
+  }
 
   std::vector<Mode> modes;
   SearchStats stats;
 
  private:
-  // Scores parent & tag j for j in [begin, end), recursing into the groups that survive.
-  void visit(int depth, int64_t begin, int64_t end) {
+  // Scores parent (levels_[depth]) & tag j for each candidate j; records the
+  // modes and returns the candidates whose groups may have modes below them.
+  std::vector<int32_t> score(int depth, const std::vector<int32_t>& candidates) {
     const std::vector<uint64_t>& parent = levels_[depth];
     const std::vector<int32_t>& nz = nonzero_[depth];
-    for (int64_t j = begin; j < end; ++j) {
+    std::vector<int32_t> survivors;
+    for (int32_t j : candidates) {
       const uint64_t* row = b_.row(j);
       int64_t support = 0, correct = 0;
       for (int32_t w : nz) {
@@ -101,20 +115,33 @@ class Worker {
       stack_.push_back(j);
       Group g{support, correct};
       if (b_.group.accuracy() - g.accuracy() >= o_.min_drop - kTie && minimal(g)) {
-        modes.push_back(Mode{cls_, stack_, g, b_.group});
+        modes.push_back(Mode{cls_, std::vector<int64_t>(stack_.begin(), stack_.end()), g, b_.group});
       }
-      // A group the model gets entirely wrong has no minimal superset: removing
-      // the added tag gives back this group, at the same accuracy 0.
-      if (depth + 1 < o_.max_tags && correct > 0) {
-        std::vector<uint64_t>& child = levels_[depth + 1];
-        std::vector<int32_t>& child_nz = nonzero_[depth + 1];
-        child_nz.clear();
-        for (int32_t w : nz) {
-          child[w] = parent[w] & row[w];
-          if (child[w]) child_nz.push_back(w);
-        }
-        visit(depth + 1, j + 1, b_.tags);
-      }
+      stack_.pop_back();
+      // A group the model gets entirely wrong has no minimal subgroup: removing
+      // the tag added below it gives back a group at the same accuracy 0.
+      if (correct > 0) survivors.push_back(j);
+    }
+    return survivors;
+  }
+
+  // Below the group stack_ (its last tag `last` at `depth`): narrows the bits,
+  // scores the extensions and recurses into the survivors.
+  void descend(int depth, int32_t last, const std::vector<int32_t>& candidates) {
+    if (depth + 2 > o_.max_tags || candidates.empty()) return;
+    const std::vector<uint64_t>& parent = levels_[depth];
+    std::vector<uint64_t>& child = levels_[depth + 1];
+    std::vector<int32_t>& child_nz = nonzero_[depth + 1];
+    child_nz.clear();
+    const uint64_t* row = b_.row(last);
+    for (int32_t w : nonzero_[depth]) {
+      child[w] = parent[w] & row[w];
+      if (child[w]) child_nz.push_back(w);
+    }
+    std::vector<int32_t> next = score(depth + 1, candidates);
+    for (size_t i = 0; i < next.size(); ++i) {
+      stack_.push_back(next[i]);
+      descend(depth + 1, next[i], std::vector<int32_t>(next.begin() + static_cast<int64_t>(i) + 1, next.end()));
       stack_.pop_back();
     }
   }
@@ -143,25 +170,33 @@ class Worker {
   int64_t min_errors_ = 0;
   std::vector<std::vector<uint64_t>> levels_;
   std::vector<std::vector<int32_t>> nonzero_;
-  std::vector<int64_t> stack_;
+  std::vector<int32_t> stack_;
 };
 
 void search_class(const ClassBits& b, const SearchOptions& o, int64_t cls, std::vector<Mode>& out,
                   SearchStats& stats) {
+  std::vector<int32_t> all(b.tags);
+  for (int64_t j = 0; j < b.tags; ++j) all[j] = static_cast<int32_t>(j);
+  Worker first(b, o, cls);
+  std::vector<int32_t> singles = first.singles(all);
   std::mutex mu;
-  std::atomic<int64_t> next{0};
-  // Work is handed out one first tag at a time: the sets under tag 0 far
-  // outnumber those under the last tag, so fixed ranges would leave threads idle.
-  int64_t threads = std::min<int64_t>(at::get_num_threads(), b.tags);
+  auto merge = [&](Worker& w) {
+    std::lock_guard<std::mutex> lock(mu);
+    out.insert(out.end(), w.modes.begin(), w.modes.end());
+    stats.groups_scored += w.stats.groups_scored;
+    stats.pruned_support += w.stats.pruned_support;
+    stats.pruned_errors += w.stats.pruned_errors;
+  };
+  merge(first);
+  std::atomic<size_t> next{0};
+  // Work is handed out one first tag at a time: the sets under the first tags
+  // far outnumber those under the last, so fixed ranges would leave threads idle.
+  int64_t threads = std::min<int64_t>(at::get_num_threads(), static_cast<int64_t>(singles.size()));
   at::parallel_for(0, std::max<int64_t>(threads, 1), 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       Worker worker(b, o, cls);
-      for (int64_t first = next++; first < b.tags; first = next++) worker.explore_from(first);
-      std::lock_guard<std::mutex> lock(mu);
-      out.insert(out.end(), worker.modes.begin(), worker.modes.end());
-      stats.groups_scored += worker.stats.groups_scored;
-      stats.pruned_support += worker.stats.pruned_support;
-      stats.pruned_errors += worker.stats.pruned_errors;
+      for (size_t i = next++; i < singles.size(); i = next++) worker.explore_from(singles, i);
+      merge(worker);
     }
   });
 }
