@@ -39,8 +39,9 @@ class Prime : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  // Compiles and runs a script; `logs` collects what the ops logged.
-  Execution execute_script(const std::string& text, std::string* logs = nullptr) {
+  // Compiles a script against the standard library and, once it says
+  // `plugin "prime"`, the plugin's signatures.
+  static std::optional<Graph> compile(const std::string& file, const std::string& text, std::string* diagnostics) {
     lang::CompileOptions o;
     o.resolve_plugin = [](const std::string& name, OpRegistry& into) -> std::optional<std::string> {
       if (name != "prime") return "no such plugin";
@@ -50,8 +51,16 @@ class Prime : public ::testing::Test {
     OpLibrary host;
     stdlib::register_all(host);
     lang::Compiler c(host.ops, o);
-    auto g = c.compile_text((dir_ / "s.pipe").string(), "plugin \"prime\"\n" + text);
-    EXPECT_TRUE(g) << c.render_diagnostics();
+    auto g = c.compile_text(file, text);
+    *diagnostics = c.render_diagnostics();
+    return g;
+  }
+
+  // Compiles and runs a script; `logs` collects what the ops logged.
+  Execution execute_script(const std::string& text, std::string* logs = nullptr) {
+    std::string diagnostics;
+    auto g = compile((dir_ / "s.pipe").string(), "plugin \"prime\"\n" + text, &diagnostics);
+    EXPECT_TRUE(g) << diagnostics;
     if (!g) return {};
     graph_ = *g;
     RunOptions ro;
