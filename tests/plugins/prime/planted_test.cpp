@@ -45,9 +45,11 @@ TEST_F(Prime, APlantedFailureModeIsFoundExactlyAndHoldsOnTheTestSplit) {
   ASSERT_FALSE(trouser_modes.empty()) << "no failure mode among trousers";
   EXPECT_EQ(trouser_modes[0], "high_contrast & symmetric");
   // ...and no superset of it is reported (its tags are all needed, none is extra).
-  for (const auto& t : trouser_modes)
-    if (t != trouser_modes[0])
+  for (const auto& t : trouser_modes) {
+    if (t != trouser_modes[0]) {
       EXPECT_FALSE(t.find("high_contrast") != std::string::npos && t.find("symmetric") != std::string::npos) << t;
+    }
+  }
   // It holds on the test split.
   Value held = field(report(e, "held"), "modes");
   std::vector<std::string> held_tags = strings(field(held, "tags"));
