@@ -201,8 +201,7 @@ void register_extract_ops(pipette::OpLibrary& lib) {
           std::vector<int64_t> idx = tag_indices(t, split_tags(rows.tags[i]));
           at::Tensor in = members(t.values, o.labels, rows.cls[i], idx);
           Group g{in.sum().item<int64_t>(), in.logical_and(o.correct).sum().item<int64_t>()};
-          at::Tensor in_class = rows.cls[i] < 0 ? at::ones_like(o.correct) : o.labels.eq(rows.cls[i]);
-          Group c{in_class.sum().item<int64_t>(), in_class.logical_and(o.correct).sum().item<int64_t>()};
+          Group c = measure(t.values, o.labels, o.correct, rows.cls[i], {});
           double d = g.support && c.support ? c.accuracy() - g.accuracy() : std::nan("");
           bool ok = g.support >= need && d >= min_drop - 1e-12;
           support.push_back(g.support);

@@ -127,13 +127,10 @@ void register_tag_ops(pipette::OpLibrary& lib) {
                std::vector<std::string> names;
                std::vector<at::Tensor> values;
                for (const auto& part : a["parts"].toListRef()) {
-                 if (!part.isGenericDict()) throw OpError("'parts' must hold tag sets {names, values}");
-                 auto d = part.toGenericDict();
-                 if (!d.contains("names") || !d.contains("values"))
-                   throw OpError("'parts' must hold tag sets {names, values}");
-                 for (const auto& n : d.at("names").toListRef()) names.push_back(n.toStringRef());
-                 values.push_back(d.at("values").toTensor().to(at::kCPU, at::kBool));
-                 if (values.back().dim() != 2 || values.back().size(0) != values.front().size(0))
+                 TagSet t = tag_set_of(part, "a part of 'parts'");
+                 names.insert(names.end(), t.names.begin(), t.names.end());
+                 values.push_back(t.values);
+                 if (values.back().size(0) != values.front().size(0))
                    throw OpError(fmt::format("tag sets describe different numbers of images: {} and {}",
                                              values.front().size(0), values.back().size(0)));
                }

@@ -36,22 +36,17 @@ TagSet make_tag_set(std::vector<std::string> names, const at::Tensor& values, co
   return TagSet{std::move(names), v.to(at::kBool).contiguous(), at::Tensor()};
 }
 
-TagSet tag_set_arg(const pipette::OpArgs& a, const std::string& name) {
-  const Value& v = a[name];
-  if (!v.isGenericDict()) throw OpError("'" + name + "' must be tags {names, values}, found " + pipette::describe(v));
+TagSet tag_set_arg(const pipette::OpArgs& a, const std::string& name) { return tag_set_of(a[name], "'" + name + "'"); }
+
+TagSet tag_set_of(const Value& v, const std::string& what) {
+  if (!v.isGenericDict()) throw OpError(what + " must be tags {names, values}, found " + pipette::describe(v));
   auto dict = v.toGenericDict();
   if (!dict.contains("names") || !dict.contains("values"))
-    throw OpError("'" + name + "' must be tags: a record with `names` (list of strings) and `values` [N, T]");
-  std::vector<std::string> names;
-  Value n = dict.at("names");
-  if (!n.isList()) throw OpError("'" + name + ".names' must be a list of strings");
-  for (const auto& s : n.toListRef()) {
-    if (!s.isString()) throw OpError("'" + name + ".names' must be a list of strings");
-    names.push_back(s.toStringRef());
-  }
+    throw OpError(what + " must be tags: a record with `names` (list of strings) and `values` [N, T]");
+  std::vector<std::string> names = strings_of(dict.at("names"), what + ".names");
   Value values = dict.at("values");
-  if (!values.isTensor()) throw OpError("'" + name + ".values' must be a tensor");
-  TagSet t = make_tag_set(std::move(names), values.toTensor(), "'" + name + "'");
+  if (!values.isTensor()) throw OpError(what + ".values must be a tensor");
+  TagSet t = make_tag_set(std::move(names), values.toTensor(), what);
   if (dict.contains("cuts") && dict.at("cuts").isTensor()) t.cuts = dict.at("cuts").toTensor();
   return t;
 }

@@ -19,6 +19,7 @@ struct TagSet {
 
 // Checks names (unique, non-empty, no " & ") against values (2-D, 0/1, no NaN).
 TagSet make_tag_set(std::vector<std::string> names, const at::Tensor& values, const std::string& what);
+TagSet tag_set_of(const pipette::Value& v, const std::string& what);
 TagSet tag_set_arg(const pipette::OpArgs& a, const std::string& name);
 pipette::Value to_value(const TagSet& t);
 
