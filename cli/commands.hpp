@@ -48,6 +48,10 @@ int cache_command(const std::string& action, const std::string& dir);
 
 int ops_command(const std::string& ns, bool verbose);
 
+int fmt_command(const GlobalOptions& g, const std::vector<std::string>& files, bool check);
+int editors_command(const GlobalOptions& g, const std::string& out_dir, bool check);
+int lsp_command(const GlobalOptions& g);
+
 int plugins_command(const GlobalOptions& g, const std::string& action, const std::string& name);
 
 }  // namespace pipette::cli

@@ -92,6 +92,22 @@ int main(int argc, char** argv) {
   auto* plugins_inspect = plugins->add_subcommand("inspect", "A plugin's ops with their signatures and documentation");
   plugins_inspect->add_option("name", plugin_name, "Plugin name")->required();
 
+  std::vector<std::string> fmt_files;
+  bool fmt_check = false;
+  auto* fmt = app.add_subcommand("fmt", "Rewrite scripts in the canonical layout (`-` reads standard input)");
+  fmt->add_option("files", fmt_files, "Scripts to format")->required();
+  fmt->add_flag("--check", fmt_check, "Change nothing; list files that are not formatted (exit 1 if any)");
+
+  std::string editors_out = "editors";
+  bool editors_check = false;
+  auto* editors = app.add_subcommand("editors", "Editor support files (VS Code, Vim, Emacs, Kate)");
+  editors->require_subcommand(1);
+  auto* editors_generate = editors->add_subcommand("generate", "Write every editor's files from the language and the op registry");
+  editors_generate->add_option("--out", editors_out, "The editors/ directory to write (default: ./editors)");
+  editors_generate->add_flag("--check", editors_check, "Write nothing; exit 1 if the files there are out of date");
+
+  auto* lsp = app.add_subcommand("lsp", "Serve the Language Server Protocol on standard input/output");
+
   std::string help_topic;
   auto* help = app.add_subcommand("help", "Show help for pipette or for one command");
   help->add_option("command", help_topic, "A command name");
@@ -121,6 +137,9 @@ int main(int argc, char** argv) {
   }
   if (*cache) return cache_command(cache_action, cache_dir);
   if (*ops) return ops_command(ns, ops_verbose);
+  if (*fmt) return fmt_command(g, fmt_files, fmt_check);
+  if (*editors) return editors_command(g, editors_out, editors_check);
+  if (*lsp) return lsp_command(g);
   if (*plugins) return plugins_command(g, *plugins_inspect ? "inspect" : "list", plugin_name);
   if (*help) {
     if (help_topic.empty()) {

@@ -21,6 +21,9 @@ PACKAGES=(
   python3-torch graphviz
   # what Captum (the attribution benchmark's peer) imports besides torch
   python3-tqdm
+  # editors the editor-support tests drive headless, KDE's highlighting engine,
+  # and node/npm for VS Code's TextMate engine (tests/editors/textmate)
+  vim emacs-nox libkf5syntaxhighlighting-tools nodejs
 )
 
 missing=()
@@ -28,13 +31,37 @@ for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+# VS Code's TextMate engine for the highlighting test, pinned by package-lock.json.
+npm_packages() {
+  local dir=tests/editors/textmate
+  # Debian's nodejs comes without npm (other builds of nodejs bundle it).
+  if ! command -v npm >/dev/null; then
+    echo "install-deps: installing npm"
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm; } \
+      >/dev/null || { echo "install-deps: apt-get install npm failed" >&2; exit 1; }
+  fi
+  if [[ -d $dir/node_modules/vscode-textmate && -d $dir/node_modules/vscode-oniguruma ]]; then return 0; fi
+  echo "install-deps: npm ci in $dir"
+  local npm_log
+  npm_log=$(mktemp)
+  if ! (cd "$dir" && npm ci --no-audit --no-fund) >"$npm_log" 2>&1; then
+    cat "$npm_log" >&2
+    echo "install-deps: npm ci failed (log above)" >&2
+    exit 1
+  fi
+  rm -f "$npm_log"
+}
+cd "$(dirname "$0")/.."
+
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  npm_packages
   exit 0
 fi
 
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 
 echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
 log=$(mktemp)
@@ -44,4 +71,5 @@ if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get 
   exit 1
 fi
 rm -f "$log"
+npm_packages
 echo "install-deps: done"
