@@ -51,6 +51,30 @@ grep -q "warning: unused variable 'x'" "$tmp/err" || { echo "FAIL: warning text"
 expect 2 "missing file is status 2" -- "$PIPETTE" check "$tmp/nope.pipe"
 expect 2 "bad usage is status 2" -- "$PIPETTE" graph
 expect 2 "bad --set syntax is status 2" -- "$PIPETTE" check "$SRC/examples/explain_fashion.pipe" --set oops
+# pipette fmt: exit statuses, in-place rewrite, files with errors left alone.
+printf 'let   x=tensor.sum( tensor.random([2]) )\nreport "x"=x\n' > "$tmp/messy.pipe"
+cp "$tmp/messy.pipe" "$tmp/messy.orig"
+expect 1 "fmt --check finds an unformatted file" -- "$PIPETTE" fmt --check "$tmp/messy.pipe"
+grep -q "messy.pipe: not formatted" "$tmp/out" || { echo "FAIL: fmt --check message"; fail=1; }
+cmp -s "$tmp/messy.pipe" "$tmp/messy.orig" || { echo "FAIL: fmt --check changed the file"; fail=1; }
+expect 0 "fmt rewrites in place" -- "$PIPETTE" fmt "$tmp/messy.pipe"
+[[ "$(cat "$tmp/messy.pipe")" == $'let x = tensor.sum(tensor.random([2]))\nreport "x" = x' ]] \
+  || { echo "FAIL: fmt output"; cat "$tmp/messy.pipe"; fail=1; }
+expect 0 "fmt --check passes afterwards" -- "$PIPETTE" fmt --check "$tmp/messy.pipe"
+expect 0 "fmt - is a filter" -- bash -c "\"$PIPETTE\" fmt - < \"$tmp/messy.orig\""
+grep -q "^let x = tensor.sum" "$tmp/out" || { echo "FAIL: fmt - output"; fail=1; }
+printf 'let x = (1\n' > "$tmp/broken.pipe"
+cp "$tmp/broken.pipe" "$tmp/broken.orig"
+expect 1 "fmt refuses a file with syntax errors" -- "$PIPETTE" fmt "$tmp/broken.pipe"
+grep -q "broken.pipe:1:11: error: expected ')'" "$tmp/err" || { echo "FAIL: fmt diagnostics"; cat "$tmp/err"; fail=1; }
+cmp -s "$tmp/broken.pipe" "$tmp/broken.orig" || { echo "FAIL: fmt touched a broken file"; fail=1; }
+expect 2 "fmt of a missing file is status 2" -- "$PIPETTE" fmt "$tmp/nope.pipe"
+expect 0 "editors generate into an empty directory" -- "$PIPETTE" editors generate --out "$tmp/editors"
+[[ -f "$tmp/editors/vscode/syntaxes/pipe.tmLanguage.json" && -f "$tmp/editors/kate/pipe.xml" ]] \
+  || { echo "FAIL: editors generate wrote nothing"; fail=1; }
+echo '# edited' >> "$tmp/editors/vim/syntax/pipe.vim"
+expect 1 "editors generate --check finds an edited file" -- "$PIPETTE" editors generate --check --out "$tmp/editors"
+grep -q "vim/syntax/pipe.vim: differs" "$tmp/out" || { echo "FAIL: drift message"; cat "$tmp/out"; fail=1; }
 expect 0 "ops lists signatures" -- "$PIPETTE" ops attr
 grep -q "attr.integrated_gradients(model: model" "$tmp/out" || { echo "FAIL: ops output"; fail=1; }
 expect 0 "help for a command" -- "$PIPETTE" help graph

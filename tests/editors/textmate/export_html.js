@@ -3,9 +3,7 @@
 // scripts/editors-screenshot.sh).   node export_html.js GRAMMAR FILE > out.html
 'use strict';
 const fs = require('fs');
-const path = require('path');
-const vsctm = require('vscode-textmate');
-const oniguruma = require('vscode-oniguruma');
+const { loadGrammar, INITIAL } = require('./grammar.js');
 
 // Most specific scope prefix first.
 const theme = [
@@ -31,17 +29,8 @@ const [grammarPath, file] = process.argv.slice(2);
 const escape = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 (async () => {
-  const wasm = fs.readFileSync(path.join(path.dirname(require.resolve('vscode-oniguruma')), 'onig.wasm')).buffer;
-  await oniguruma.loadWASM(wasm);
-  const registry = new vsctm.Registry({
-    onigLib: Promise.resolve({
-      createOnigScanner: (p) => new oniguruma.OnigScanner(p),
-      createOnigString: (s) => new oniguruma.OnigString(s),
-    }),
-    loadGrammar: async () => vsctm.parseRawGrammar(fs.readFileSync(grammarPath, 'utf8'), grammarPath),
-  });
-  const grammar = await registry.loadGrammar('source.pipe');
-  let stack = vsctm.INITIAL;
+  const grammar = await loadGrammar(grammarPath);
+  let stack = INITIAL;
   const rows = [];
   for (const line of fs.readFileSync(file, 'utf8').replace(/\n$/, '').split('\n')) {
     const r = grammar.tokenizeLine(line, stack);

@@ -5,33 +5,22 @@
 // every EXAMPLE must tokenize without invalid tokens or unclosed strings.
 'use strict';
 const fs = require('fs');
-const path = require('path');
-let vsctm, oniguruma;
+let textmate;
 try {
-  vsctm = require('vscode-textmate');
-  oniguruma = require('vscode-oniguruma');
+  textmate = require('./grammar.js');
 } catch (e) {
   console.log('SKIP: npm packages missing (run scripts/install-deps.sh): ' + e.message);
   process.exit(77);
 }
 
 const [grammarPath, samplePath, ...examples] = process.argv.slice(2);
-const wasm = fs.readFileSync(path.join(path.dirname(require.resolve('vscode-oniguruma')), 'onig.wasm')).buffer;
 
 async function main() {
-  await oniguruma.loadWASM(wasm);
-  const registry = new vsctm.Registry({
-    onigLib: Promise.resolve({
-      createOnigScanner: (p) => new oniguruma.OnigScanner(p),
-      createOnigString: (s) => new oniguruma.OnigString(s),
-    }),
-    loadGrammar: async () => vsctm.parseRawGrammar(fs.readFileSync(grammarPath, 'utf8'), grammarPath),
-  });
-  const grammar = await registry.loadGrammar('source.pipe');
+  const grammar = await textmate.loadGrammar(grammarPath);
 
   function tokenize(file) {
     const lines = fs.readFileSync(file, 'utf8').split('\n');
-    let stack = vsctm.INITIAL;
+    let stack = textmate.INITIAL;
     const out = [];
     lines.forEach((text, i) => {
       const r = grammar.tokenizeLine(text, stack);
