@@ -41,13 +41,20 @@ int format_one(const GlobalOptions& g, const std::string& file, bool check) {
   lang::Diagnostics diags;
   auto id = sm.add(file == "-" ? "<stdin>" : file, text);
   lang::parse_program(sm, id, diags);
+  // As a filter (an editor's formatprg) what cannot be formatted passes through
+  // unchanged: an editor replaces the text with whatever comes out.
+  auto pass_through = [&] {
+    if (file == "-") std::fputs(text.c_str(), stdout);
+  };
   if (diags.has_errors()) {
+    pass_through();
     diags.finalize(sm);
     std::fputs(lang::render(diags, sm, {use_color(g, STDERR_FILENO), true}).c_str(), stderr);
     return 3;
   }
   auto result = lang::format_source(text);
   if (!result.error.empty()) {
+    pass_through();
     std::fprintf(stderr, "%s: error: %s\n", file.c_str(), result.error.c_str());
     return 3;
   }

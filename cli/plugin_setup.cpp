@@ -51,7 +51,10 @@ lang::PluginResolver plugin_resolver(const GlobalOptions& g) {
   return [&g](const std::string& name, OpRegistry& into) -> std::optional<std::string> {
     PluginRegistry& reg = plugin_registry(g);
     if (const PluginRecord* rec = reg.find(name)) {
-      for (auto& sig : rec->ops) into.add(sig);
+      for (auto sig : rec->ops) {
+        sig.set_plugin(name);  // the cache does not store the owner; hover and messages name it
+        into.add(std::move(sig));
+      }
       return std::nullopt;
     }
     std::string msg = "no plugin called '" + name + "' in the plugin search path";

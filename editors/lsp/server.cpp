@@ -352,6 +352,13 @@ json Server::hover(const Document& doc, uint32_t offset) {
   auto reply = [&](const std::string& md) {
     return json{{"contents", {{"kind", "markdown"}, {"value", md}}}, {"range", doc.range_of(word->begin, word->end)}};
   };
+  // An op: the whole dotted name, wherever in it the cursor is.
+  uint32_t full_end = word->end;
+  while (full_end < doc.text().size() && name_char(doc.text()[full_end])) ++full_end;
+  if (auto* sig = reg->find(doc.text().substr(word->begin, full_end - word->begin))) {
+    word->end = full_end;
+    return reply(markdown_of(*sig));
+  }
   if (auto* sig = reg->find(word->text)) return reply(markdown_of(*sig));
   // A parameter name in a call: `steps` in `f(x, steps=50)`.
   size_t after = doc.text().find_first_not_of(" \t", word->end);

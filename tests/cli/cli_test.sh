@@ -68,6 +68,8 @@ cp "$tmp/broken.pipe" "$tmp/broken.orig"
 expect 1 "fmt refuses a file with syntax errors" -- "$PIPETTE" fmt "$tmp/broken.pipe"
 grep -q "broken.pipe:1:11: error: expected ')'" "$tmp/err" || { echo "FAIL: fmt diagnostics"; cat "$tmp/err"; fail=1; }
 cmp -s "$tmp/broken.pipe" "$tmp/broken.orig" || { echo "FAIL: fmt touched a broken file"; fail=1; }
+expect 1 "fmt - passes what it cannot format through unchanged" -- bash -c "\"$PIPETTE\" fmt - < \"$tmp/broken.orig\""
+cmp -s "$tmp/out" "$tmp/broken.orig" || { echo "FAIL: fmt - lost the text of a broken file"; fail=1; }
 expect 2 "fmt of a missing file is status 2" -- "$PIPETTE" fmt "$tmp/nope.pipe"
 expect 0 "editors generate into an empty directory" -- "$PIPETTE" editors generate --out "$tmp/editors"
 [[ -f "$tmp/editors/vscode/syntaxes/pipe.tmLanguage.json" && -f "$tmp/editors/kate/pipe.xml" ]] \

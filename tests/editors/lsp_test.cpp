@@ -32,6 +32,10 @@ class LspClient {
       dup2(from_child[1], 1);
       close(to_child[1]);
       close(from_child[0]);
+      // Never touch the user's plugin registry cache.
+      std::string registry = fs::temp_directory_path() / ("pipette-lsp-registry-" + std::to_string(getpid()) + ".xml");
+      setenv("PIPETTE_REGISTRY", registry.c_str(), 1);
+      unsetenv("PIPETTE_PLUGIN_PATH");
       execl(PIPETTE_EXE, PIPETTE_EXE, "lsp", static_cast<char*>(nullptr));
       _exit(127);
     }
@@ -241,6 +245,38 @@ TEST(Lsp, ScriptedSession) {
   c.notify("exit", nullptr);
   EXPECT_EQ(c.wait_exit(), 0);
   fs::remove_all(dir);
+}
+
+// Plugin ops come from the registry cache: diagnostics check their calls and
+// completion offers them, once the script declares the plugin.
+TEST(Lsp, PluginOpsFromTheRegistry) {
+  std::string uri = "file://" + (fs::temp_directory_path() / "pipette-lsp-plugin.pipe").string();
+  std::string text =
+      "plugin \"prime\"\n"
+      "let t = prime.tags(tensor.random([4, 2]), names=[\"a\", \"b\"], colour=1)\n"
+      "report \"n\" = prime.\n";
+  LspClient c;
+  c.request(1, "initialize", {{"processId", nullptr}, {"capabilities", json::object()}});
+  ASSERT_FALSE(c.response(1).is_null());
+  c.notify("textDocument/didOpen", {{"textDocument", {{"uri", uri}, {"languageId", "pipe"}, {"version", 1}, {"text", text}}}});
+  json diags = c.diagnostics_for(uri);
+  ASSERT_TRUE(diags.is_array());
+  bool unknown_param = false;
+  for (auto& d : diags)
+    unknown_param |= d["message"].get<std::string>().find("colour") != std::string::npos && d["range"]["start"]["line"] == 1;
+  EXPECT_TRUE(unknown_param) << diags.dump();
+  c.request(2, "textDocument/completion", {{"textDocument", {{"uri", uri}}}, {"position", pos(2, 19)}});
+  json comp = c.response(2)["result"];
+  EXPECT_TRUE(has_label(comp, "prime.extract")) << comp.dump().substr(0, 400);
+  EXPECT_TRUE(has_label(comp, "prime.tags"));
+  c.request(3, "textDocument/hover", {{"textDocument", {{"uri", uri}}}, {"position", pos(1, 12)}});
+  json hover = c.response(3)["result"];
+  ASSERT_TRUE(hover.is_object());
+  EXPECT_NE(hover["contents"]["value"].get<std::string>().find("plugin `prime`"), std::string::npos);
+  c.request(4, "shutdown", nullptr);
+  c.response(4);
+  c.notify("exit", nullptr);
+  EXPECT_EQ(c.wait_exit(), 0);
 }
 
 }  // namespace
