@@ -58,7 +58,9 @@ TEST_F(KateXml, EveryReferenceResolves) {
       ++rules;
       EXPECT_TRUE(styles.count(r.attribute("attribute").value())) << r.name() << " in " << c.attribute("name").value();
       EXPECT_TRUE(context_ok(r.attribute("context").value())) << r.attribute("context").value();
-      if (std::string(r.name()) == "keyword") EXPECT_TRUE(lists.count(r.attribute("String").value()));
+      if (std::string(r.name()) == "keyword") {
+        EXPECT_TRUE(lists.count(r.attribute("String").value()));
+      }
     }
   }
   EXPECT_GT(rules, 10u);
