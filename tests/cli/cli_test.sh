@@ -29,6 +29,7 @@ grep -q "^pipette " "$tmp/out" || { echo "FAIL: --version output"; fail=1; }
 expect 0 "check quickstart" -- "$PIPETTE" check "$SRC/examples/explain_fashion.pipe"
 expect 0 "check compare_methods" -- "$PIPETTE" check "$SRC/examples/compare_methods.pipe"
 expect 0 "check failure_modes (the prime plugin from this build)" -- "$PIPETTE" check "$SRC/examples/failure_modes.pipe"
+expect 0 "check watermark_robustness (the watermark plugin)" -- "$PIPETTE" check "$SRC/examples/watermark_robustness.pipe"
 expect 0 "graph dot" -- "$PIPETTE" graph "$SRC/examples/explain_fashion.pipe"
 grep -q "^digraph pipette" "$tmp/out" || { echo "FAIL: dot output"; fail=1; }
 if command -v dot >/dev/null; then

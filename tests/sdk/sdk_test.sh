@@ -20,7 +20,7 @@ test -f "$tmp/prefix/include/pipette/engine/plugin_api.hpp"
 test ! -e "$tmp/prefix/include/pipette/engine/executor.hpp"
 test -f "$tmp/prefix/lib/cmake/Pipette/PipetteConfig.cmake"
 # The first-party plugins are installed; nothing of the test suite's own plugins leaks in.
-test "$(ls -A "$tmp/prefix/lib/pipette/plugins")" = "libpipette-prime.so"
+test "$(ls -A "$tmp/prefix/lib/pipette/plugins" | tr '\n' ' ')" = "libpipette-prime.so libpipette-watermark.so "
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
@@ -34,6 +34,7 @@ pipette=$tmp/prefix/bin/pipette
 "$pipette" plugins list | tee "$tmp/list.txt"
 grep -q '^hello  *0.1.0  *2 ops' "$tmp/list.txt"
 grep -q '^prime  *0.1.0' "$tmp/list.txt"
+grep -q '^watermark  *0.1.0' "$tmp/list.txt"
 "$pipette" plugins inspect hello | grep -q 'hello.scale(x: tensor, factor: float = 2.0) -> tensor'
 "$pipette" check "$src/examples/hello-plugin/hello.pipe"
 "$pipette" run "$src/examples/hello-plugin/hello.pipe" --out "$tmp/out" --no-cache --set who=sdk
