@@ -1,10 +1,11 @@
-// The watermark plugin's ops (ops.cpp).
+// The watermark plugin's op families.
 #pragma once
 
 #include "engine/plugin_api.hpp"
 
 namespace watermark {
 
-void register_ops(pipette::OpLibrary& lib);
+void register_ops(pipette::OpLibrary& lib);      // ops.cpp
+void register_pgd_ops(pipette::OpLibrary& lib);  // pgd_ops.cpp
 
 }  // namespace watermark

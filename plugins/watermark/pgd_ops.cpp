@@ -1,0 +1,103 @@
+// The attack of the paper's model-substitution experiment: L-infinity PGD on
+// a classifier (a substitute detector trained on watermarked vs. clean images),
+// towards a target class — "clean" on watermarked images to evade, "watermarked"
+// on clean images to spoof.
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/script.h>
+
+#include "classic.hpp"
+#include "ops.hpp"
+
+namespace watermark {
+
+using pipette::OpArgs;
+using pipette::OpContext;
+using pipette::Operand;
+using pipette::OpError;
+using pipette::OpSignature;
+using pipette::Value;
+
+namespace {
+
+// Targeted PGD (Madry et al.): x <- clip_{x0, eps}(x - step * sign(grad CE(f(x), target))), kept in [0, 1].
+at::Tensor pgd(torch::jit::Module& model, const at::Tensor& x0, const at::Tensor& target, double eps, double step,
+               int64_t steps, const OpContext& ctx) {
+  at::Tensor lo = (x0 - eps).clamp(0, 1), hi = (x0 + eps).clamp(0, 1);
+  at::Tensor x = x0.clone();
+  for (int64_t t = 0; t < steps; ++t) {
+    if (ctx.cancelled()) throw OpError("cancelled");
+    x.requires_grad_(true);
+    Value out = model.forward({x});
+    if (!out.isTensor() || out.toTensor().dim() != 2)
+      throw OpError("the model must return logits [N, classes], returned " + pipette::describe(out));
+    at::Tensor logits = out.toTensor();
+    if (target.max().item<int64_t>() >= logits.size(1))
+      throw OpError("target class " + std::to_string(target.max().item<int64_t>()) + " but the model has " +
+                    std::to_string(logits.size(1)) + " classes");
+    at::Tensor loss = at::cross_entropy_loss(logits, target, {}, at::Reduction::Sum);
+    at::Tensor grad = torch::autograd::grad({loss}, {x})[0];
+    at::NoGradGuard no_grad;
+    x = at::min(at::max(x.detach() - step * grad.sign(), lo), hi);
+    ctx.progress(static_cast<uint64_t>(t + 1), static_cast<uint64_t>(steps));
+  }
+  return x.detach();
+}
+
+}  // namespace
+
+void register_pgd_ops(pipette::OpLibrary& lib) {
+  lib.define(OpSignature("watermark.pgd",
+                         "Targeted L-infinity PGD on a classifier, as the paper's model-substitution attack: `steps` "
+                         "signed-gradient steps of size `step` that lower the cross-entropy towards `target`, each "
+                         "followed by a projection onto the eps ball around the input and onto [0, 1]. Train the "
+                         "substitute with train.classifier on watermarked (1) vs clean (0) images, then attack "
+                         "watermarked images with target=0 (evasion) or clean ones with target=1 (spoofing).")
+                 .input("model", "model", "A classifier returning logits [N, classes] (TorchScript)")
+                 .input("images", "tensor", "Images [N, C, H, W] in [0, 1]")
+                 .input("target", "int|tensor", "The class to push towards: one for all, or [N]")
+                 .param("eps", "float", Operand::real(8.0), "The L-infinity radius in 8-bit levels (the paper: 4, 8, 12)")
+                 .range(0, 255)
+                 .param("steps", "int", Operand::integer(100), "PGD iterations")
+                 .range(1, 100000)
+                 .param("step", "float", Operand::real(0.05), "Step size as a fraction of eps (the paper: 0.05)")
+                 .range(0, 10)
+                 .param("batch", "int", Operand::integer(64), "Images attacked at once")
+                 .range(1)
+                 .returns("tensor", "The adversarial images: |x' - x| <= eps/255 everywhere, in [0, 1]"),
+             [](const OpArgs& a, OpContext& ctx) -> Value {
+               const Value& mv = a["model"];
+               if (!mv.isObject()) throw OpError("'model' must be a model, found " + pipette::describe(mv));
+               torch::jit::Module model(mv.toObject());
+               model.eval();
+               at::Tensor x = a.tensor("images");
+               try {
+                 check_images(x, "images");
+               } catch (const std::invalid_argument& e) {
+                 throw OpError(e.what());
+               }
+               const int64_t n = x.size(0);
+               at::Tensor target = a.tensor("target").to(at::kLong).flatten();
+               if (target.numel() == 1) target = target.expand({n});
+               if (target.numel() != n)
+                 throw OpError("target has " + std::to_string(target.numel()) + " classes for " + std::to_string(n) +
+                               " images");
+               if (n > 0 && target.min().item<int64_t>() < 0) throw OpError("target classes must not be negative");
+               c10::Device device = x.device();
+               for (const auto& p : model.parameters()) {
+                 device = p.device();
+                 break;
+               }
+               const double eps = a.float_("eps") / 255.0, step = a.float_("step") * eps;
+               const int64_t batch = a.int_("batch"), steps = a.int_("steps");
+               std::vector<at::Tensor> outs;
+               for (int64_t i = 0; i < n; i += batch) {
+                 int64_t j = std::min(n, i + batch);
+                 outs.push_back(pgd(model, x.slice(0, i, j).to(device, at::kFloat), target.slice(0, i, j).to(device),
+                                    eps, step, steps, ctx)
+                                    .to(x.device()));
+               }
+               return n ? at::cat(outs) : x.clone();
+             });
+}
+
+}  // namespace watermark
