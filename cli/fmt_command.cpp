@@ -21,25 +21,24 @@ namespace {
 // 0 unchanged, 1 changed (or would change), 2 cannot read or write, 3 the
 // script has syntax errors (left alone).
 int format_one(const GlobalOptions& g, const std::string& file, bool check) {
-  std::string text;
+  lang::SourceManager sm;
+  lang::FileId id = 0;
   if (file == "-") {
     std::stringstream ss;
     ss << std::cin.rdbuf();
-    text = ss.str();
+    id = sm.add("<stdin>", ss.str());
   } else {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "pipette: error: cannot read '%s'\n", file.c_str());
+    std::string error;
+    auto loaded = sm.load(file, &error);
+    if (!loaded) {
+      std::fprintf(stderr, "pipette: error: %s\n", error.c_str());
       return 2;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    id = *loaded;
   }
+  const std::string& text = sm.file(id).text();
   // A file that does not parse is left alone, with the compiler's diagnostics.
-  lang::SourceManager sm;
   lang::Diagnostics diags;
-  auto id = sm.add(file == "-" ? "<stdin>" : file, text);
   lang::parse_program(sm, id, diags);
   // As a filter (an editor's formatprg) what cannot be formatted passes through
   // unchanged: an editor replaces the text with whatever comes out.

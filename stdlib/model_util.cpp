@@ -10,12 +10,8 @@
 namespace pipette::stdlib {
 
 torch::jit::Module model_arg(const OpArgs& a, const std::string& name, c10::Device device) {
-  const Value& v = a[name];
-  if (!v.isObject()) throw OpError("'" + name + "' must be a model, got " + describe(v));
-  torch::jit::Module m(v.toObject());
-  auto params = m.parameters();
-  bool elsewhere = params.begin() != params.end() && (*params.begin()).device() != device;
-  if (!elsewhere) return m;
+  torch::jit::Module m = pipette::model_arg(a, name);
+  if (model_device(m, device) == device) return m;
   torch::jit::Module moved = m.clone();
   moved.to(device);
   return moved;

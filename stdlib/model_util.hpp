@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <torch/script.h>
 
+#include "engine/model_arg.hpp"
 #include "engine/op_impl.hpp"
 
 namespace pipette::stdlib {

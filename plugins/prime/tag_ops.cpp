@@ -4,6 +4,8 @@
 
 #include <torch/script.h>
 
+#include "engine/model_arg.hpp"
+
 #include <fmt/format.h>
 
 #include <fstream>
@@ -194,17 +196,11 @@ void register_tag_ops(pipette::OpLibrary& lib) {
                  .range(1)
                  .returns(kTagsType),
              [](const OpArgs& a, OpContext& ctx) -> Value {
-               const Value& mv = a["model"];
-               if (!mv.isObject()) throw OpError("'model' must be a model, found " + pipette::describe(mv));
-               torch::jit::Module m(mv.toObject());
+               torch::jit::Module m = pipette::model_arg(a, "model");
                at::Tensor x = a.tensor("images");
                std::vector<std::string> names = strings_arg(a, "names");
                int64_t n = x.size(0), batch = a.int_("batch");
-               c10::Device device = x.device();
-               for (const auto& p : m.parameters()) {
-                 device = p.device();
-                 break;
-               }
+               const c10::Device device = pipette::model_device(m, x.device());
                at::NoGradGuard no_grad;
                std::vector<at::Tensor> outs;
                for (int64_t i = 0; i < n; i += batch) {

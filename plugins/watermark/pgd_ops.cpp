@@ -5,6 +5,8 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/script.h>
 
+#include "engine/model_arg.hpp"
+
 #include "classic.hpp"
 #include "ops.hpp"
 
@@ -65,9 +67,7 @@ void register_pgd_ops(pipette::OpLibrary& lib) {
                  .range(1)
                  .returns("tensor", "The adversarial images: |x' - x| <= eps/255 everywhere, in [0, 1]"),
              [](const OpArgs& a, OpContext& ctx) -> Value {
-               const Value& mv = a["model"];
-               if (!mv.isObject()) throw OpError("'model' must be a model, found " + pipette::describe(mv));
-               torch::jit::Module model(mv.toObject());
+               torch::jit::Module model = pipette::model_arg(a, "model");
                model.eval();
                at::Tensor x = a.tensor("images");
                try {
@@ -82,11 +82,7 @@ void register_pgd_ops(pipette::OpLibrary& lib) {
                  throw OpError("target has " + std::to_string(target.numel()) + " classes for " + std::to_string(n) +
                                " images");
                if (n > 0 && target.min().item<int64_t>() < 0) throw OpError("target classes must not be negative");
-               c10::Device device = x.device();
-               for (const auto& p : model.parameters()) {
-                 device = p.device();
-                 break;
-               }
+               const c10::Device device = pipette::model_device(model, x.device());
                const double eps = a.float_("eps") / 255.0, step = a.float_("step") * eps;
                const int64_t batch = a.int_("batch"), steps = a.int_("steps");
                std::vector<at::Tensor> outs;

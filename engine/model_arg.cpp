@@ -1,0 +1,16 @@
+#include "engine/model_arg.hpp"
+
+namespace pipette {
+
+torch::jit::Module model_arg(const OpArgs& a, const std::string& name) {
+  const Value& v = a[name];
+  if (!v.isObject()) throw OpError("'" + name + "' must be a model, got " + describe(v));
+  return torch::jit::Module(v.toObject());
+}
+
+c10::Device model_device(const torch::jit::Module& m, c10::Device fallback) {
+  for (const at::Tensor& p : m.parameters()) return p.device();
+  return fallback;
+}
+
+}  // namespace pipette
