@@ -9,8 +9,6 @@
 
 namespace pipette::stdlib {
 
-namespace {
-
 // PyTorch's default for Linear and Conv2d: weight and bias uniform in
 // +-1/sqrt(fan_in) (Kaiming uniform with a = sqrt(5)).
 void add_layer(torch::jit::Module& m, const std::string& name, std::vector<int64_t> weight_shape, at::Generator& gen) {
@@ -23,14 +21,15 @@ void add_layer(torch::jit::Module& m, const std::string& name, std::vector<int64
   m.register_parameter(name + "_bias", b.requires_grad_(true), false);
 }
 
-// A module as torch.jit.script makes one: with the `training` flag that
-// Python's m.eval(), m.training and torch.jit.freeze read (C++ modules start
-// without it). Training mode first, as nn.Module starts.
+// Python's m.eval(), m.training and torch.jit.freeze read the `training`
+// flag that C++ modules start without.
 torch::jit::Module new_module(const std::string& name) {
   torch::jit::Module m(name);
   m.register_attribute("training", c10::BoolType::get(), true);
   return m;
 }
+
+namespace {
 
 int64_t numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;

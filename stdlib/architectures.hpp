@@ -20,6 +20,14 @@ struct ArchShape {
 // features(x) -> the last hidden activation [N, C, H, W] (cnn, resnet) or
 // [N, D] (mlp) and head(h) -> logits, the hook point layer methods use
 // (Grad-CAM, layer attributions): forward(x) == head(features(x)).
+// A layer's `<name>_weight` and `<name>_bias` parameters, initialised as
+// PyTorch's Linear and Conv2d are (uniform in +-1/sqrt(fan_in)).
+void add_layer(torch::jit::Module& m, const std::string& name, std::vector<int64_t> weight_shape, at::Generator& gen);
+
+// An empty module as torch.jit.script makes one: with the `training` flag,
+// in training mode as nn.Module starts.
+torch::jit::Module new_module(const std::string& name);
+
 torch::jit::Module build_architecture(const std::string& arch, const ArchShape& shape, at::Generator gen);
 
 }  // namespace pipette::stdlib

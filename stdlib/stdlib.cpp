@@ -9,6 +9,7 @@ void register_all(OpLibrary& lib) {
   register_data_files(lib);
   register_model(lib);
   register_train(lib);
+  register_diffusion(lib);
   register_attr(lib);
   register_metric(lib);
   register_viz(lib);
