@@ -4,8 +4,11 @@
 
 #include <stdexcept>
 
+#include "engine/model_arg.hpp"
+
 #include "classic.hpp"
 #include "distort.hpp"
+#include "learned.hpp"
 #include "metrics.hpp"
 
 namespace watermark {
@@ -32,17 +35,27 @@ pipette::OpRun guarded(F f) {
   };
 }
 
+bool is_learned(const OpArgs& a) {
+  bool learned = a.string("method") == "learned";
+  if (learned && a.is_none("model"))
+    throw OpError("method=\"learned\" needs model=: the .model of a watermark.train result");
+  if (!learned && !a.is_none("model"))
+    throw OpError("model= is for method=\"learned\"; the " + a.string("method") + " watermark has no model");
+  return learned;
+}
+
 ClassicConfig classic_config(const OpArgs& a) {
   ClassicConfig c;
-  c.transform = transform_of(a.string("method"));
+  c.transform = transform_of(a.string("method"));  // after is_learned: a classical method
   c.scale = a.float_("scale");
   c.channel = a.string("channel");
   return c;
 }
 
 OpSignature& classic_params(OpSignature& s) {
-  return s.param("method", "string", Operand::string("dwt_dct"), "dwt_dct or dwt_dct_svd")
-      .choices({"dwt_dct", "dwt_dct_svd"})
+  return s.param("method", "string", Operand::string("dwt_dct"), "dwt_dct, dwt_dct_svd or learned")
+      .choices({"dwt_dct", "dwt_dct_svd", "learned"})
+      .optional("model", "model", "The learned watermark (method=\"learned\"): a watermark.train result's .model")
       .param("scale", "float", Operand::real(36.0), "The quantisation step: larger survives more and shows more")
       .range(1e-3)
       .param("channel", "string", Operand::string("u"), "The YUV channel of colour images that carries the mark")
@@ -65,27 +78,39 @@ void register_ops(pipette::OpLibrary& lib) {
 
   lib.define(classic_params(OpSignature("watermark.embed",
                                         "Embed a key with a classical invisible watermark (DWT-DCT or DWT-DCT-SVD, as "
-                                        "the invisible-watermark library Stable Diffusion used): Haar DWT of one YUV "
+                                        "the invisible-watermark library Stable Diffusion used: Haar DWT of one YUV "
                                         "channel, 4x4 block DCT of the approximation band, one key bit per block by "
-                                        "quantising its largest AC coefficient (or singular value).")
+                                        "quantising its largest AC coefficient or singular value), or with a learned "
+                                        "watermark's encoder (method=\"learned\", model=).")
                                 .input("images", "tensor", "Images [N, C, H, W] in [0, 1], C = 1 or 3")
                                 .input("key", "tensor", "Key bits [L] (watermark.key); L <= (H/8)*(W/8)"))
                  .returns("tensor", "The watermarked images, same shape, in [0, 1]"),
              guarded([](const OpArgs& a, OpContext&) -> Value {
+               if (is_learned(a)) {
+                 torch::jit::Module m = pipette::model_arg(a, "model");
+                 return learned_embed(m, a.tensor("images"), a.tensor("key"));
+               }
                return classic_embed(a.tensor("images"), a.tensor("key"), classic_config(a));
              }));
 
   lib.define(classic_params(OpSignature("watermark.detect",
-                                        "The classical watermark's detector: reads every block's bit, takes the "
-                                        "majority per key position, and scores each image by its bit accuracy against "
-                                        "the key (1 = the key read back exactly; about 0.5 for unmarked images or a "
-                                        "wrong key).")
+                                        "The watermark's detector: the classical ones read every block's bit and take "
+                                        "the majority per key position, the learned one runs its decoder; each image "
+                                        "is scored by its bit accuracy against the key (1 = the key read back "
+                                        "exactly; about 0.5 for unmarked images or a wrong key).")
                                 .input("images", "tensor", "Images [N, C, H, W] in [0, 1]")
                                 .input("key", "tensor", "The key that was embedded"))
                  .returns("tensor", "[N] bit accuracy in [0, 1]"),
              guarded([](const OpArgs& a, OpContext&) -> Value {
                auto key = a.tensor("key");
                check_key(key);
+               if (is_learned(a)) {
+                 torch::jit::Module m = pipette::model_arg(a, "model");
+                 if (key.size(0) != learned_bits(m))
+                   throw OpError("the key has " + std::to_string(key.size(0)) + " bits; the learned watermark carries " +
+                                 std::to_string(learned_bits(m)));
+                 return bit_accuracy(learned_votes(m, a.tensor("images")), key);
+               }
                auto votes = classic_votes(a.tensor("images"), key.size(0), classic_config(a));
                return bit_accuracy(votes, key);
              }));

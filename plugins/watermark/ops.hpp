@@ -7,5 +7,6 @@ namespace watermark {
 
 void register_ops(pipette::OpLibrary& lib);      // ops.cpp
 void register_pgd_ops(pipette::OpLibrary& lib);  // pgd_ops.cpp
+void register_learned_ops(pipette::OpLibrary& lib);  // learned_ops.cpp
 
 }  // namespace watermark

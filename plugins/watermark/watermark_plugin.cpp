@@ -6,6 +6,7 @@ namespace {
 void register_watermark(pipette::OpLibrary& lib) {
   watermark::register_ops(lib);
   watermark::register_pgd_ops(lib);
+  watermark::register_learned_ops(lib);
 }
 
 }  // namespace
