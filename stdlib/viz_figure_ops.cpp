@@ -59,10 +59,11 @@ std::string xml_escape(const std::string& s) {
 }
 
 struct Plot {
-  std::vector<at::Tensor> curves;  // each [K]: values at x = 0, 1/(K-1), ..., 1
+  std::vector<at::Tensor> curves;  // each [K]: the values
+  std::vector<at::Tensor> xs;      // each [K]: where they are (by default 0, 1/(K-1), ..., 1)
   std::vector<std::string> labels;
   std::string title, xlabel, ylabel;
-  double ymin = 0, ymax = 1;
+  double xmin = 0, xmax = 1, ymin = 0, ymax = 1;
 };
 
 // Layout shared by the PNG and the SVG: plot area and value -> pixel maps.
@@ -70,7 +71,7 @@ struct Frame {
   double left = 64, top = 40, width = 480, height = 300;
   double total_width() const { return left + width + 170; }
   double total_height() const { return top + height + 56; }
-  double px(double x) const { return left + x * width; }
+  double px(double x, const Plot& p) const { return left + (x - p.xmin) / (p.xmax - p.xmin) * width; }
   double py(double y, const Plot& p) const { return top + height - (y - p.ymin) / (p.ymax - p.ymin) * height; }
 };
 
@@ -85,9 +86,9 @@ std::string svg_of(const Plot& p) {
   s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n", f.left,
                    f.top, f.width, f.height);
   for (int i = 0; i <= 4; ++i) {
-    double v = i / 4.0, yv = p.ymin + v * (p.ymax - p.ymin);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{:.2f}</text>\n", f.px(v),
-                     f.top + f.height + 16, v);
+    double v = i / 4.0, xv = p.xmin + v * (p.xmax - p.xmin), yv = p.ymin + v * (p.ymax - p.ymin);
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{:.2f}</text>\n", f.px(xv, p),
+                     f.top + f.height + 16, xv);
     s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{:.2f}</text>\n", f.left - 6,
                      f.py(yv, p) + 4, yv);
   }
@@ -96,12 +97,10 @@ std::string svg_of(const Plot& p) {
   s += fmt::format("<text transform=\"translate(16 {:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
                    f.top + f.height / 2, xml_escape(p.ylabel));
   for (size_t c = 0; c < p.curves.size(); ++c) {
-    const at::Tensor& y = p.curves[c];
-    int64_t k = y.size(0);
+    const at::Tensor &y = p.curves[c], &x = p.xs[c];
     std::string points;
-    for (int64_t i = 0; i < k; ++i)
-      points += fmt::format("{:.2f},{:.2f} ", f.px(k == 1 ? 0 : static_cast<double>(i) / (k - 1)),
-                            f.py(y[i].item<double>(), p));
+    for (int64_t i = 0; i < y.size(0); ++i)
+      points += fmt::format("{:.2f},{:.2f} ", f.px(x[i].item<double>(), p), f.py(y[i].item<double>(), p));
     std::string colour = hex(palette()[c % palette().size()]);
     s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n", colour, points);
     double ly = f.top + 12 + 18.0 * static_cast<double>(c);
@@ -118,22 +117,21 @@ at::Tensor png_of(const Plot& p) {
   Rgb black{0, 0, 0}, grey{0.85f, 0.85f, 0.85f};
   c.text(f.left + f.width / 2 - Canvas::text_width(p.title, 2) / 2.0, 10, p.title, black, 2);
   for (int i = 0; i <= 4; ++i) {
-    double v = i / 4.0, yv = p.ymin + v * (p.ymax - p.ymin);
-    c.line(f.px(v), f.top, f.px(v), f.top + f.height, grey, 1);
+    double v = i / 4.0, xv = p.xmin + v * (p.xmax - p.xmin), yv = p.ymin + v * (p.ymax - p.ymin);
+    c.line(f.px(xv, p), f.top, f.px(xv, p), f.top + f.height, grey, 1);
     c.line(f.left, f.py(yv, p), f.left + f.width, f.py(yv, p), grey, 1);
-    std::string xs = fmt::format("{:.2f}", v), ys = fmt::format("{:.2f}", yv);
-    c.text(f.px(v) - Canvas::text_width(xs) / 2.0, f.top + f.height + 6, xs);
+    std::string xs = fmt::format("{:.2f}", xv), ys = fmt::format("{:.2f}", yv);
+    c.text(f.px(xv, p) - Canvas::text_width(xs) / 2.0, f.top + f.height + 6, xs);
     c.text(f.left - 6 - Canvas::text_width(ys), f.py(yv, p) - 3, ys);
   }
   c.text(f.left + f.width / 2 - Canvas::text_width(p.xlabel) / 2.0, f.top + f.height + 26, p.xlabel);
   c.text(4, f.top - 16, p.ylabel);
   for (size_t k = 0; k < p.curves.size(); ++k) {
-    const at::Tensor& y = p.curves[k];
+    const at::Tensor &y = p.curves[k], &x = p.xs[k];
     Rgb colour = palette()[k % palette().size()];
-    int64_t n = y.size(0);
-    for (int64_t i = 1; i < n; ++i)
-      c.line(f.px(static_cast<double>(i - 1) / (n - 1)), f.py(y[i - 1].item<double>(), p),
-             f.px(static_cast<double>(i) / (n - 1)), f.py(y[i].item<double>(), p), colour, 2);
+    for (int64_t i = 1; i < y.size(0); ++i)
+      c.line(f.px(x[i - 1].item<double>(), p), f.py(y[i - 1].item<double>(), p), f.px(x[i].item<double>(), p),
+             f.py(y[i].item<double>(), p), colour, 2);
     double ly = f.top + 8 + 18.0 * static_cast<double>(k);
     c.line(f.left + f.width + 12, ly, f.left + f.width + 32, ly, colour, 2);
     c.text(f.left + f.width + 38, ly - 3, p.labels[k]);
@@ -221,11 +219,13 @@ void register_viz_figures(OpLibrary& lib) {
       OpSignature("viz.curve",
                   "Curves on shared axes, written as .svg (vector; opens in a browser) or .png: e.g. deletion or "
                   "insertion curves of several methods (metric.flipping_curve). A curve [K] is drawn over x in "
-                  "[0, 1]; a batch [N, K] is drawn as its mean.")
+                  "[0, 1], or over its own X (e.g. a trade-off curve: one error against another); a batch [N, K] is "
+                  "drawn as its mean.")
           .input("curves", "tensor|list<tensor>", "One curve, or a list of curves")
           .input("path", "string", "File to write, .svg or .png, relative to the output directory")
           .output_path()
           .optional("labels", "list<string>", "Legend entries, one per curve")
+          .optional("x", "tensor|list<tensor>", "x of each point: one [K] for all curves, or one per curve")
           .param("title", "string", Operand::string(""), "Title above the plot")
           .param("xlabel", "string", Operand::string("fraction of features"), "Label of the x axis")
           .param("ylabel", "string", Operand::string("probability of the target"), "Label of the y axis")
@@ -237,6 +237,20 @@ void register_viz_figures(OpLibrary& lib) {
           at::Tensor c = t.dim() == 2 ? t.mean(0) : t.flatten();
           if (c.numel() < 1) throw OpError("viz.curve was given an empty curve");
           p.curves.push_back(c.to(at::kDouble));
+        }
+        std::vector<at::Tensor> xs = a.is_none("x") ? std::vector<at::Tensor>{} : drawable(a, "x");
+        if (xs.size() > 1 && xs.size() != p.curves.size())
+          throw OpError(fmt::format("x has {} tensors for {} curves: give one or one per curve", xs.size(),
+                                    p.curves.size()));
+        for (size_t i = 0; i < p.curves.size(); ++i) {
+          int64_t k = p.curves[i].size(0);
+          at::Tensor x = xs.empty() ? (k == 1 ? at::zeros({1}, at::kDouble) : at::linspace(0, 1, k, at::kDouble))
+                                    : xs[xs.size() == 1 ? 0 : i].flatten().to(at::kDouble);
+          if (x.size(0) != k)
+            throw OpError(fmt::format("curve {} has {} points but its x has {}", i + 1, k, x.size(0)));
+          p.xs.push_back(x);
+          p.xmin = std::min(p.xmin, x.min().item<double>());
+          p.xmax = std::max(p.xmax, x.max().item<double>());
         }
         p.labels = string_list(a, "labels");
         for (size_t i = p.labels.size(); i < p.curves.size(); ++i) p.labels.push_back(fmt::format("curve {}", i + 1));

@@ -126,5 +126,21 @@ TEST_F(Stdlib, GridsAndCurvesAreFiguresYouCanOpen) {
   EXPECT_EQ(read_file(dir_ / "out" / "curve.png").substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
 }
 
+TEST_F(Stdlib, CurvesCanHaveTheirOwnX) {
+  // A trade-off curve: y = 1 - x/2 over x = 0 .. 2; the x axis spans [0, 2].
+  save(at::tensor({1.0, 0.5, 0.0}), "y.pt");
+  save(at::tensor({0.0, 1.0, 2.0}), "x.pt");
+  auto e = run("viz.curve(tensor.load(\"y.pt\"), \"t.svg\", x=tensor.load(\"x.pt\"))\n");
+  ASSERT_TRUE(e.ok());
+  std::string svg = read_file(dir_ / "out" / "t.svg");
+  // Plot area: left 64, width 480, top 40, height 300.
+  EXPECT_NE(svg.find("points=\"64.00,40.00 304.00,190.00 544.00,340.00 \""), std::string::npos) << svg;
+  EXPECT_NE(svg.find(">2.00</text>"), std::string::npos);
+  save(at::tensor({0.0, 1.0}), "x2.pt");
+  EXPECT_NE(run_errors("viz.curve(tensor.load(\"y.pt\"), \"t.svg\", x=tensor.load(\"x2.pt\"))\n")
+                .find("curve 1 has 3 points but its x has 2"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace pipette

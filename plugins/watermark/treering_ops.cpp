@@ -1,0 +1,102 @@
+// Tree-Ring on pipette's own diffusion model: watermark.ring_key,
+// watermark.ring_noise (the key planted in sampling noise, for
+// diffusion.sample) and watermark.ring_detect (on diffusion.invert's output).
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "ops.hpp"
+#include "treering.hpp"
+
+namespace watermark {
+
+using pipette::OpArgs;
+using pipette::OpContext;
+using pipette::Operand;
+using pipette::OpError;
+using pipette::OpSignature;
+using pipette::Value;
+
+namespace {
+
+constexpr const char* kKeyType = "record{mask: tensor, values: tensor, channel: int}";
+
+RingKey key_arg(const OpArgs& a) {
+  RingKey k;
+  k.mask = pipette::select_path(a["key"], {"mask"}).toTensor().to(at::kBool);
+  k.values = pipette::select_path(a["key"], {"values"}).toTensor();
+  k.channel = pipette::select_path(a["key"], {"channel"}).toInt();
+  if (k.mask.dim() != 2 || k.mask.sizes() != k.values.sizes() || k.mask.size(0) != k.mask.size(1))
+    throw OpError("the key is not a Tree-Ring key (make one with watermark.ring_key)");
+  return k;
+}
+
+template <class F>
+Value guarded(F f) {
+  try {
+    return f();
+  } catch (const std::invalid_argument& e) {
+    throw OpError(e.what());
+  }
+}
+
+}  // namespace
+
+void register_treering_ops(pipette::OpLibrary& lib) {
+  lib.define(OpSignature("watermark.ring_key",
+                         "A Tree-Ring key (Wen et al., 2023): concentric rings of radius 0 .. RADIUS-1 around the "
+                         "centre of the SIZE x SIZE Fourier plane of noise channel CHANNEL, one random value per ring.")
+                 .param("size", "int", Operand::integer(32), "The noise's height and width (the diffusion's image size)")
+                 .range(4)
+                 .param("radius", "int", Operand::integer(6), "Rings inside this radius carry the key")
+                 .range(1)
+                 .param("channel", "int", Operand::integer(0), "The noise channel that carries it")
+                 .range(0)
+                 .optional("seed", "int", "Overrides the derived seed")
+                 .stochastic()
+                 .returns(kKeyType, "the mask of keyed frequencies, their values, and the channel"),
+             [](const OpArgs& a, OpContext& ctx) -> Value {
+               return guarded([&] {
+                 RingKey k = make_ring_key(a.int_("size"), a.int_("radius"), a.int_("channel"), ctx.generator());
+                 return pipette::make_record(
+                     {{"mask", Value(k.mask)}, {"values", Value(k.values)}, {"channel", Value(k.channel)}});
+               });
+             });
+
+  lib.define(OpSignature("watermark.ring_noise",
+                         "Standard normal sampling noise with a Tree-Ring key written into its Fourier transform: "
+                         "give it to diffusion.sample(noise=) to generate watermarked images.")
+                 .input("key", kKeyType, "A key from watermark.ring_key")
+                 .param("n", "int", Operand::integer(16), "How many noise images")
+                 .range(1)
+                 .param("channels", "int", Operand::integer(3), "The diffusion model's image channels")
+                 .range(1)
+                 .optional("seed", "int", "Overrides the derived seed")
+                 .stochastic()
+                 .returns("tensor", "Noise [N, C, S, S]"),
+             [](const OpArgs& a, OpContext& ctx) -> Value {
+               RingKey k = key_arg(a);
+               int64_t s = k.mask.size(0);
+               at::Tensor z = at::randn({a.int_("n"), a.int_("channels"), s, s}, ctx.generator(), at::kFloat);
+               return guarded([&] { return Value(plant_rings(z, k)); });
+             });
+
+  lib.define(OpSignature("watermark.ring_detect",
+                         "Tree-Ring detection on noise recovered from images by diffusion.invert: Tree-Ring's "
+                         "statistical test (the masked Fourier coefficients against the key under a complex "
+                         "Gaussian null, a non-central chi-square). Score = 1 - p-value: near 1 for watermarked "
+                         "images, uniform on [0, 1] for others.")
+                 .input("latents", "tensor", "Inverted noise [N, C, S, S] (diffusion.invert)")
+                 .input("key", kKeyType, "The key")
+                 .returns("record{score: tensor, distance: tensor}",
+                          "[N] scores in [0, 1], and Tree-Ring's L1 distance to the key"),
+             [](const OpArgs& a, OpContext&) -> Value {
+               RingKey k = key_arg(a);
+               return guarded([&] {
+                 RingScores r = ring_scores(a.tensor("latents"), k);
+                 return pipette::make_record({{"score", Value(r.score)}, {"distance", Value(r.distance)}});
+               });
+             });
+}
+
+}  // namespace watermark
