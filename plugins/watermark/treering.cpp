@@ -38,40 +38,59 @@ RingKey make_ring_key(int64_t size, int64_t radius, int64_t channel, at::Generat
   RingKey key;
   key.channel = channel;
   key.mask = r.lt(static_cast<double>(radius));
-  at::Tensor ring_values = at::randn({radius}, gen, at::kDouble) * static_cast<double>(size);
   // Ring k holds the frequencies at distance [k, k+1) from the centre.
   at::Tensor ring = r.floor().to(at::kLong).clamp_max(radius - 1);
-  key.values = at::where(key.mask, ring_values.index({ring}), at::zeros_like(r)).to(at::kFloat);
+  at::Tensor magnitude = (at::randn({radius, 2}, gen, at::kDouble) * (static_cast<double>(size) / std::sqrt(2.0)))
+                             .norm(2, {1})
+                             .index({ring});
+  // Phases: random in one half of the plane, negated on the mirror image
+  // (centre c, frequency (c+u, c+v) <-> (c-u, c-v)), 0 at the centre.
+  at::Tensor phase = at::rand({size, size}, gen, at::kDouble) * (2 * M_PI);
+  auto ph = phase.accessor<double, 2>();
+  int64_t c = size / 2;
+  for (int64_t i = 1; i < size; ++i)
+    for (int64_t j = 1; j < size; ++j)
+      if (i > c || (i == c && j > c)) ph[2 * c - i][2 * c - j] = -ph[i][j];
+  ph[c][c] = 0;
+  at::Tensor zero = at::zeros_like(r);
+  key.real = at::where(key.mask, magnitude * at::cos(phase), zero).to(at::kFloat);
+  key.imag = at::where(key.mask, magnitude * at::sin(phase), zero).to(at::kFloat);
   return key;
 }
+
+at::Tensor RingKey::complex() const { return at::complex(real.to(at::kDouble), imag.to(at::kDouble)); }
 
 at::Tensor plant_rings(const at::Tensor& noise, const RingKey& key) {
   check_latents(noise, key);
   at::Tensor z = noise.to(at::kFloat).clone();
-  at::Tensor spectrum = centred_fft(z.select(1, key.channel));
-  at::Tensor planted = at::where(key.mask, key.values.to(spectrum.scalar_type()), spectrum);
-  // The rings are point-symmetric and real, so the spectrum stays Hermitian
-  // and its inverse real (the imaginary part is rounding).
+  at::Tensor spectrum = centred_fft(z.select(1, key.channel).to(at::kDouble));
+  at::Tensor planted = at::where(key.mask, key.complex(), spectrum);
+  // The key is Hermitian like the spectrum of any real image, so the inverse
+  // stays real (its imaginary part is rounding).
   z.select(1, key.channel).copy_(at::real(at::fft_ifft2(at::fft_ifftshift(planted, at::IntArrayRef{-2, -1}))));
   return z;
 }
 
 RingScores ring_scores(const at::Tensor& latents, const RingKey& key) {
   check_latents(latents, key);
-  at::Tensor y = centred_fft(latents.to(at::kDouble).select(1, key.channel)).flatten(1);  // [N, S*S]
+  at::Tensor spectrum = centred_fft(latents.to(at::kDouble).select(1, key.channel)).flatten(1);  // [N, S*S]
   // One of each conjugate pair: the spectrum of real noise is Hermitian, so
   // the other half repeats it and would double-count in the test.
   int64_t s = key.mask.size(0), c = s / 2;
   at::Tensor row = at::arange(s, at::kLong).view({-1, 1}).expand({s, s});
   at::Tensor col = at::arange(s, at::kLong).view({1, -1}).expand({s, s});
   at::Tensor m = (key.mask & (row.gt(c) | (row.eq(c) & col.ge(c)))).flatten();
-  y = y.index({at::indexing::Slice(), m});  // [N, |M|]
-  at::Tensor k = key.values.to(at::kDouble).flatten().index({m});
+  at::Tensor y = spectrum.index({at::indexing::Slice(), m});  // [N, |M|]
+  at::Tensor k = key.complex().flatten().index({m});
   RingScores out;
   out.distance = (y - k).abs().mean(1).to(at::kFloat);  // (the mean over a half is the mean over the whole)
-  at::Tensor sigma2 = y.abs().pow(2).mean(1);  // per image
+  // The null's variance from the frequencies outside the key (per image): an
+  // estimate independent of the tested coefficients, and the same whether or
+  // not the key is there.
+  at::Tensor outside = spectrum.index({at::indexing::Slice(), key.mask.flatten().logical_not()});
+  at::Tensor sigma2 = outside.abs().pow(2).mean(1);
   at::Tensor eta = (y - k).abs().pow(2).sum(1) / (sigma2 / 2);
-  at::Tensor lambda = k.pow(2).sum() / (sigma2 / 2);
+  at::Tensor lambda = k.abs().pow(2).sum() / (sigma2 / 2);
   auto dof = static_cast<double>(2 * m.sum().item<int64_t>());
   std::vector<float> scores;
   for (int64_t i = 0; i < latents.size(0); ++i) {

@@ -19,14 +19,16 @@ using pipette::Value;
 
 namespace {
 
-constexpr const char* kKeyType = "record{mask: tensor, values: tensor, channel: int}";
+constexpr const char* kKeyType = "record{mask: tensor, real: tensor, imag: tensor, channel: int}";
 
 RingKey key_arg(const OpArgs& a) {
   RingKey k;
   k.mask = pipette::select_path(a["key"], {"mask"}).toTensor().to(at::kBool);
-  k.values = pipette::select_path(a["key"], {"values"}).toTensor();
+  k.real = pipette::select_path(a["key"], {"real"}).toTensor();
+  k.imag = pipette::select_path(a["key"], {"imag"}).toTensor();
   k.channel = pipette::select_path(a["key"], {"channel"}).toInt();
-  if (k.mask.dim() != 2 || k.mask.sizes() != k.values.sizes() || k.mask.size(0) != k.mask.size(1))
+  if (k.mask.dim() != 2 || k.mask.sizes() != k.real.sizes() || k.mask.sizes() != k.imag.sizes() ||
+      k.mask.size(0) != k.mask.size(1))
     throw OpError("the key is not a Tree-Ring key (make one with watermark.ring_key)");
   return k;
 }
@@ -45,7 +47,8 @@ Value guarded(F f) {
 void register_treering_ops(pipette::OpLibrary& lib) {
   lib.define(OpSignature("watermark.ring_key",
                          "A Tree-Ring key (Wen et al., 2023): concentric rings of radius 0 .. RADIUS-1 around the "
-                         "centre of the SIZE x SIZE Fourier plane of noise channel CHANNEL, one random value per ring.")
+                         "centre of the SIZE x SIZE Fourier plane of noise channel CHANNEL, one random magnitude per ring and "
+                         "a random phase per frequency (mirrored, so the noise stays real).")
                  .param("size", "int", Operand::integer(32), "The noise's height and width (the diffusion's image size)")
                  .range(4)
                  .param("radius", "int", Operand::integer(6), "Rings inside this radius carry the key")
@@ -54,12 +57,13 @@ void register_treering_ops(pipette::OpLibrary& lib) {
                  .range(0)
                  .optional("seed", "int", "Overrides the derived seed")
                  .stochastic()
-                 .returns(kKeyType, "the mask of keyed frequencies, their values, and the channel"),
+                 .returns(kKeyType, "the mask of keyed frequencies, their coefficients (real and imaginary parts), and the channel"),
              [](const OpArgs& a, OpContext& ctx) -> Value {
                return guarded([&] {
                  RingKey k = make_ring_key(a.int_("size"), a.int_("radius"), a.int_("channel"), ctx.generator());
                  return pipette::make_record(
-                     {{"mask", Value(k.mask)}, {"values", Value(k.values)}, {"channel", Value(k.channel)}});
+                     {{"mask", Value(k.mask)}, {"real", Value(k.real)}, {"imag", Value(k.imag)},
+                      {"channel", Value(k.channel)}});
                });
              });
 
