@@ -36,12 +36,14 @@ at::Tensor checked(const OpArgs& a, const std::string& name) {
   return x.to(at::kFloat);
 }
 
-// `count` random size x size crops of `images`, each with Gaussian noise of a
-// standard deviation drawn from U(0, noise).
-at::Tensor noisy_crops(const at::Tensor& images, int64_t count, int64_t size, double noise, at::Generator& gen) {
+// `count` random size x size crops of `images` at offsets that are multiples
+// of `align`, each with Gaussian noise of a standard deviation drawn from
+// U(0, noise).
+at::Tensor noisy_crops(const at::Tensor& images, int64_t count, int64_t size, int64_t align, double noise,
+                       at::Generator& gen) {
   at::Tensor idx = at::randint(0, images.size(0), {count}, gen, at::kLong);
-  at::Tensor oy = at::randint(0, images.size(2) - size + 1, {count}, gen, at::kLong);
-  at::Tensor ox = at::randint(0, images.size(3) - size + 1, {count}, gen, at::kLong);
+  at::Tensor oy = at::randint(0, (images.size(2) - size) / align + 1, {count}, gen, at::kLong) * align;
+  at::Tensor ox = at::randint(0, (images.size(3) - size) / align + 1, {count}, gen, at::kLong) * align;
   std::vector<at::Tensor> crops;
   crops.reserve(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i)
@@ -70,12 +72,16 @@ void register_attack_ops(pipette::OpLibrary& lib) {
                  .range(1)
                  .param("noise", "float", Operand::real(0.05), "Largest Gaussian noise std of the augmentation")
                  .range(0, 1)
+                 .param("align", "int", Operand::integer(1),
+                        "Crop offsets are multiples of this: 16 keeps the learned watermark's tiles in phase, so its "
+                        "detector still reads the crops")
+                 .range(1)
                  .optional("seed", "int", "Overrides the derived seed")
                  .stochastic()
                  .returns("dataset{images: tensor, labels: tensor}", "2 * COUNT labelled crops"),
              [](const OpArgs& a, OpContext& ctx) -> Value {
                at::Tensor marked = checked(a, "marked"), clean = checked(a, "clean");
-               int64_t size = a.int_("size"), count = a.int_("count");
+               int64_t size = a.int_("size"), count = a.int_("count"), align = a.int_("align");
                for (const auto* x : {&marked, &clean})
                  if (x->size(2) < size || x->size(3) < size)
                    throw OpError(fmt::format("images of {}x{} are smaller than the crops ({}x{})", x->size(2),
@@ -84,8 +90,8 @@ void register_attack_ops(pipette::OpLibrary& lib) {
                  throw OpError(fmt::format("marked images have {} channels, clean ones {}", marked.size(1),
                                            clean.size(1)));
                at::Generator gen = ctx.generator();
-               at::Tensor x = at::cat({noisy_crops(marked, count, size, a.float_("noise"), gen),
-                                       noisy_crops(clean, count, size, a.float_("noise"), gen)});
+               at::Tensor x = at::cat({noisy_crops(marked, count, size, align, a.float_("noise"), gen),
+                                       noisy_crops(clean, count, size, align, a.float_("noise"), gen)});
                at::Tensor y = at::cat({at::ones({count}, at::kLong), at::zeros({count}, at::kLong)});
                at::Tensor order = at::randperm(2 * count, gen, at::kLong);
                return pipette::make_dataset(pipette::tensor_dataset(
