@@ -41,6 +41,40 @@ class PluginScripts : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
+  // Every ```pipe block of a Markdown file compiles (against the standard
+  // library and the plugin) and every ```pipe-error block does not; returns
+  // how many blocks there were.
+  static int check_doc_blocks(const fs::path& md) {
+    std::ifstream in(md);
+    EXPECT_TRUE(in) << md;
+    std::string line, code;
+    int n = 0, start = 0, blocks = 0;
+    bool inside = false, expect_error = false;
+    while (std::getline(in, line)) {
+      ++n;
+      if (!inside && (line == "```pipe" || line == "```pipe-error")) {
+        inside = true, expect_error = line == "```pipe-error", start = n, code.clear();
+      } else if (inside && line == "```") {
+        inside = false;
+        ++blocks;
+        std::string diagnostics;
+        bool ok = compile(md.filename().string(), code, &diagnostics).has_value();
+        EXPECT_EQ(ok, !expect_error) << md << ":" << start << "\n" << diagnostics;
+      } else if (inside) {
+        code += line + "\n";
+      }
+    }
+    return blocks;
+  }
+
+  // The file compiles without errors.
+  static void check_compiles(const fs::path& file) {
+    std::ifstream in(file);
+    std::string diagnostics;
+    EXPECT_TRUE(compile(file.filename().string(), std::string(std::istreambuf_iterator<char>(in), {}), &diagnostics))
+        << diagnostics;
+  }
+
   // Compiles a script against the standard library and, once it says
   // `plugin "NAME"`, the plugin's signatures.
   static std::optional<Graph> compile(const std::string& file, const std::string& text, std::string* diagnostics) {

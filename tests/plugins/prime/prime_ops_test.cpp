@@ -284,29 +284,8 @@ TEST_F(PrimeOps, ModeImagesShowEachModeErrorsFirstInRedFrames) {
 // Every ```pipe block of docs/plugins/prime.md compiles against the plugin; the
 // ```pipe-error ones do not; and so does the example.
 TEST_F(PrimeOps, TheDocsAndTheExampleCompile) {
-  std::ifstream in(fs::path(PIPETTE_SOURCE_DIR) / "docs/plugins/prime.md");
-  std::string line, code;
-  int n = 0, start = 0, blocks = 0;
-  bool inside = false, expect_error = false;
-  while (std::getline(in, line)) {
-    ++n;
-    if (!inside && (line == "```pipe" || line == "```pipe-error")) {
-      inside = true, expect_error = line == "```pipe-error", start = n, code.clear();
-    } else if (inside && line == "```") {
-      inside = false;
-      ++blocks;
-      std::string diagnostics;
-      bool ok = compile("prime.md", code, &diagnostics).has_value();
-      EXPECT_EQ(ok, !expect_error) << "docs/plugins/prime.md:" << start << "\n" << diagnostics;
-    } else if (inside) {
-      code += line + "\n";
-    }
-  }
-  EXPECT_GE(blocks, 3);
-  std::ifstream ex(fs::path(PIPETTE_SOURCE_DIR) / "examples/failure_modes.pipe");
-  std::string diagnostics;
-  EXPECT_TRUE(compile("failure_modes.pipe", std::string(std::istreambuf_iterator<char>(ex), {}), &diagnostics))
-      << diagnostics;
+  EXPECT_GE(check_doc_blocks(fs::path(PIPETTE_SOURCE_DIR) / "docs/plugins/prime.md"), 3);
+  check_compiles(fs::path(PIPETTE_SOURCE_DIR) / "examples/failure_modes.pipe");
 }
 
 }  // namespace

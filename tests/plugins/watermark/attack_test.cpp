@@ -75,5 +75,11 @@ report "after" = model.predict(sub.model, evade)
   EXPECT_LE((tensor(e, "evade") - tensor(e, "x")).abs().max().item<double>(), 8.0 / 255 + 1e-6);
 }
 
+// Every ```pipe block of docs/plugins/watermark.md, and the example, compile.
+TEST_F(Watermark, TheDocsAndTheExampleCompile) {
+  EXPECT_GE(check_doc_blocks(fs::path(PIPETTE_SOURCE_DIR) / "docs/plugins/watermark.md"), 1);
+  check_compiles(fs::path(PIPETTE_SOURCE_DIR) / "examples/watermark_robustness.pipe");
+}
+
 }  // namespace
 }  // namespace pipette
