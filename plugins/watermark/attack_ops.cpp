@@ -13,44 +13,24 @@
 #include "engine/dataset.hpp"
 
 #include "classic.hpp"
+#include "learned.hpp"
 #include "ops.hpp"
 
 namespace watermark {
-
-using pipette::OpArgs;
-using pipette::OpContext;
-using pipette::Operand;
-using pipette::OpError;
-using pipette::OpSignature;
-using pipette::Value;
 
 namespace {
 
 at::Tensor checked(const OpArgs& a, const std::string& name) {
   at::Tensor x = a.tensor(name);
-  try {
-    check_images(x, name);
-  } catch (const std::invalid_argument& e) {
-    throw OpError(e.what());
-  }
+  check_images(x, name);
   return x.to(at::kFloat);
 }
 
-// `count` random size x size crops of `images` at offsets that are multiples
-// of `align`, each with Gaussian noise of a standard deviation drawn from
-// U(0, noise).
+// Random crops (learned.hpp) with Gaussian noise of a standard deviation drawn
+// from U(0, noise) per crop: the paper's augmentation.
 at::Tensor noisy_crops(const at::Tensor& images, int64_t count, int64_t size, int64_t align, double noise,
                        at::Generator& gen) {
-  at::Tensor idx = at::randint(0, images.size(0), {count}, gen, at::kLong);
-  at::Tensor oy = at::randint(0, (images.size(2) - size) / align + 1, {count}, gen, at::kLong) * align;
-  at::Tensor ox = at::randint(0, (images.size(3) - size) / align + 1, {count}, gen, at::kLong) * align;
-  std::vector<at::Tensor> crops;
-  crops.reserve(static_cast<size_t>(count));
-  for (int64_t i = 0; i < count; ++i)
-    crops.push_back(images[idx[i].item<int64_t>()]
-                        .narrow(1, oy[i].item<int64_t>(), size)
-                        .narrow(2, ox[i].item<int64_t>(), size));
-  at::Tensor x = at::stack(crops);
+  at::Tensor x = random_crops(images, count, size, align, gen);
   at::Tensor sigma = at::rand({count, 1, 1, 1}, gen, at::kFloat) * noise;
   return (x + sigma * at::randn(x.sizes(), gen, at::kFloat)).clamp(0, 1);
 }
@@ -79,7 +59,7 @@ void register_attack_ops(pipette::OpLibrary& lib) {
                  .optional("seed", "int", "Overrides the derived seed")
                  .stochastic()
                  .returns("dataset{images: tensor, labels: tensor}", "2 * COUNT labelled crops"),
-             [](const OpArgs& a, OpContext& ctx) -> Value {
+             guarded([](const OpArgs& a, OpContext& ctx) -> Value {
                at::Tensor marked = checked(a, "marked"), clean = checked(a, "clean");
                int64_t size = a.int_("size"), count = a.int_("count"), align = a.int_("align");
                for (const auto* x : {&marked, &clean})
@@ -97,7 +77,7 @@ void register_attack_ops(pipette::OpLibrary& lib) {
                return pipette::make_dataset(pipette::tensor_dataset(
                    {{"images", x.index_select(0, order)}, {"labels", y.index_select(0, order)}},
                    fmt::format("{} watermarked and {} clean crops of {}x{}", count, count, size, size)));
-             });
+             }));
 
   lib.define(OpSignature("watermark.paste",
                          "Black-box spoofing by watermark noise pasting (Saberi et al., ICLR 2024): blend a faint "
@@ -109,7 +89,7 @@ void register_attack_ops(pipette::OpLibrary& lib) {
                  .param("alpha", "float", Operand::real(0.1), "Weight of the pasted pattern")
                  .range(0, 1)
                  .returns("tensor", "The spoofed images, same shape, in [0, 1]"),
-             [](const OpArgs& a, OpContext&) -> Value {
+             guarded([](const OpArgs& a, OpContext&) -> Value {
                at::Tensor x = checked(a, "images"), z = checked(a, "pattern");
                if (z.size(0) != 1 && z.size(0) != x.size(0))
                  throw OpError(fmt::format("pattern has {} images for {}: give one or one per image", z.size(0),
@@ -121,7 +101,7 @@ void register_attack_ops(pipette::OpLibrary& lib) {
                at::Tensor gamma = 1 - at::amax(az, {1, 2, 3}, true);
                at::Tensor peak = at::amax(x, {1, 2, 3}, true).clamp_min(1e-12);
                return ((gamma * x / peak + az).clamp(0, 1) * 255).round() / 255;
-             });
+             }));
 }
 
 }  // namespace watermark

@@ -66,21 +66,6 @@ def forward(self, x):
   return m;
 }
 
-// Random size x size crops, one offset per image, on the tile grid: the
-// carriers are tiled from each image's corner, and a crop off the grid would
-// see them out of phase.
-at::Tensor crops(const at::Tensor& images, int64_t batch, int64_t size, int64_t tile, at::Generator& gen) {
-  at::Tensor idx = at::randint(0, images.size(0), {batch}, gen, at::kLong);
-  at::Tensor oy = at::randint(0, (images.size(2) - size) / tile + 1, {batch}, gen, at::kLong) * tile;
-  at::Tensor ox = at::randint(0, (images.size(3) - size) / tile + 1, {batch}, gen, at::kLong) * tile;
-  std::vector<at::Tensor> out;
-  for (int64_t i = 0; i < batch; ++i)
-    out.push_back(images[idx[i].item<int64_t>()]
-                      .narrow(1, oy[i].item<int64_t>(), size)
-                      .narrow(2, ox[i].item<int64_t>(), size));
-  return at::stack(out);
-}
-
 double uniform(at::Generator& gen, double lo, double hi) {
   return lo + (hi - lo) * at::rand({1}, gen, at::kDouble).item<double>();
 }
@@ -114,6 +99,19 @@ at::Tensor noise_layer(const at::Tensor& x, double max_noise, at::Generator& gen
 
 }  // namespace
 
+at::Tensor random_crops(const at::Tensor& images, int64_t count, int64_t size, int64_t align, at::Generator& gen) {
+  at::Tensor idx = at::randint(0, images.size(0), {count}, gen, at::kLong);
+  at::Tensor oy = at::randint(0, (images.size(2) - size) / align + 1, {count}, gen, at::kLong) * align;
+  at::Tensor ox = at::randint(0, (images.size(3) - size) / align + 1, {count}, gen, at::kLong) * align;
+  std::vector<at::Tensor> out;
+  out.reserve(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i)
+    out.push_back(images[idx[i].item<int64_t>()]
+                      .narrow(1, oy[i].item<int64_t>(), size)
+                      .narrow(2, ox[i].item<int64_t>(), size));
+  return at::stack(out);
+}
+
 LearnedResult train_learned(const at::Tensor& images_in, const LearnedConfig& c, at::Generator gen,
                             c10::Device device, const std::function<void(int64_t, int64_t)>& tick) {
   check_images(images_in, "images");
@@ -131,7 +129,9 @@ LearnedResult train_learned(const at::Tensor& images_in, const LearnedConfig& c,
   torch::optim::Adam opt(params, torch::optim::AdamOptions(c.lr));
   torch::jit::Method encode = r.model.get_method("encode"), decode = r.model.get_method("decode");
   for (int64_t s = 0; s < c.steps; ++s) {
-    at::Tensor x = crops(images, c.batch, c.size, c.tile, gen).to(device);
+    // Crops on the tile grid: the carriers are tiled from each image's corner,
+    // and a crop off the grid would see them out of phase.
+    at::Tensor x = random_crops(images, c.batch, c.size, c.tile, gen).to(device);
     at::Tensor bits = at::randint(0, 2, {c.batch, c.bits}, gen, at::kFloat).to(device);
     at::Tensor marked = encode({x, bits}).toTensor();
     at::Tensor logits = decode({noise_layer(marked, c.max_noise, gen)}).toTensor();

@@ -45,6 +45,10 @@ struct LearnedResult {
   std::vector<double> losses;
 };
 
+// `count` random size x size crops of `images` ([N, C, H, W], at least size x
+// size), each of a random image at a random offset that is a multiple of `align`.
+at::Tensor random_crops(const at::Tensor& images, int64_t count, int64_t size, int64_t align, at::Generator& gen);
+
 // Trains on random crops of `images` ([N, C, H, W] in [0, 1]). `tick(step,
 // steps)` is called after every step and may throw to stop.
 LearnedResult train_learned(const at::Tensor& images, const LearnedConfig& config, at::Generator gen,

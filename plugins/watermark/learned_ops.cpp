@@ -1,19 +1,10 @@
 // watermark.train: the learned (HiDDeN-style) watermark, trained by the pipeline.
 #include <fmt/format.h>
 
-#include <stdexcept>
-
 #include "learned.hpp"
 #include "ops.hpp"
 
 namespace watermark {
-
-using pipette::OpArgs;
-using pipette::OpContext;
-using pipette::Operand;
-using pipette::OpError;
-using pipette::OpSignature;
-using pipette::Value;
 
 void register_learned_ops(pipette::OpLibrary& lib) {
   lib.define(
@@ -51,7 +42,7 @@ void register_learned_ops(pipette::OpLibrary& lib) {
           .returns("record{model: model, bit_accuracy: float, losses: tensor}",
                    "the encoder/decoder (TorchScript: encode(x, bits), decode(x); forward = decode), the bit accuracy "
                    "it reaches on unattacked training images, and every step's loss"),
-      [](const OpArgs& a, OpContext& ctx) -> Value {
+      guarded([](const OpArgs& a, OpContext& ctx) -> Value {
         LearnedConfig c;
         c.bits = a.int_("bits");
         c.strength = a.float_("strength");
@@ -63,15 +54,11 @@ void register_learned_ops(pipette::OpLibrary& lib) {
         c.lr = a.float_("lr");
         c.image_weight = a.float_("image_weight");
         c.max_noise = a.float_("max_noise");
-        LearnedResult r;
-        try {
-          r = train_learned(a.tensor("images"), c, ctx.generator(), ctx.device, [&ctx](int64_t s, int64_t n) {
-            if (ctx.cancelled()) throw OpError("cancelled");
-            ctx.progress(static_cast<uint64_t>(s), static_cast<uint64_t>(n));
-          });
-        } catch (const std::invalid_argument& e) {
-          throw OpError(e.what());
-        }
+        LearnedResult r =
+            train_learned(a.tensor("images"), c, ctx.generator(), ctx.device, [&ctx](int64_t s, int64_t n) {
+              if (ctx.cancelled()) throw OpError("cancelled");
+              ctx.progress(static_cast<uint64_t>(s), static_cast<uint64_t>(n));
+            });
         ctx.log(OpContext::Info, fmt::format("learned watermark: bit accuracy {:.3f} on unattacked images",
                                              r.bit_accuracy));
         if (r.bit_accuracy < 0.8)
@@ -81,7 +68,7 @@ void register_learned_ops(pipette::OpLibrary& lib) {
         return pipette::make_record({{"model", Value(r.model._ivalue())},
                                      {"bit_accuracy", Value(r.bit_accuracy)},
                                      {"losses", Value(at::tensor(r.losses, at::kDouble).to(at::kFloat))}});
-      });
+      }));
 }
 
 }  // namespace watermark

@@ -13,27 +13,7 @@
 
 namespace watermark {
 
-using pipette::OpArgs;
-using pipette::OpContext;
-using pipette::Operand;
-using pipette::OpError;
-using pipette::OpSignature;
-using pipette::Value;
-
 namespace {
-
-// The core throws std::invalid_argument for bad input: the user's error, with
-// the node named by the engine.
-template <class F>
-pipette::OpRun guarded(F f) {
-  return [f](const OpArgs& a, OpContext& ctx) -> Value {
-    try {
-      return f(a, ctx);
-    } catch (const std::invalid_argument& e) {
-      throw OpError(e.what());
-    }
-  };
-}
 
 bool is_learned(const OpArgs& a) {
   bool learned = a.string("method") == "learned";

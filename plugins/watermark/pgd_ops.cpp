@@ -12,13 +12,6 @@
 
 namespace watermark {
 
-using pipette::OpArgs;
-using pipette::OpContext;
-using pipette::Operand;
-using pipette::OpError;
-using pipette::OpSignature;
-using pipette::Value;
-
 namespace {
 
 // Targeted PGD (Madry et al.): x <- clip_{x0, eps}(x - step * sign(grad CE(f(x), target))), kept in [0, 1].
@@ -66,15 +59,11 @@ void register_pgd_ops(pipette::OpLibrary& lib) {
                  .param("batch", "int", Operand::integer(64), "Images attacked at once")
                  .range(1)
                  .returns("tensor", "The adversarial images: |x' - x| <= eps/255 everywhere, in [0, 1]"),
-             [](const OpArgs& a, OpContext& ctx) -> Value {
+             guarded([](const OpArgs& a, OpContext& ctx) -> Value {
                torch::jit::Module model = pipette::model_arg(a, "model");
                model.eval();
                at::Tensor x = a.tensor("images");
-               try {
-                 check_images(x, "images");
-               } catch (const std::invalid_argument& e) {
-                 throw OpError(e.what());
-               }
+               check_images(x, "images");
                const int64_t n = x.size(0);
                at::Tensor target = a.tensor("target").to(at::kLong).flatten();
                if (target.numel() == 1) target = target.expand({n});
@@ -93,7 +82,7 @@ void register_pgd_ops(pipette::OpLibrary& lib) {
                                     .to(x.device()));
                }
                return n ? at::cat(outs) : x.clone();
-             });
+             }));
 }
 
 }  // namespace watermark

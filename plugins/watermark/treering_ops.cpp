@@ -3,19 +3,10 @@
 // diffusion.sample) and watermark.ring_detect (on diffusion.invert's output).
 #include <fmt/format.h>
 
-#include <stdexcept>
-
 #include "ops.hpp"
 #include "treering.hpp"
 
 namespace watermark {
-
-using pipette::OpArgs;
-using pipette::OpContext;
-using pipette::Operand;
-using pipette::OpError;
-using pipette::OpSignature;
-using pipette::Value;
 
 namespace {
 
@@ -31,15 +22,6 @@ RingKey key_arg(const OpArgs& a) {
       k.mask.size(0) != k.mask.size(1))
     throw OpError("the key is not a Tree-Ring key (make one with watermark.ring_key)");
   return k;
-}
-
-template <class F>
-Value guarded(F f) {
-  try {
-    return f();
-  } catch (const std::invalid_argument& e) {
-    throw OpError(e.what());
-  }
 }
 
 }  // namespace
@@ -58,14 +40,13 @@ void register_treering_ops(pipette::OpLibrary& lib) {
                  .optional("seed", "int", "Overrides the derived seed")
                  .stochastic()
                  .returns(kKeyType, "the mask of keyed frequencies, their coefficients (real and imaginary parts), and the channel"),
-             [](const OpArgs& a, OpContext& ctx) -> Value {
-               return guarded([&] {
-                 RingKey k = make_ring_key(a.int_("size"), a.int_("radius"), a.int_("channel"), ctx.generator());
-                 return pipette::make_record(
-                     {{"mask", Value(k.mask)}, {"real", Value(k.real)}, {"imag", Value(k.imag)},
-                      {"channel", Value(k.channel)}});
-               });
-             });
+             guarded([](const OpArgs& a, OpContext& ctx) -> Value {
+               RingKey k = make_ring_key(a.int_("size"), a.int_("radius"), a.int_("channel"), ctx.generator());
+               return pipette::make_record({{"mask", Value(k.mask)},
+                                            {"real", Value(k.real)},
+                                            {"imag", Value(k.imag)},
+                                            {"channel", Value(k.channel)}});
+             }));
 
   lib.define(OpSignature("watermark.ring_noise",
                          "Standard normal sampling noise with a Tree-Ring key written into its Fourier transform: "
@@ -78,12 +59,11 @@ void register_treering_ops(pipette::OpLibrary& lib) {
                  .optional("seed", "int", "Overrides the derived seed")
                  .stochastic()
                  .returns("tensor", "Noise [N, C, S, S]"),
-             [](const OpArgs& a, OpContext& ctx) -> Value {
+             guarded([](const OpArgs& a, OpContext& ctx) -> Value {
                RingKey k = key_arg(a);
                int64_t s = k.mask.size(0);
-               at::Tensor z = at::randn({a.int_("n"), a.int_("channels"), s, s}, ctx.generator(), at::kFloat);
-               return guarded([&] { return Value(plant_rings(z, k)); });
-             });
+               return plant_rings(at::randn({a.int_("n"), a.int_("channels"), s, s}, ctx.generator(), at::kFloat), k);
+             }));
 
   lib.define(OpSignature("watermark.ring_detect",
                          "Tree-Ring detection on noise recovered from images by diffusion.invert: Tree-Ring's "
@@ -94,13 +74,10 @@ void register_treering_ops(pipette::OpLibrary& lib) {
                  .input("key", kKeyType, "The key")
                  .returns("record{score: tensor, distance: tensor}",
                           "[N] scores in [0, 1], and Tree-Ring's L1 distance to the key"),
-             [](const OpArgs& a, OpContext&) -> Value {
-               RingKey k = key_arg(a);
-               return guarded([&] {
-                 RingScores r = ring_scores(a.tensor("latents"), k);
-                 return pipette::make_record({{"score", Value(r.score)}, {"distance", Value(r.distance)}});
-               });
-             });
+             guarded([](const OpArgs& a, OpContext&) -> Value {
+               RingScores r = ring_scores(a.tensor("latents"), key_arg(a));
+               return pipette::make_record({{"score", Value(r.score)}, {"distance", Value(r.distance)}});
+             }));
 }
 
 }  // namespace watermark
