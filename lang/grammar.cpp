@@ -111,7 +111,8 @@ x3::rule<string_r, ast::StringLit> const string_lit = "string";
 x3::rule<interp_r, std::string> const interp_name = "a name after '{' (write '{{' for a literal brace)";
 x3::rule<list_r, ast::ListLit> const list_lit = "list";
 x3::rule<record_r, ast::RecordLit> const record_lit = "record";
-x3::rule<field_r, ast::RecordField> const record_field = "record field 'name: value'";
+x3::rule<field_r, ast::RecordField> const record_field =
+    "a record field 'name: value' (a name, not a reserved word such as none or true)";
 x3::rule<paren_r, ast::Expr> const paren_expr = "parenthesized expression";
 x3::rule<args_r, std::vector<ast::Argument>> const argument_list = "argument list";
 x3::rule<argument_r, ast::Argument> const argument = "argument";
@@ -231,8 +232,16 @@ auto const list_lit_raw_def = '[' > -((expr % ',')[([](auto& ctx) { x3::_val(ctx
 
 auto const record_field_def = identifier > ':' > expr;
 
+// After a ',' comes another field or the closing '}': a field that does not
+// parse (a reserved word as its name, say) is reported where it stands, not as
+// a missing '}' at the end of the previous line.
 auto const record_lit_raw_def =
-    '{' > -((record_field % ',')[([](auto& ctx) { x3::_val(ctx).fields = std::move(x3::_attr(ctx)); })]) >
+    '{' > -((record_field >> *(',' >> !x3::lit('}') > record_field))[([](auto& ctx) {
+      auto& attr = x3::_attr(ctx);
+      auto& fields = x3::_val(ctx).fields;
+      fields.push_back(std::move(boost::fusion::at_c<0>(attr)));
+      for (auto& f : boost::fusion::at_c<1>(attr)) fields.push_back(std::move(f));
+    })]) >
     -x3::lit(',') > '}';
 
 auto const paren_expr_def = ('(' > expr > ')')[([](auto& ctx) { x3::_val(ctx) = std::move(x3::_attr(ctx)); })];

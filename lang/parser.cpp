@@ -255,7 +255,12 @@ class Parser {
     // (but stay on the line: "found the end of the line" is the useful message).
     bool in_string = f.expected.find("'{'") != std::string::npos || f.expected.find("escape") != std::string::npos ||
                      f.expected.find("close the string") != std::string::npos;
-    if (!in_string) {
+    // A record field that does not parse (after a ',') is wrong where it
+    // stands, whichever line that is.
+    bool at_field = f.expected.rfind("a record field", 0) == 0;
+    if (at_field) {
+      while (where < end_ && std::isspace(static_cast<unsigned char>(*where))) ++where;
+    } else if (!in_string) {
       while (where < end_ && (*where == ' ' || *where == '\t' || *where == '\r')) ++where;
       // When the skipper ran over line breaks, the problem is at the end of the
       // last line with code on it: "expected ')'" belongs there, not at EOF.

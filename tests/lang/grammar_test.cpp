@@ -122,6 +122,11 @@ TEST(Grammar, RejectsAtTheRightPosition) {
   EXPECT_EQ(first_error_at("}\n"), "1:1 unexpected '}' with no block open");
   EXPECT_EQ(first_error_at("for n in [1] {\n  report \"a\" = n\n"), "3:1 expected '}' before the end of the file");
   EXPECT_EQ(first_error_at("let a = f(1,\nlet b = 2\n"), "1:13 expected ')', found the end of the line");
+  // A reserved word as a record field's name, on the record's next line.
+  EXPECT_EQ(first_error_at("let r = {a: 1,\n         none: 2}\n"),
+            "2:10 expected a record field 'name: value' (a name, not a reserved word such as none or true), found "
+            "'none'");
+  EXPECT_EQ(first_error_at("let r = {a: 1, b: 2,}\n"), "none");  // a trailing comma is fine
   EXPECT_EQ(first_error_at("let s = \"{ x}\"\n"),
             "1:11 expected a name after '{' (write '{{' for a literal brace), found ' '");
 }
