@@ -159,17 +159,6 @@ LearnedResult train_learned(const at::Tensor& images_in, const LearnedConfig& c,
   return r;
 }
 
-namespace {
-
-void check_tile(const torch::jit::Module& m, const at::Tensor& images) {
-  int64_t tile = m.attr("tile").toInt();
-  if (images.size(2) < tile || images.size(3) < tile)
-    throw std::invalid_argument(fmt::format("images of {}x{} are smaller than the learned watermark's tile ({}x{})",
-                                            images.size(2), images.size(3), tile, tile));
-}
-
-}  // namespace
-
 int64_t learned_bits(const torch::jit::Module& m) {
   if (!m.find_method("decode") || !m.find_method("encode") || !m.hasattr("trained_bit_accuracy"))
     throw std::invalid_argument(
@@ -183,23 +172,33 @@ int64_t learned_bits(const torch::jit::Module& m) {
   return m.attr("bits").toInt();
 }
 
-at::Tensor learned_embed(torch::jit::Module& m, const at::Tensor& images, const at::Tensor& key) {
+namespace {
+
+// What embedding and detection both need: a trained learned watermark, images
+// at least one tile large, and a key of the length it carries.
+void check_learned(const torch::jit::Module& m, const at::Tensor& images, const at::Tensor& key) {
   check_images(images, "images");
   check_key(key);
-  int64_t bits = learned_bits(m);
-  check_tile(m, images);
+  int64_t bits = learned_bits(m), tile = m.attr("tile").toInt();
+  if (images.size(2) < tile || images.size(3) < tile)
+    throw std::invalid_argument(fmt::format("images of {}x{} are smaller than the learned watermark's tile ({}x{})",
+                                            images.size(2), images.size(3), tile, tile));
   if (key.size(0) != bits)
     throw std::invalid_argument(
         fmt::format("the key has {} bits; the learned watermark carries {}", key.size(0), bits));
+}
+
+}  // namespace
+
+at::Tensor learned_embed(torch::jit::Module& m, const at::Tensor& images, const at::Tensor& key) {
+  check_learned(m, images, key);
   torch::NoGradGuard no_grad;
-  at::Tensor k = key.to(at::kFloat).unsqueeze(0).expand({images.size(0), bits});
+  at::Tensor k = key.to(at::kFloat).unsqueeze(0).expand({images.size(0), key.size(0)});
   return m.get_method("encode")({images.to(at::kFloat), k}).toTensor();
 }
 
-at::Tensor learned_votes(torch::jit::Module& m, const at::Tensor& images) {
-  check_images(images, "images");
-  learned_bits(m);
-  check_tile(m, images);
+at::Tensor learned_votes(torch::jit::Module& m, const at::Tensor& images, const at::Tensor& key) {
+  check_learned(m, images, key);
   torch::NoGradGuard no_grad;
   return m.get_method("decode")({images.to(at::kFloat)}).toTensor().gt(0).to(at::kFloat);
 }

@@ -62,7 +62,8 @@ int64_t learned_bits(const torch::jit::Module& m);
 // Watermarked images: encode(images, key) for every image.
 at::Tensor learned_embed(torch::jit::Module& m, const at::Tensor& images, const at::Tensor& key);
 
-// Per-bit votes [N, L] in {0, 1}: decode(images) > 0.
-at::Tensor learned_votes(torch::jit::Module& m, const at::Tensor& images);
+// Per-bit votes [N, L] in {0, 1}: decode(images) > 0, after the same checks
+// as embedding (the key must be the length the watermark carries).
+at::Tensor learned_votes(torch::jit::Module& m, const at::Tensor& images, const at::Tensor& key);
 
 }  // namespace watermark

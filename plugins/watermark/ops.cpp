@@ -86,10 +86,7 @@ void register_ops(pipette::OpLibrary& lib) {
                check_key(key);
                if (is_learned(a)) {
                  torch::jit::Module m = pipette::model_arg(a, "model");
-                 if (key.size(0) != learned_bits(m))
-                   throw OpError("the key has " + std::to_string(key.size(0)) + " bits; the learned watermark carries " +
-                                 std::to_string(learned_bits(m)));
-                 return bit_accuracy(learned_votes(m, a.tensor("images")), key);
+                 return bit_accuracy(learned_votes(m, a.tensor("images"), key), key);
                }
                auto votes = classic_votes(a.tensor("images"), key.size(0), classic_config(a));
                return bit_accuracy(votes, key);
