@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/plugin_setup.hpp"
+#include "engine/malloc_tuning.hpp"
 
 #ifndef PIPETTE_VERSION
 #define PIPETTE_VERSION "unknown"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   using namespace pipette::cli;
   // The plugin scanner's helper process (plugin_setup.hpp); not a user command.
   if (argc == 3 && std::string(argv[1]) == "__scan-plugin") return scan_plugin_main(argv[2]);
+  pipette::tune_malloc_for_tensors();
   CLI::App app{"pipette: ML robustness and interpretability experiments as .pipe scripts"};
   app.set_version_flag("--version", std::string("pipette ") + PIPETTE_VERSION);
   app.require_subcommand(0, 1);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "engine/executor.hpp"
+#include "engine/malloc_tuning.hpp"
 #include "engine/value_io.hpp"
 #include "lang/compiler.hpp"
 #include "stdlib/architectures.hpp"
@@ -197,6 +198,7 @@ int main(int argc, char** argv) {
     else if (a == "--python" && i + 1 < argc) python = argv[++i];
     else only.push_back(a);
   }
+  tune_malloc_for_tensors();  // as `pipette run` does
   at::set_num_threads(threads);
   fs::path dir = fs::temp_directory_path() / ("pipette-attribution-bench-" + std::to_string(::getpid()));
   fs::create_directories(dir);
