@@ -6,8 +6,9 @@ CAPTUM_DIR holds the `captum` package (a checkout of github.com/pytorch/captum;
 needs python3-tqdm). CASE_DIR holds the TorchScript models and tensors the
 benchmark wrote. Prints one JSON line per case: best seconds over REPEATS
 after a warm-up, and the peak resident memory above the resident memory
-before the call (the kernel's high-water mark, reset through
-/proc/self/clear_refs, as pipette's executor measures its nodes).
+before one more call, made after handing freed memory back to the system
+(the kernel's high-water mark, reset through /proc/self/clear_refs, as
+pipette's executor measures its nodes). As attribution_bench does.
 """
 import ctypes
 import gc
@@ -70,18 +71,20 @@ def measure(fn):
     best, peak = float("inf"), -1
     for _ in range(repeats):
         gc.collect()
-        libc.malloc_trim(0)  # as attribution_bench does: the peak starts at the live set
-        try:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")
-            before = rss("VmRSS")
-        except OSError:
-            before = None
         t0 = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - t0)
-        if before is not None:
-            peak = max(peak, rss("VmHWM") - before)
+    # The peak, untimed: from a trimmed heap, so that it starts at the live set.
+    gc.collect()
+    libc.malloc_trim(0)
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = rss("VmRSS")
+        fn()
+        peak = rss("VmHWM") - before
+    except OSError:
+        pass
     return best, peak
 
 
