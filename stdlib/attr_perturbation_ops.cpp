@@ -45,21 +45,25 @@ std::vector<int64_t> per_dim(const OpArgs& a, const std::string& name, const at:
 struct Windows {
   std::vector<int64_t> size, stride, counts, dims;
   int64_t count = 1;
-  // Indicators [p1 - p0, 1, ...] of windows [p0, p1).
+  // Indicators [p1 - p0, 1, ...] of windows [p0, p1): per dimension, which
+  // elements each shift covers, multiplied across the dimensions by
+  // broadcasting; a few tensor ops per block, not per window.
   at::Tensor indicator(int64_t p0, int64_t p1, const at::TensorOptions& opts) const {
-    std::vector<int64_t> shape{p1 - p0, 1};
-    shape.insert(shape.end(), dims.begin(), dims.end());
-    at::Tensor ind = at::zeros(shape, opts);
-    for (int64_t p = p0; p < p1; ++p) {
-      at::Tensor view = ind[p - p0][0];
-      int64_t rest = p;
-      std::vector<int64_t> start(dims.size());
-      for (size_t d = dims.size(); d-- > 0;) {
-        start[d] = (rest % counts[d]) * stride[d];
-        rest /= counts[d];
-      }
-      for (size_t d = 0; d < dims.size(); ++d) view = view.narrow(static_cast<int64_t>(d), start[d], size[d]);
-      view.fill_(1);
+    int64_t k = p1 - p0, dn = static_cast<int64_t>(dims.size());
+    at::Tensor p = at::arange(p0, p1, opts.dtype(at::kLong));
+    at::Tensor ind;
+    int64_t inner = 1;  // windows enumerated row-major: the last dimension varies fastest
+    for (int64_t d = dn - 1; d >= 0; --d) {
+      at::Tensor shift = p.div(inner, "floor").remainder(counts[d]) * stride[d];      // [k]
+      at::Tensor pos = at::arange(dims[d], opts.dtype(at::kLong)).view({1, -1});       // [1, dims_d]
+      at::Tensor start = shift.view({-1, 1});
+      at::Tensor covered = pos.ge(start).logical_and(pos.lt(start + size[d])).to(opts.dtype());  // [k, dims_d]
+      std::vector<int64_t> shape(static_cast<size_t>(dn) + 2, 1);
+      shape[0] = k;
+      shape[static_cast<size_t>(d) + 2] = dims[d];
+      covered = covered.view(shape);
+      ind = ind.defined() ? ind * covered : covered;
+      inner *= counts[d];
     }
     return ind;
   }

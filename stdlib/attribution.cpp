@@ -206,7 +206,8 @@ at::Tensor completeness_gap(const OpArgs& a, OpContext& ctx) {
 
 at::Tensor blend(const at::Tensor& x, const at::Tensor& baseline, const at::Tensor& keep) {
   at::Tensor k = keep.to(x.scalar_type());
-  return baseline.unsqueeze(0) + k * (x - baseline).unsqueeze(0);
+  // One pass writing the block: no [k, N, ...] temporary for keep * (x - b).
+  return at::addcmul(baseline.unsqueeze(0), k, (x - baseline).unsqueeze(0));
 }
 
 OpSignature& feature_mask_param(OpSignature& s) {

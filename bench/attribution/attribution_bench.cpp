@@ -114,6 +114,8 @@ void write_inputs(const fs::path& dir) {
 struct Measure {
   double seconds = -1;
   int64_t peak_bytes = -1;
+  // The peer's perturbation methods: its forward passes alone, replayed bare.
+  double forward_seconds = -1;
 };
 
 // Best time over `repeats` runs after a warm-up; the peak of one more run that
@@ -169,7 +171,8 @@ std::map<std::string, Measure> run_captum(const std::string& python, const fs::p
   while (fgets(line, sizeof line, p)) {
     try {
       auto j = nlohmann::json::parse(line);
-      out[j.at("case").get<std::string>()] = {j.at("seconds").get<double>(), j.at("peak_bytes").get<int64_t>()};
+      out[j.at("case").get<std::string>()] = {j.at("seconds").get<double>(), j.at("peak_bytes").get<int64_t>(),
+                                              j.value("forward_seconds", -1.0)};
     } catch (const std::exception&) {
     }
   }
@@ -221,24 +224,28 @@ int main(int argc, char** argv) {
   stdlib::register_all(lib);
   std::printf("threads %d, best of %d after a warm-up; peak = resident memory above the start of a call on a trimmed heap\n", threads,
               repeats);
-  std::printf("%-58s %10s %10s %8s %10s %10s %8s\n", "case", "pipette s", "Captum s", "speedup", "pipette MiB",
-              "Captum MiB", "mem ratio");
+  std::printf("%-58s %10s %10s %8s %10s %10s %8s %9s\n", "case", "pipette s", "Captum s", "speedup", "pipette MiB",
+              "Captum MiB", "mem ratio", "Captum fw");
   for (auto& c : wanted) {
     Measure m = run_pipette(lib, dir, c, repeats);
     auto it = peer.find(c.name);
     bool have = it != peer.end() && it->second.seconds > 0;
-    char speed[32] = "-", ratio[32] = "-", their_s[32] = "-";
+    char speed[32] = "-", ratio[32] = "-", their_s[32] = "-", forward_share[32] = "-";
     if (have) {
+      if (it->second.forward_seconds > 0)
+        std::snprintf(forward_share, sizeof forward_share, "%.0f%%", 100 * it->second.forward_seconds / it->second.seconds);
       std::snprintf(their_s, sizeof their_s, "%.3f", it->second.seconds);
       std::snprintf(speed, sizeof speed, "%.1fx", it->second.seconds / m.seconds);
       if (it->second.peak_bytes > 0 && m.peak_bytes > 0)
         std::snprintf(ratio, sizeof ratio, "%.2f", static_cast<double>(m.peak_bytes) / it->second.peak_bytes);
     }
-    std::printf("%-58s %10.3f %10s %8s %10s %10s %8s\n", c.what.c_str(), m.seconds, their_s, speed, mib(m.peak_bytes).c_str(),
-                have ? mib(it->second.peak_bytes).c_str() : "-", ratio);
+    std::printf("%-58s %10.3f %10s %8s %10s %10s %8s %9s\n", c.what.c_str(), m.seconds, their_s, speed,
+                mib(m.peak_bytes).c_str(), have ? mib(it->second.peak_bytes).c_str() : "-", ratio, forward_share);
     std::fflush(stdout);
   }
-  std::printf("speedup = Captum time / pipette time; mem ratio = pipette peak / Captum peak\n");
+  std::printf("speedup = Captum time / pipette time; mem ratio = pipette peak / Captum peak\n"
+              "Captum fw = share of Captum's time that its forward passes take when replayed bare (same model, batch "
+              "shapes and count);\n  the rest is Captum's overhead: overhead-bound where the share is small\n");
   fs::remove_all(dir);
   return 0;
 }

@@ -8,7 +8,9 @@ benchmark wrote. Prints one JSON line per case: best seconds over REPEATS
 after a warm-up, and the peak resident memory above the resident memory
 before one more call, made after handing freed memory back to the system
 (the kernel's high-water mark, reset through /proc/self/clear_refs, as
-pipette's executor measures its nodes). As attribution_bench does.
+pipette's executor measures its nodes). As attribution_bench does. For the
+perturbation methods also forward_seconds: the forward passes Captum made,
+replayed bare, so that Captum's time splits into model and overhead.
 """
 import ctypes
 import gc
@@ -49,8 +51,8 @@ def lstsq_train(model, dataloader, construct_kwargs, **kwargs):
     return {}
 
 
-def kernel_shap():
-    method = KernelShap(cnn)
+def kernel_shap(model):
+    method = KernelShap(model)
     method.interpretable_model = LinearModel(train_fn=lstsq_train)  # in place of the scikit-learn one
     return method
 
@@ -95,27 +97,72 @@ x16, t16 = load("x16.pt"), load("t16.pt")
 x256, t256 = load("x256.pt"), load("t256.pt")
 grid = load("grid.pt")
 
+# Each case takes the models by name, so that the forward passes Captum makes
+# can be recorded (see forward_floor).
 cases = {
-    "ig_cnn_50": lambda: IntegratedGradients(cnn).attribute(x64, target=t64, n_steps=50),
-    "ig_mlp_50": lambda: IntegratedGradients(mlp).attribute(x256, target=t256, n_steps=50),
-    "occlusion": lambda: Occlusion(cnn).attribute(x64, target=t64, sliding_window_shapes=(1, 4, 4),
-                                                  strides=(1, 2, 2)),
-    "feature_ablation": lambda: FeatureAblation(cnn).attribute(x64, target=t64, feature_mask=grid),
-    "shapley_sampling": lambda: ShapleyValueSampling(cnn).attribute(x16, target=t16, feature_mask=grid,
-                                                                    n_samples=25),
-    "kernel_shap": lambda: kernel_shap().attribute(x16, target=t16, feature_mask=grid, n_samples=256),
-    "occlusion_tiny": lambda: Occlusion(tiny).attribute(x64, target=t64, sliding_window_shapes=(1, 4, 4),
-                                                        strides=(1, 2, 2)),
-    "ablation_tiny": lambda: FeatureAblation(tiny).attribute(x64, target=t64, feature_mask=grid),
-    "shapley_tiny": lambda: ShapleyValueSampling(tiny).attribute(x16, target=t16, feature_mask=grid,
-                                                                 n_samples=25),
-    "ablation_mlp": lambda: FeatureAblation(mlp).attribute(x256, target=t256),
-    "shapley_mlp": lambda: ShapleyValueSampling(mlp).attribute(x256, target=t256, n_samples=25),
-    "noise_tunnel": lambda: NoiseTunnel(Saliency(cnn)).attribute(x64, target=t64, nt_type="smoothgrad",
-                                                                 nt_samples=10, stdevs=0.1),
+    "ig_cnn_50": lambda m: IntegratedGradients(m["cnn"]).attribute(x64, target=t64, n_steps=50),
+    "ig_mlp_50": lambda m: IntegratedGradients(m["mlp"]).attribute(x256, target=t256, n_steps=50),
+    "occlusion": lambda m: Occlusion(m["cnn"]).attribute(x64, target=t64, sliding_window_shapes=(1, 4, 4),
+                                                         strides=(1, 2, 2)),
+    "feature_ablation": lambda m: FeatureAblation(m["cnn"]).attribute(x64, target=t64, feature_mask=grid),
+    "shapley_sampling": lambda m: ShapleyValueSampling(m["cnn"]).attribute(x16, target=t16, feature_mask=grid,
+                                                                           n_samples=25),
+    "kernel_shap": lambda m: kernel_shap(m["cnn"]).attribute(x16, target=t16, feature_mask=grid, n_samples=256),
+    "occlusion_tiny": lambda m: Occlusion(m["tiny"]).attribute(x64, target=t64, sliding_window_shapes=(1, 4, 4),
+                                                               strides=(1, 2, 2)),
+    "ablation_tiny": lambda m: FeatureAblation(m["tiny"]).attribute(x64, target=t64, feature_mask=grid),
+    "shapley_tiny": lambda m: ShapleyValueSampling(m["tiny"]).attribute(x16, target=t16, feature_mask=grid,
+                                                                        n_samples=25),
+    "ablation_mlp": lambda m: FeatureAblation(m["mlp"]).attribute(x256, target=t256),
+    "shapley_mlp": lambda m: ShapleyValueSampling(m["mlp"]).attribute(x256, target=t256, n_samples=25),
+    "noise_tunnel": lambda m: NoiseTunnel(Saliency(m["cnn"])).attribute(x64, target=t64, nt_type="smoothgrad",
+                                                                        nt_samples=10, stdevs=0.1),
 }
+# Methods that only evaluate the model: their forward passes can be replayed.
+perturbation = {"occlusion", "feature_ablation", "shapley_sampling", "kernel_shap", "occlusion_tiny",
+                "ablation_tiny", "shapley_tiny", "ablation_mlp", "shapley_mlp"}
+
+
+class Recorder:
+    """Calls a model and notes the shape of every batch it was given."""
+
+    def __init__(self, model):
+        self.model, self.shapes = model, []
+
+    def __call__(self, x, *args):
+        self.shapes.append(tuple(x.shape))
+        return self.model(x, *args)
+
+
+def forward_floor(case):
+    """Best time of the bare forward passes a perturbation method made (same
+    model, same batch shapes, same count, no Captum): what is left of Captum's
+    time is its own overhead. Recorded in one untimed call."""
+    recorders = {name: Recorder(model) for name, model in models.items()}
+    case(recorders)
+    calls = [(recorders[name].model, shape) for name in recorders for shape in recorders[name].shapes]
+    inputs = {shape: torch.rand(shape) for _, shape in calls}
+
+    def replay():
+        with torch.no_grad():
+            for model, shape in calls:
+                model(inputs[shape])
+
+    replay()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        replay()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+models = {"cnn": cnn, "mlp": mlp, "tiny": tiny}
 wanted = sys.argv[5:] or list(cases)
 for name in wanted:
     if name in cases:
-        seconds, peak = measure(cases[name])
-        print(json.dumps({"case": name, "seconds": seconds, "peak_bytes": peak}), flush=True)
+        seconds, peak = measure(lambda: cases[name](models))
+        line = {"case": name, "seconds": seconds, "peak_bytes": peak}
+        if name in perturbation:
+            line["forward_seconds"] = forward_floor(cases[name])
+        print(json.dumps(line), flush=True)

@@ -101,6 +101,33 @@ TEST_F(Stdlib, OcclusionFindsThePixelTheModelReads) {
   EXPECT_FLOAT_EQ(two[2][2].item<float>(), 8.f / 4);  // 4 windows, one holds (1, 1)
 }
 
+// Windows over all three example dimensions, strides that do not tile the
+// input (the last row and column are never covered), against the definition
+// evaluated window by window: for a linear model a window's drop is
+// sum over it of w_t (x - b).
+TEST_F(Stdlib, OcclusionOfThreeDimensionalWindowsMatchesTheDefinition) {
+  at::manual_seed(11);
+  at::Tensor w = at::randn({3, 2 * 5 * 7}), x = at::rand({4, 2, 5, 7});
+  save_linear(w, at::zeros({3}));
+  save(x, "x.pt");
+  auto e = run("let m = model.load(\"linear.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+               "report \"a\" = attr.occlusion(m, x, target=2, window=[1, 2, 3], strides=[1, 2, 2], baselines=0.25)\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor contribution = (w[2] * (x.flatten(1) - 0.25)).view({4, 2, 5, 7});
+  at::Tensor total = at::zeros_like(x), count = at::zeros({2, 5, 7});
+  for (int64_t c = 0; c < 2; ++c)
+    for (int64_t i = 0; i + 2 <= 5; i += 2)
+      for (int64_t j = 0; j + 3 <= 7; j += 2) {
+        Slice rows(i, i + 2), cols(j, j + 3);
+        at::Tensor drop = contribution.index({Slice(), Slice(c, c + 1), rows, cols}).sum({1, 2, 3}, true);
+        total.index({Slice(), Slice(c, c + 1), rows, cols}) += drop;
+        count.index({Slice(c, c + 1), rows, cols}) += 1;
+      }
+  at::Tensor expected = total / count.clamp_min(1);
+  EXPECT_TRUE(at::allclose(report(e, "a"), expected, 1e-4, 1e-5)) << report(e, "a")[0] << expected[0];
+  EXPECT_EQ(report(e, "a").select(2, 4).abs().max().item<float>(), 0.f);  // row 4: no window reaches it
+}
+
 TEST_F(Stdlib, PermutationAndRiseCreditOnlyThePixelTheModelReads) {
   at::Tensor w = at::zeros({2, 256});
   w[1][0] = 8.0;  // pixel (0, 0) of 16x16
