@@ -234,12 +234,12 @@ int main(int argc, char** argv) {
     if (have) {
       if (it->second.forward_seconds > 0)
         std::snprintf(forward_share, sizeof forward_share, "%.0f%%", 100 * it->second.forward_seconds / it->second.seconds);
-      std::snprintf(their_s, sizeof their_s, "%.3f", it->second.seconds);
+      std::snprintf(their_s, sizeof their_s, "%.4f", it->second.seconds);
       std::snprintf(speed, sizeof speed, "%.1fx", it->second.seconds / m.seconds);
       if (it->second.peak_bytes > 0 && m.peak_bytes > 0)
         std::snprintf(ratio, sizeof ratio, "%.2f", static_cast<double>(m.peak_bytes) / it->second.peak_bytes);
     }
-    std::printf("%-58s %10.3f %10s %8s %10s %10s %8s %9s\n", c.what.c_str(), m.seconds, their_s, speed,
+    std::printf("%-58s %10.4f %10s %8s %10s %10s %8s %9s\n", c.what.c_str(), m.seconds, their_s, speed,
                 mib(m.peak_bytes).c_str(), have ? mib(it->second.peak_bytes).c_str() : "-", ratio, forward_share);
     std::fflush(stdout);
   }
