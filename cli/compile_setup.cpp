@@ -38,7 +38,11 @@ lang::CompileOptions compile_options(const GlobalOptions& g) {
     while (std::getline(ss, dir, ':'))
       if (!dir.empty()) o.module_path.push_back(dir);
   }
-  if (std::string(PIPETTE_STDLIB_MODULE_DIR).size()) o.module_path.push_back(PIPETTE_STDLIB_MODULE_DIR);
+  // A char array, not a std::string temporary: g++ 12 inlines the string's
+  // copy and warns (-Wstringop-overflow, -Warray-bounds) about bounds it
+  // cannot see through.
+  static constexpr char kStdlibModules[] = PIPETTE_STDLIB_MODULE_DIR;
+  if (sizeof kStdlibModules > 1) o.module_path.emplace_back(kStdlibModules);
   o.resolve_plugin = plugin_resolver(g);
   return o;
 }

@@ -281,9 +281,15 @@ class Run {
       out.status = NodeOutcome::Status::Failed;
     } else {
       if (observer_) observer_(n, out);
-      OpContext ctx{n, opts_.device, node_seed(result_.keys[id], opts_.seed), opts_.out_dir, opts_.script_dir,
-                    opts_.cancel};
-      ctx.memory_budget = opts_.memory_budget;
+      OpContext ctx{n,
+                    opts_.device,
+                    node_seed(result_.keys[id], opts_.seed),
+                    opts_.out_dir,
+                    opts_.script_dir,
+                    opts_.cancel,
+                    opts_.memory_budget,
+                    {},   // progress_sink and log_sink: set below
+                    {}};
       for (size_t i = 0; i < n.args.size(); ++i)
         if (n.args[i].first == "seed" && args[i].isInt()) ctx.seed = static_cast<uint64_t>(args[i].toInt());
       if (opts_.progress) ctx.progress_sink = [this, &n](uint64_t d, uint64_t t) { opts_.progress(n, d, t); };

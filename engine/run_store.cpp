@@ -136,7 +136,9 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
       nlohmann::json parts = nlohmann::json::array();
       if (n.id < e.ingredients.size())
         for (auto& [k, v] : e.ingredients[n.id]) parts.push_back({k, v});
-      node.bind(1, info.run_id).bind(2, "n" + std::to_string(n.id)).bind(3, n.op).bind(4, e.keys[n.id].hex())
+      std::string node_name = "n";
+      node_name += std::to_string(n.id);  // not "n" + ...: a g++ 12 -Wstringop-overflow false positive
+      node.bind(1, info.run_id).bind(2, node_name).bind(3, n.op).bind(4, e.keys[n.id].hex())
           .bind(5, n.loc.to_string()).bind(6, std::string(status_name(o.status))).bind(7, int64_t{o.cached})
           .bind(8, o.seconds).bind(9, o.error).bind(10, o.peak_bytes)
           .bind(11, parts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -197,8 +199,7 @@ void RunStore::load_details(StoredRun& r) const {
   n.bind(1, r.id);
   while (n.step()) {
     StoredRun::NodeRow row{n.text(0), n.text(1), n.text(2), n.text(3), n.text(4), n.text(7), n.integer(5) != 0,
-                           n.real(6)};
-    row.peak_bytes = n.integer(8);
+                           n.real(6), n.integer(8), {}};
     auto parts = nlohmann::json::parse(n.text(9), nullptr, false);
     if (parts.is_array())
       for (auto& p : parts)
