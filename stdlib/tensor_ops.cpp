@@ -101,7 +101,15 @@ void register_tensor(OpLibrary& lib) {
   for (auto op : {BinaryOp{"add", "Element-wise a + b, with broadcasting.", [](auto& x, auto& y) { return x + y; }},
                   BinaryOp{"sub", "Element-wise a - b, with broadcasting.", [](auto& x, auto& y) { return x - y; }},
                   BinaryOp{"mul", "Element-wise a * b, with broadcasting.", [](auto& x, auto& y) { return x * y; }},
-                  BinaryOp{"div", "Element-wise a / b, with broadcasting.", [](auto& x, auto& y) { return x / y; }}}) {
+                  BinaryOp{"div", "Element-wise a / b, with broadcasting.", [](auto& x, auto& y) { return x / y; }},
+                  // Comparisons give bool tensors: masks for tensor.where, or
+                  // fractions through tensor.mean (e.g. accuracy).
+                  BinaryOp{"eq", "Element-wise a == b (bool), with broadcasting.", [](auto& x, auto& y) { return x.eq(y); }},
+                  BinaryOp{"ne", "Element-wise a != b (bool), with broadcasting.", [](auto& x, auto& y) { return x.ne(y); }},
+                  BinaryOp{"lt", "Element-wise a < b (bool), with broadcasting.", [](auto& x, auto& y) { return x.lt(y); }},
+                  BinaryOp{"le", "Element-wise a <= b (bool), with broadcasting.", [](auto& x, auto& y) { return x.le(y); }},
+                  BinaryOp{"gt", "Element-wise a > b (bool), with broadcasting.", [](auto& x, auto& y) { return x.gt(y); }},
+                  BinaryOp{"ge", "Element-wise a >= b (bool), with broadcasting.", [](auto& x, auto& y) { return x.ge(y); }}}) {
     lib.define(OpSignature(std::string("tensor.") + op.name, op.doc)
                    .input("a", "tensor|float", "Left operand")
                    .input("b", "tensor|float", "Right operand")
@@ -139,16 +147,32 @@ void register_tensor(OpLibrary& lib) {
                   ReduceOp{"max", "Maximum over a dimension, or over all elements.",
                            [](const at::Tensor& x, std::optional<int64_t> d) {
                              return d ? std::get<0>(x.max(*d)) : x.max();
+                           }},
+                  ReduceOp{"min", "Minimum over a dimension, or over all elements.",
+                           [](const at::Tensor& x, std::optional<int64_t> d) {
+                             return d ? std::get<0>(x.min(*d)) : x.min();
+                           }},
+                  ReduceOp{"argmax",
+                           "Index (int64) of the maximum over a dimension (e.g. dim=1 of logits: the predicted "
+                           "class), or over all elements flattened. The first one on ties.",
+                           [](const at::Tensor& x, std::optional<int64_t> d) {
+                             return d ? x.argmax(*d) : x.argmax();
+                           }},
+                  ReduceOp{"argmin", "Index (int64) of the minimum over a dimension, or over all elements flattened.",
+                           [](const at::Tensor& x, std::optional<int64_t> d) {
+                             return d ? x.argmin(*d) : x.argmin();
                            }}}) {
     lib.define(OpSignature(std::string("tensor.") + op.name, op.doc)
                    .input("x", "tensor", "Input")
                    .optional("dim", "int", "Dimension to reduce; none reduces everything")
                    .returns("tensor"),
-               [fn = op.fn](const OpArgs& a, OpContext&) {
+               [fn = op.fn, sum = std::string(op.name) == "sum"](const OpArgs& a, OpContext&) {
                  at::Tensor x = a.tensor("x");
                  auto d = dim_of(a);
                  if (d && (*d >= x.dim() || *d < -x.dim()))
                    throw OpError("dim " + std::to_string(*d) + " is out of range for " + describe(Value(x)));
+                 // An empty sum is 0; the others have no value (a mean would be a silent NaN).
+                 if (x.numel() == 0 && !sum) throw OpError("cannot reduce an empty tensor " + describe(Value(x)));
                  return Value(fn(x, d));
                });
   }

@@ -77,6 +77,32 @@ TEST_F(Stdlib, SafetensorsFilesLoadByKey) {
   EXPECT_NE(error.find("holds 2 tensors (a, b); pick one with key="), std::string::npos) << error;
 }
 
+TEST_F(Stdlib, AccuracyByHandFromComparisonsAndArgmax) {
+  save(at::tensor({0.1f, 2.f, 0.3f, 5.f, 1.f, 1.f, 0.2f, 0.1f, 0.9f, 1.f, 1.f, 0.f}).view({4, 3}), "logits.pt");
+  save(at::tensor({1, 0, 0, 0}, at::kLong), "labels.pt");
+  auto e = run("let logits = tensor.load(\"logits.pt\")\nlet labels = tensor.load(\"labels.pt\")\n"
+               "let predicted = tensor.argmax(logits, dim=1)\n"
+               "report \"predicted\" = predicted\n"
+               "report \"accuracy\" = tensor.mean(tensor.eq(predicted, labels))\n"
+               "report \"wrong\" = tensor.sum(tensor.ne(predicted, labels))\n"
+               "report \"above_one\" = tensor.sum(tensor.gt(logits, 1))\n"
+               "report \"at_most_one\" = tensor.sum(tensor.le(logits, 1))\n"
+               "report \"flat_argmin\" = tensor.argmin(logits)\n"
+               "report \"column_min\" = tensor.min(logits, dim=0)\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(report(e, "predicted").equal(at::tensor({1, 0, 2, 0}, at::kLong)));  // the first maximum on ties
+  EXPECT_FLOAT_EQ(report(e, "accuracy").item<float>(), 0.75f);
+  EXPECT_EQ(report(e, "wrong").item<int64_t>(), 1);
+  EXPECT_EQ(report(e, "above_one").item<int64_t>(), 2);
+  EXPECT_EQ(report(e, "at_most_one").item<int64_t>(), 10);
+  EXPECT_EQ(report(e, "flat_argmin").item<int64_t>(), 11);
+  EXPECT_TRUE(at::allclose(report(e, "column_min"), at::tensor({0.1f, 0.1f, 0.f})));
+  // An empty tensor has no mean or maximum: an error, not a NaN.
+  save(at::empty({0, 3}), "empty.pt");
+  std::string error = run_errors("report \"m\" = tensor.mean(tensor.load(\"empty.pt\"))\n");
+  EXPECT_NE(error.find("cannot reduce an empty tensor"), std::string::npos) << error;
+}
+
 TEST_F(Stdlib, CsvTablesAndNormalisation) {
   std::ofstream(dir_ / "t.csv") << "x1,x2,label\n1.0,2,0\n3,4.5,1\n\n5,6,1\n";
   auto e = run("let t = data.csv(\"t.csv\")\nreport \"f\" = t.features\nreport \"y\" = t.labels\n"
