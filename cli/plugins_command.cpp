@@ -27,7 +27,7 @@ int plugins_command(const GlobalOptions& g, const std::string& action, const std
     }
     if (reg.plugins().empty()) out += "no plugins found\n";
     out += "search path:";
-    for (auto& d : plugin_search_dirs(g.plugin_path, installed_plugin_dir())) out += " " + d.string();
+    for (auto& d : plugin_search_dirs(g.plugin_path, installed_plugin_dir())) out.append(" ").append(d.string());
     std::fputs((out + "\n").c_str(), stdout);
     return 0;
   }

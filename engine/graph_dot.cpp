@@ -43,7 +43,8 @@ std::string graph_to_dot(const Graph& g) {
   for (auto& n : g.nodes) {
     std::string label = n.op;
     if (!n.label.empty()) label = n.label + " = " + label;
-    label += "\n" + base_name(n.loc.file) + ":" + std::to_string(n.loc.line) + constant_summary(n);
+    label += '\n';
+    label += base_name(n.loc.file) + ":" + std::to_string(n.loc.line) + constant_summary(n);
     std::string shape = n.op == "save" ? "folder" : "box";
     out += fmt::format("  n{} [shape={}, label=\"{}\"];\n", n.id, shape, escape(label));
   }

@@ -10,7 +10,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string node_id(uint32_t n) { return "n" + std::to_string(n); }
+std::string node_id(uint32_t n) { return std::string("n").append(std::to_string(n)); }
 
 json operand_json(const Operand& o) {
   using K = Operand::Kind;

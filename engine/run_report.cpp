@@ -34,7 +34,9 @@ TensorSink report_tensor_sink(const std::string& name, const std::filesystem::pa
   std::filesystem::path dir = out_dir ? *out_dir : std::filesystem::path();
   bool write = out_dir != nullptr;
   return [part, stem, dir, write](const at::Tensor& t) -> std::optional<std::string> {
-    std::string rel = "reports/" + stem + (*part ? "_" + std::to_string(*part) : "") + ".pt";
+    std::string rel = "reports/" + stem;
+    if (*part) rel.append("_").append(std::to_string(*part));
+    rel += ".pt";
     ++*part;
     if (write) write_value_file(Value(t), dir / rel);
     return rel;
@@ -85,7 +87,7 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
   json nodes = json::array();
   for (auto& n : g.nodes) {
     const NodeOutcome& o = e.nodes[n.id];
-    json jn{{"id", "n" + std::to_string(n.id)}, {"op", n.op},     {"key", e.keys[n.id].hex()},
+    json jn{{"id", std::string("n").append(std::to_string(n.id))}, {"op", n.op},     {"key", e.keys[n.id].hex()},
             {"loc", n.loc.to_string()},         {"status", status_name(o.status)}, {"seconds", o.seconds}};
     if (o.cached) jn["cached"] = true;
     if (!o.error.empty()) jn["error"] = o.error;

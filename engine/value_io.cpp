@@ -170,7 +170,7 @@ std::string table_to_csv(const Value& v) {
     if (t.dim() == 1) t = t.unsqueeze(1);
     if (t.dim() != 2) throw OpError("only 1-D and 2-D tensors can be written as CSV, found " + describe(v));
     for (int64_t r = 0; r < t.size(0); ++r) {
-      for (int64_t c = 0; c < t.size(1); ++c) out += (c ? "," : "") + csv_cell(Value(t[r][c]));
+      for (int64_t c = 0; c < t.size(1); ++c) out.append(c ? "," : "").append(csv_cell(Value(t[r][c])));
       out += "\n";
     }
     return out;
@@ -186,7 +186,7 @@ std::string table_to_csv(const Value& v) {
                     std::to_string(cols.front().size()) + " rows, '" + names.back() + "' has " +
                     std::to_string(cols.back().size()));
   }
-  for (size_t c = 0; c < names.size(); ++c) out += (c ? "," : "") + csv_cell(Value(names[c]));
+  for (size_t c = 0; c < names.size(); ++c) out.append(c ? "," : "").append(csv_cell(Value(names[c])));
   out += "\n";
   size_t rows = cols.empty() ? 0 : cols.front().size();
   for (size_t r = 0; r < rows; ++r) {
