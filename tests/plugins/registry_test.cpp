@@ -34,7 +34,10 @@ struct TempDir {
 PluginScanner scanner() {
   PluginScanner s;
   s.command = {PIPETTE_EXE, "__scan-plugin"};
-  s.timeout_s = 3;
+  // Long enough for the crashing plugin to crash first: the helper spends ~1 s
+  // loading LibTorch's libraries before it opens the plugin, and with both
+  // cores busy that took more than 3 s once (the crash was called a hang).
+  s.timeout_s = 10;
   return s;
 }
 
