@@ -76,7 +76,7 @@ std::vector<std::string> explain_reruns(const Graph& g, const std::vector<NodeKe
         for (auto& [key, id] : node_by_key) {
           if (value.find("@" + key) == std::string::npos) continue;
           const Node& src = g.nodes[id];
-          inputs += (inputs.empty() ? "" : ", ") + ("n" + std::to_string(id) + " " + src.op + " at " + src.loc.to_string());
+          inputs += (inputs.empty() ? "" : ", ") + (node_name(id) + " " + src.op + " at " + src.loc.to_string());
         }
         why.push_back("input '" + name.substr(4) + "' changed" + (inputs.empty() ? "" : " (from " + inputs + ")"));
       } else if (name.rfind("arg ", 0) == 0) {

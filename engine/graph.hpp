@@ -51,6 +51,10 @@ struct Graph {
   std::vector<Report> reports;
 };
 
+// How a node is named wherever it is shown or stored: "n" and its id ("n12"),
+// in the graph's JSON, report.json, the run store and messages.
+PIPETTE_API std::string node_name(uint32_t id);
+
 // Deterministic serializations: the same graph gives byte-identical text.
 PIPETTE_API std::string graph_to_json(const Graph& g);
 PIPETTE_API std::string graph_to_dot(const Graph& g);

@@ -6,11 +6,12 @@
 
 namespace pipette {
 
+// Appended, not "n" + std::to_string(id): g++ 12 warns falsely about that form.
+std::string node_name(uint32_t id) { return std::string("n").append(std::to_string(id)); }
+
 namespace {
 
 using json = nlohmann::ordered_json;
-
-std::string node_id(uint32_t n) { return std::string("n").append(std::to_string(n)); }
 
 json operand_json(const Operand& o) {
   using K = Operand::Kind;
@@ -32,7 +33,7 @@ json operand_json(const Operand& o) {
       return json{{"$record", fields}};
     }
     case K::Ref: {
-      json r{{"$ref", node_id(o.node)}};
+      json r{{"$ref", node_name(o.node)}};
       if (!o.path.empty()) r["path"] = o.path;
       return r;
     }
@@ -58,7 +59,7 @@ std::string graph_to_json(const Graph& g) {
   json nodes = json::array();
   for (auto& n : g.nodes) {
     json jn;
-    jn["id"] = node_id(n.id);
+    jn["id"] = node_name(n.id);
     jn["op"] = n.op;
     jn["op_version"] = n.op_version;
     json args = json::object();

@@ -87,7 +87,7 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
   json nodes = json::array();
   for (auto& n : g.nodes) {
     const NodeOutcome& o = e.nodes[n.id];
-    json jn{{"id", std::string("n").append(std::to_string(n.id))}, {"op", n.op},     {"key", e.keys[n.id].hex()},
+    json jn{{"id", node_name(n.id)}, {"op", n.op},     {"key", e.keys[n.id].hex()},
             {"loc", n.loc.to_string()},         {"status", status_name(o.status)}, {"seconds", o.seconds}};
     if (o.cached) jn["cached"] = true;
     if (!o.error.empty()) jn["error"] = o.error;

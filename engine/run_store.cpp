@@ -136,7 +136,7 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
       nlohmann::json parts = nlohmann::json::array();
       if (n.id < e.ingredients.size())
         for (auto& [k, v] : e.ingredients[n.id]) parts.push_back({k, v});
-      node.bind(1, info.run_id).bind(2, std::string("n").append(std::to_string(n.id))).bind(3, n.op).bind(4, e.keys[n.id].hex())
+      node.bind(1, info.run_id).bind(2, node_name(n.id)).bind(3, n.op).bind(4, e.keys[n.id].hex())
           .bind(5, n.loc.to_string()).bind(6, std::string(status_name(o.status))).bind(7, int64_t{o.cached})
           .bind(8, o.seconds).bind(9, o.error).bind(10, o.peak_bytes)
           .bind(11, parts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -136,9 +136,11 @@ void register_tensor(OpLibrary& lib) {
     const char* name;
     const char* doc;
     Reduce fn;
+    // An empty sum is 0; the others have no value (a mean would be a silent NaN).
+    bool defined_on_empty = false;
   };
   for (auto op : {ReduceOp{"sum", "Sum over a dimension, or over all elements.",
-                           [](const at::Tensor& x, std::optional<int64_t> d) { return d ? x.sum(*d) : x.sum(); }},
+                           [](const at::Tensor& x, std::optional<int64_t> d) { return d ? x.sum(*d) : x.sum(); }, true},
                   ReduceOp{"mean", "Mean over a dimension, or over all elements.",
                            [](const at::Tensor& x, std::optional<int64_t> d) {
                              at::Tensor f = x.is_floating_point() ? x : x.to(at::kFloat);
@@ -166,14 +168,14 @@ void register_tensor(OpLibrary& lib) {
                    .input("x", "tensor", "Input")
                    .optional("dim", "int", "Dimension to reduce; none reduces everything")
                    .returns("tensor"),
-               [fn = op.fn, sum = std::string(op.name) == "sum"](const OpArgs& a, OpContext&) {
+               [op](const OpArgs& a, OpContext&) {
                  at::Tensor x = a.tensor("x");
                  auto d = dim_of(a);
                  if (d && (*d >= x.dim() || *d < -x.dim()))
                    throw OpError("dim " + std::to_string(*d) + " is out of range for " + describe(Value(x)));
-                 // An empty sum is 0; the others have no value (a mean would be a silent NaN).
-                 if (x.numel() == 0 && !sum) throw OpError("cannot reduce an empty tensor " + describe(Value(x)));
-                 return Value(fn(x, d));
+                 if (x.numel() == 0 && !op.defined_on_empty)
+                   throw OpError("cannot reduce an empty tensor " + describe(Value(x)));
+                 return Value(op.fn(x, d));
                });
   }
 }
