@@ -25,7 +25,8 @@ struct RunArgs {
   std::string out;
   std::string device = "cpu";
   int jobs = 0;
-  uint64_t seed = 0;
+  std::string seed = "0";  // parsed by run_command: a whole number in [0, 2^63)
+  bool force = false;      // write into a non-empty --out that is not a pipette run
   std::string cache;  // default: .pipette/cache beside the script
   bool no_cache = false;
   bool dry_run = false;

@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "cli/commands.hpp"
@@ -18,9 +19,14 @@ int main(int argc, char** argv) {
   // The plugin scanner's helper process (plugin_setup.hpp); not a user command.
   if (argc == 3 && std::string(argv[1]) == "__scan-plugin") return scan_plugin_main(argv[2]);
   pipette::tune_malloc_for_tensors();
+  // Past a file-size limit (ulimit -f, a quota) a write fails with EFBIG, which
+  // pipette reports and survives like a full disk, instead of being killed.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"pipette: ML robustness and interpretability experiments as .pipe scripts"};
   app.set_version_flag("--version", std::string("pipette ") + PIPETTE_VERSION);
   app.require_subcommand(0, 1);
+  // -v, -q and the other global options also after the command: `pipette run x.pipe -v`.
+  app.fallthrough();
 
   GlobalOptions g;
   int verbosity = 0;
@@ -53,7 +59,9 @@ int main(int argc, char** argv) {
   run->add_option("--out", run_args.out, "Output directory (default runs/SCRIPT-TIMESTAMP)");
   run->add_option("--device", run_args.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   run->add_option("-j,--jobs", run_args.jobs, "Nodes run at once (default: one per core)")->check(CLI::NonNegativeNumber);
-  run->add_option("--seed", run_args.seed, "Run seed; every stochastic node derives its own from it");
+  run->add_option("--seed", run_args.seed, "Run seed, 0 to 2^63-1; every stochastic node derives its own from it");
+  run->add_flag("--force", run_args.force,
+                "Write into --out even when it is a non-empty directory that is not an earlier run's");
   run->add_option("--cache", run_args.cache, "Cache directory (default .pipette/cache beside the script)");
   run->add_flag("--no-cache", run_args.no_cache, "Compute every node; read and write no cache");
   run->add_flag("--dry-run", run_args.dry_run, "List which nodes would run and which come from the cache");
@@ -129,34 +137,44 @@ int main(int argc, char** argv) {
                           : verbosity == 1 ? spdlog::level::info
                                            : spdlog::level::warn);
 
-  if (*check) return check_command(g, files, sets);
-  if (*graph) return graph_command(g, graph_file, format, graph_sets, output);
-  if (*run) return run_command(g, run_args);
-  if (*runs) {
-    if (*runs_show) runs_args.action = "show";
-    if (*runs_diff) runs_args.action = "diff";
-    return runs_command(runs_args);
-  }
-  if (*cache) return cache_command(cache_action, cache_dir);
-  if (*ops) return ops_command(ns, ops_verbose);
-  if (*fmt) return fmt_command(g, fmt_files, fmt_check);
-  if (*editors) return editors_command(g, editors_out, editors_check);
-  if (*lsp) return lsp_command(g);
-  if (*plugins) return plugins_command(g, *plugins_inspect ? "inspect" : "list", plugin_name);
-  if (*help) {
-    if (help_topic.empty()) {
-      std::fputs(app.help().c_str(), stdout);
-      return 0;
+  auto dispatch = [&]() -> int {
+    if (*check) return check_command(g, files, sets);
+    if (*graph) return graph_command(g, graph_file, format, graph_sets, output);
+    if (*run) return run_command(g, run_args);
+    if (*runs) {
+      if (*runs_show) runs_args.action = "show";
+      if (*runs_diff) runs_args.action = "diff";
+      return runs_command(runs_args);
     }
-    for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-      if (sub->get_name() == help_topic) {
-        std::fputs(sub->help().c_str(), stdout);
+    if (*cache) return cache_command(cache_action, cache_dir);
+    if (*ops) return ops_command(ns, ops_verbose);
+    if (*fmt) return fmt_command(g, fmt_files, fmt_check);
+    if (*editors) return editors_command(g, editors_out, editors_check);
+    if (*lsp) return lsp_command(g);
+    if (*plugins) return plugins_command(g, *plugins_inspect ? "inspect" : "list", plugin_name);
+    if (*help) {
+      if (help_topic.empty()) {
+        std::fputs(app.help().c_str(), stdout);
         return 0;
       }
+      for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+        if (sub->get_name() == help_topic) {
+          std::fputs(sub->help().c_str(), stdout);
+          return 0;
+        }
+      }
+      std::fprintf(stderr, "pipette: error: no command '%s' (try `pipette help`)\n", help_topic.c_str());
+      return 2;
     }
-    std::fprintf(stderr, "pipette: error: no command '%s' (try `pipette help`)\n", help_topic.c_str());
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  };
+  // No exception ends pipette with abort(): whatever escapes a command is said
+  // as an error (status 2, an I/O or usage problem).
+  try {
+    return dispatch();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pipette: error: %s\n", e.what());
     return 2;
   }
-  std::fputs(app.help().c_str(), stdout);
-  return 0;
 }

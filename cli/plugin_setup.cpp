@@ -85,6 +85,14 @@ bool load_declared_plugins(const GlobalOptions& g, const Graph& graph, OpLibrary
       ok = false;
       continue;
     }
+    // The registry was brought up to date moments ago; a file swapped since
+    // then is not the one that was scanned and is not loaded.
+    if (!same_file_as_scanned(*rec, rec->file)) {
+      std::fprintf(stderr, "pipette: error: plugin '%s' (%s) changed while pipette was starting; run again\n",
+                   name.c_str(), rec->file.string().c_str());
+      ok = false;
+      continue;
+    }
     PluginLoad r = load_plugin(rec->file, lib);
     if (!r.ok()) {
       std::fprintf(stderr, "pipette: error: %s\n", r.error.c_str());

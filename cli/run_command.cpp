@@ -9,16 +9,21 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <ctime>
+#include <fstream>
+#include <variant>
 
 #include <fmt/format.h>
 
 #include "cli/compile_setup.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/progress_display.hpp"
+#include "engine/atomic_file.hpp"
 #include "engine/explain.hpp"
 #include "engine/executor.hpp"
 #include "engine/provenance.hpp"
+#include "engine/run_layout.hpp"
 #include "engine/run_report.hpp"
 #include "engine/run_store.hpp"
 #include "stdlib/stdlib.hpp"
@@ -28,8 +33,15 @@ namespace pipette::cli {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<int> g_signal{0};
 
-extern "C" void on_sigint(int) { g_interrupted.store(true); }
+// SIGINT (Ctrl-C) and SIGTERM (what kill and a cluster's scheduler send) both
+// stop the run the same way: nodes not yet started are cancelled, running ones
+// stop at their next check, and the run is reported and recorded.
+extern "C" void on_stop_signal(int sig) {
+  g_signal.store(sig);
+  g_interrupted.store(true);
+}
 
 std::string timestamp() {
   std::time_t t = std::time(nullptr);
@@ -40,20 +52,79 @@ std::string timestamp() {
   return buf;
 }
 
-// "512M", "2G", "1.5G", "800000": bytes. nullopt when malformed.
-std::optional<uint64_t> parse_bytes(const std::string& text) {
-  if (text.empty()) return std::nullopt;
+// "512M", "2G", "1.5G", "800000": bytes. An error message when malformed,
+// not finite, or beyond any machine (more than 2^50 bytes, a pebibyte).
+std::variant<uint64_t, std::string> parse_bytes(const std::string& text) {
+  std::string usage = "--memory-budget expects a size such as 512M or 2G, got '";
+  usage += excerpt(text);
+  usage += "'";
+  if (text.empty()) return usage;
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || v <= 0) return std::nullopt;
+  if (end == text.c_str() || !std::isfinite(v) || v <= 0) return usage;
   std::string unit(end);
   double mul = unit.empty() || unit == "B" ? 1
                : unit == "K" || unit == "KiB" ? 1024.0
                : unit == "M" || unit == "MiB" ? 1048576.0
                : unit == "G" || unit == "GiB" ? 1073741824.0
+               : unit == "T" || unit == "TiB" ? 1099511627776.0
                                               : -1;
-  if (mul < 0) return std::nullopt;
-  return static_cast<uint64_t>(v * mul);
+  if (mul < 0) return usage;
+  double bytes = v * mul;
+  if (!(bytes < 1125899906842624.0)) {
+    std::string big = "--memory-budget ";
+    big += excerpt(text);
+    big += " is more than a pebibyte; no machine has that";
+    return big;
+  }
+  if (bytes < 1) return usage;
+  return static_cast<uint64_t>(bytes);
+}
+
+// A run seed: a whole number from 0 to 2^63-1 (the run store keeps it as a
+// signed 64-bit integer). "-1", "1e23" and 2^64 are refused, not wrapped.
+std::optional<uint64_t> parse_seed(const std::string& text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+  return v;
+}
+
+// Whether `dir` holds an earlier run: its marker, or the report.json of a run
+// from before markers existed.
+bool is_run_directory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir / kRunMarkerFile, ec)) return true;
+  std::ifstream in(dir / "report.json");
+  std::string head(256, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return head.find("\"format\": \"pipette-report\"") != std::string::npos;
+}
+
+// The output directory, refused before anything runs when it cannot be one: a
+// file, or a non-empty directory that is not an earlier run's (without
+// --force: pipette would overwrite files it did not write). Marked as a run.
+std::optional<std::string> prepare_out_dir(const std::filesystem::path& out, bool force, const std::string& run_id) {
+  std::error_code ec;
+  if (std::filesystem::exists(out, ec)) {
+    if (!std::filesystem::is_directory(out, ec))
+      return "--out '" + out.string() + "' is a file, not a directory";
+    if (!std::filesystem::is_empty(out, ec) && !is_run_directory(out) && !force)
+      return "--out '" + out.string() +
+             "' is a directory with files that are not an earlier pipette run's; pipette would overwrite them. "
+             "Give a new or empty directory, or --force to write there anyway";
+  }
+  try {
+    write_inside(out, kRunMarkerFile, run_id + "\n");
+  } catch (const std::exception& e) {
+    return std::string("cannot use --out '") + out.string() + "': " + e.what();
+  }
+  return std::nullopt;
 }
 
 uint64_t default_memory_budget() {
@@ -76,6 +147,18 @@ std::optional<c10::Device> choose_device(const std::string& name) {
 int run_command(const GlobalOptions& g, const RunArgs& args) {
   auto options = compile_options(g);
   if (auto err = parse_sets(args.sets, options.sets)) {
+    std::fprintf(stderr, "pipette: error: %s\n", err->c_str());
+    return 2;
+  }
+  auto seed = parse_seed(args.seed);
+  if (!seed) {
+    std::fprintf(stderr, "pipette: error: --seed expects a whole number from 0 to 9223372036854775807, got '%s'\n",
+                 excerpt(args.seed).c_str());
+    return 2;
+  }
+  auto budget = args.memory_budget.empty() ? std::variant<uint64_t, std::string>(default_memory_budget())
+                                           : parse_bytes(args.memory_budget);
+  if (auto* err = std::get_if<std::string>(&budget)) {
     std::fprintf(stderr, "pipette: error: %s\n", err->c_str());
     return 2;
   }
@@ -115,16 +198,21 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   if (!args.no_cache)
     cache.emplace(args.cache.empty() ? script_dir / ".pipette" / "cache" : std::filesystem::path(args.cache));
 
-  std::optional<uint64_t> budget = args.memory_budget.empty() ? default_memory_budget() : parse_bytes(args.memory_budget);
-  if (!budget) {
-    std::fprintf(stderr, "pipette: error: --memory-budget expects a size such as 512M or 2G, got '%s'\n",
-                 args.memory_budget.c_str());
-    return 2;
+  if (cache) {
+    try {
+      cache->prepare();
+    } catch (const CacheError& err) {
+      std::fprintf(stderr, "pipette: error: %s\nnothing was run\n", err.what());
+      return 2;
+    } catch (const std::exception& err) {
+      // A cache that cannot be written (read-only, full disk) still serves what it holds.
+      spdlog::warn("the cache cannot be written ({}); results are not stored", err.what());
+    }
   }
 
   if (args.dry_run || args.explain) {
     std::vector<Ingredients> ingredients;
-    auto keys = provenance_keys(*graph, lib.ops, script_dir, args.seed, &ingredients);
+    auto keys = provenance_keys(*graph, lib.ops, script_dir, *seed, &ingredients);
     auto plan = plan_nodes(*graph, keys, cache ? &*cache : nullptr);
     std::vector<bool> will_run(graph->nodes.size());
     size_t hits = 0, runs = 0;
@@ -164,28 +252,32 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
                                        0xffff);
   std::filesystem::path out =
       args.out.empty() ? std::filesystem::path("runs") / run_id : std::filesystem::path(args.out);
-  std::filesystem::create_directories(out);
+  if (auto err = prepare_out_dir(out, args.force, run_id)) {
+    std::fprintf(stderr, "pipette: error: %s\nnothing was run\n", err->c_str());
+    return 2;
+  }
 
   RunOptions ro;
   ro.jobs = args.jobs;
-  ro.seed = args.seed;
+  ro.seed = *seed;
   ro.device = *device;
   ro.out_dir = out;
   ro.script_dir = script_dir;
   ro.cancel = &g_interrupted;
   ro.cache = cache ? &*cache : nullptr;
-  ro.memory_budget = *budget;
+  ro.memory_budget = std::get<uint64_t>(budget);
   ro.jit_optimize = args.jit_optimize;
 
   RunInfo info;
   info.script = args.file;
   info.script_hash = fmt::format("{:016x}", hash_file(script).value_or(0));
-  info.seed = args.seed;
+  info.seed = *seed;
   info.device = device->str();
   info.started = utc_now_iso();
   info.run_id = run_id;
 
-  std::signal(SIGINT, on_sigint);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   size_t total = graph->nodes.size();
   bool live = args.progress == "live" ||
               (args.progress == "auto" && ::isatty(STDERR_FILENO) && spdlog::should_log(spdlog::level::warn) &&
@@ -194,7 +286,8 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   {
     ProgressDisplay display(total, live);
     auto observer = [&](const Node& n, const NodeOutcome& o) {
-      if (!o.warning.empty()) display.message("warning: " + o.warning);
+      // Said when the node ends (a damaged entry's warning is set before it starts).
+      if (!o.warning.empty() && o.status != NodeOutcome::Status::Pending) display.message("warning: " + o.warning);
       if (o.status == NodeOutcome::Status::Failed) display.message(format_node_error(n, o.error));
       display.node_event(n, o);
     };
@@ -208,10 +301,21 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     e = execute(*graph, lib.ops, lib.impls, ro, observer);
   }
   std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
 
   info.finished = utc_now_iso();
   info.status = g_interrupted.load() ? "interrupted" : e.ok() ? "ok" : "failed";
-  auto report = write_run_report(out, *graph, e, info);
+  // What was computed is in the cache whatever happens here; a report that
+  // cannot be written is an error of the run, recorded as such.
+  std::filesystem::path report;
+  bool report_written = false;
+  try {
+    report = write_run_report(out, *graph, e, info);
+    report_written = true;
+  } catch (const std::exception& err) {
+    if (info.status == "ok") info.status = "failed";
+    std::fprintf(stderr, "pipette: error: report.json could not be written: %s\n", err.what());
+  }
   try {
     RunStore(script_dir / ".pipette" / "runs.db").record(*graph, e, info, out);
   } catch (const std::exception& err) {
@@ -221,27 +325,50 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   std::fprintf(stderr, "%s: %zu nodes: %zu computed, %zu from cache, %zu failed, %zu skipped%s%s; report: %s\n",
                info.status.c_str(), total, e.computed, e.cached, e.failed, e.skipped,
                e.unneeded ? fmt::format(", {} not needed", e.unneeded).c_str() : "",
-               e.cancelled ? fmt::format(", {} cancelled", e.cancelled).c_str() : "", report.string().c_str());
+               e.cancelled ? fmt::format(", {} cancelled", e.cancelled).c_str() : "",
+               report_written ? report.string().c_str() : "not written");
+  if (e.cache_write_failures)
+    std::fprintf(stderr, "%zu result%s could not be stored in the cache\n", e.cache_write_failures,
+                 e.cache_write_failures == 1 ? "" : "s");
   if (!e.missing_reports.empty()) {
     std::string names;
     for (auto& n : e.missing_reports)
       if (!e.report_errors.count(n)) names += (names.empty() ? "" : ", ") + n;
-    if (!names.empty()) std::fprintf(stderr, "not reported (an input failed): %s\n", names.c_str());
+    if (!names.empty())
+      std::fprintf(stderr, "not reported (%s): %s\n",
+                   g_interrupted.load() ? "the run was stopped before they were computed" : "an input failed",
+                   excerpt(names, 2000).c_str());
   }
-  for (auto& [name, why] : e.report_errors) std::fprintf(stderr, "report '%s' could not be read: %s\n", name.c_str(), why.c_str());
-  if (g_interrupted.load()) return 130;
-  return e.ok() ? 0 : 1;
+  for (auto& [name, why] : e.report_errors)
+    std::fprintf(stderr, "report '%s' %s\n", excerpt(name).c_str(), why.c_str());
+  if (g_interrupted.load()) return 128 + (g_signal.load() ? g_signal.load() : SIGINT);
+  return e.ok() && report_written ? 0 : 1;
 }
 
 int cache_command(const std::string& action, const std::string& dir) {
   Cache cache(dir);
-  if (action == "stats") {
-    auto s = cache.stats();
-    std::printf("%s: %zu entries, %.1f MiB\n", dir.c_str(), s.entries, s.bytes / 1048576.0);
+  try {
+    if (action == "stats") {
+      auto s = cache.stats();
+      std::printf("%s: %zu entries, %.1f MiB\n", dir.c_str(), s.entries, s.bytes / 1048576.0);
+      if (s.stale_temp_files)
+        std::printf("%zu temporary file%s of writers that died (%.1f MiB): `pipette cache clean` removes them\n",
+                    s.stale_temp_files, s.stale_temp_files == 1 ? "" : "s", s.stale_temp_bytes / 1048576.0);
+      if (s.live_temp_files) std::printf("%zu entries being written now\n", s.live_temp_files);
+      return 0;
+    }
+    auto c = cache.clean();
+    std::printf("%s: removed %zu entries and %zu stale temporary files (%.1f MiB)\n", dir.c_str(), c.entries,
+                c.temp_files, c.bytes / 1048576.0);
+    if (!c.foreign.empty()) {
+      std::printf("left %zu file%s that pipette did not write, e.g. %s\n", c.foreign.size(),
+                  c.foreign.size() == 1 ? "" : "s", c.foreign.front().string().c_str());
+    }
     return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pipette: error: %s\n", e.what());
+    return 2;
   }
-  std::printf("%s: removed %zu entries\n", dir.c_str(), cache.clean());
-  return 0;
 }
 
 }  // namespace pipette::cli

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "engine/op_impl.hpp"
 #include "engine/run_store.hpp"
 
 namespace pipette::cli {
@@ -14,6 +15,11 @@ namespace pipette::cli {
 namespace {
 
 using json = nlohmann::ordered_json;
+
+// What the run store holds came from scripts and files: printed with control
+// characters escaped (a report name could otherwise send escape sequences to
+// the terminal) and bounded.
+std::string shown(const std::string& s) { return excerpt(s, 2000); }
 
 std::string short_params(const std::string& params_json) {
   std::string s;
@@ -52,8 +58,8 @@ int runs_command(const RunsArgs& args) {
       auto runs = store.list(args.limit);
       std::printf("%-36s %-11s %-24s %-28s %s\n", "RUN", "STATUS", "STARTED", "SCRIPT", "PARAMS");
       for (auto& r : runs)
-        std::printf("%-36s %-11s %-24s %-28s %s\n", r.id.c_str(), r.status.c_str(), r.started.c_str(),
-                    r.script.c_str(), short_params(r.params_json).c_str());
+        std::printf("%-36s %-11s %-24s %-28s %s\n", shown(r.id).c_str(), r.status.c_str(), r.started.c_str(),
+                    shown(r.script).c_str(), shown(short_params(r.params_json)).c_str());
       return 0;
     }
     if (args.action == "show") {
@@ -61,15 +67,15 @@ int runs_command(const RunsArgs& args) {
       if (!r) return 1;
       std::printf("run       %s\nscript    %s (%s)\nparams    %s\nseed      %llu\ndevice    %s\nstatus    %s\n"
                   "started   %s\nfinished  %s\noutput    %s\nversions  pipette %s, LibTorch %s\n\nreports\n",
-                  r->id.c_str(), r->script.c_str(), r->script_hash.c_str(), r->params_json.c_str(),
+                  shown(r->id).c_str(), shown(r->script).c_str(), r->script_hash.c_str(), shown(r->params_json).c_str(),
                   static_cast<unsigned long long>(r->seed), r->device.c_str(), r->status.c_str(), r->started.c_str(),
-                  r->finished.c_str(), r->out_dir.c_str(), r->pipette.c_str(), r->libtorch.c_str());
-      for (auto& rep : r->reports) std::printf("  %-30s %s\n", rep.name.c_str(), rep.value_json.c_str());
+                  r->finished.c_str(), shown(r->out_dir).c_str(), r->pipette.c_str(), r->libtorch.c_str());
+      for (auto& rep : r->reports) std::printf("  %-30s %s\n", shown(rep.name).c_str(), shown(rep.value_json).c_str());
       std::printf("\nnodes\n");
       for (auto& n : r->nodes)
         std::printf("  %-5s %-28s %-10s %9s  %s%s\n", n.node.c_str(), n.op.c_str(), n.status.c_str(),
-                    n.cached ? "cached" : fmt::format("{:.3f} s", n.seconds).c_str(), n.loc.c_str(),
-                    n.error.empty() ? "" : ("  " + n.error).c_str());
+                    n.cached ? "cached" : fmt::format("{:.3f} s", n.seconds).c_str(), shown(n.loc).c_str(),
+                    n.error.empty() ? "" : ("  " + shown(n.error)).c_str());
       return 0;
     }
     // diff
@@ -96,13 +102,14 @@ int runs_command(const RunsArgs& args) {
     for (auto& r : b->reports) rb[r.name] = r.value_json;
     for (auto& [k, v] : ra) {
       auto it = rb.find(k);
-      if (it == rb.end()) std::printf("report %-19s %s -> (absent)\n", k.c_str(), v.c_str()), ++differences;
+      if (it == rb.end()) std::printf("report %-19s %s -> (absent)\n", shown(k).c_str(), shown(v).c_str()), ++differences;
       else if (it->second != v)
-        std::printf("report %-19s %s\n", k.c_str(), change(json::parse(v, nullptr, false), json::parse(it->second, nullptr, false)).c_str()),
+        std::printf("report %-19s %s\n", shown(k).c_str(),
+                    shown(change(json::parse(v, nullptr, false), json::parse(it->second, nullptr, false))).c_str()),
             ++differences;
     }
     for (auto& [k, v] : rb)
-      if (!ra.count(k)) std::printf("report %-19s (absent) -> %s\n", k.c_str(), v.c_str()), ++differences;
+      if (!ra.count(k)) std::printf("report %-19s (absent) -> %s\n", shown(k).c_str(), shown(v).c_str()), ++differences;
     if (differences == 0) std::printf("no differences in script, params, seed or reports\n");
     return 0;
   } catch (const RunStoreError& e) {

@@ -118,6 +118,10 @@ std::string format_node_error(const Node& n, const std::string& message) {
 
 namespace {
 
+// An op's error as recorded and printed: whatever a message quotes (a cell of
+// a 50 MB CSV file), the terminal, report.json and the run store get a bounded text.
+constexpr size_t kMaxMessage = 4000;
+
 // A node's device: its own `device=` (cpu, cuda, cuda:N, auto) or the run's.
 c10::Device node_device(const Node& n, c10::Device run_device) {
   if (n.device.empty()) return run_device;
@@ -224,6 +228,7 @@ class Run {
       result_.computed += out.status == NodeOutcome::Status::Done && !out.cached;
       result_.unneeded += out.status == NodeOutcome::Status::Unneeded;
     }
+    result_.cache_write_failures = cache_failures_.load();
     collect_reports();
     return std::move(result_);
   }
@@ -317,18 +322,18 @@ class Run {
         if (stream_guard) stream_guard->current_stream().synchronize();
 #endif
         out.status = NodeOutcome::Status::Done;
-        // Side effects (files written into this run's directory) are redone
-        // every run; everything else is stored for the next one.
-        // Datasets are re-opened instead: cheap, and not picklable.
-        if (opts_.cache && !n.side_effect && !contains_dataset(values_[id]))
-          opts_.cache->store(result_.keys[id], values_[id]);
       } catch (const c10::Error& e) {
         out.status = NodeOutcome::Status::Failed;
-        out.error = e.what_without_backtrace();
+        out.error = excerpt(e.what_without_backtrace(), kMaxMessage);
       } catch (const std::exception& e) {
         out.status = NodeOutcome::Status::Failed;
-        out.error = e.what();
+        out.error = excerpt(e.what(), kMaxMessage);
       }
+      // Side effects (files written into this run's directory) are redone
+      // every run; everything else is stored for the next one.
+      // Datasets are re-opened instead: cheap, and not picklable.
+      if (out.status == NodeOutcome::Status::Done && opts_.cache && !n.side_effect && !contains_dataset(values_[id]))
+        store(id);
       out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (rss_before >= 0) {
         int64_t peak = proc_status_bytes("VmHWM");
@@ -337,6 +342,28 @@ class Run {
       if (ctx.cancelled() && out.status == NodeOutcome::Status::Failed) out.status = NodeOutcome::Status::Cancelled;
     }
     finish(id);
+  }
+
+  // A cache that cannot be written (full disk, read-only) costs only caching:
+  // the value stays in memory for its consumers, the run goes on, and the
+  // first such failure is said once.
+  void store(uint32_t id) {
+    try {
+      opts_.cache->store(result_.keys[id], values_[id]);
+    } catch (const c10::Error& e) {
+      cache_failed(id, e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      cache_failed(id, e.what());
+    }
+  }
+  void cache_failed(uint32_t id, const std::string& why) {
+    cache_failures_.fetch_add(1);
+    if (cache_warned_.exchange(true)) return;
+    std::string& w = result_.nodes[id].warning;
+    w += (w.empty() ? "" : "; ");
+    w += "results cannot be stored in the cache (";
+    w += excerpt(why, kMaxMessage);
+    w += "); the run goes on without caching what it computes";
   }
 
   // The node's arguments as values; false (with the error recorded) when a
@@ -402,7 +429,7 @@ class Run {
         ok = resolve(r.value, v);
       } catch (const std::exception& e) {
         ok = false;
-        result_.report_errors[r.name] = e.what();
+        result_.report_errors[r.name] = std::string("could not be read: ") + excerpt(e.what(), kMaxMessage);
       }
       if (ok) result_.reports.emplace_back(r.name, v);
       else result_.missing_reports.push_back(r.name);
@@ -422,6 +449,8 @@ class Run {
   tbb::task_group group_;
   Execution result_;
   bool measure_memory_ = false;
+  std::atomic<bool> cache_warned_{false};
+  std::atomic<size_t> cache_failures_{0};
 };
 
 }  // namespace

@@ -65,6 +65,7 @@ struct Execution {
   // dataset field whose files do not decode), by report name.
   std::map<std::string, std::string> report_errors;
   size_t failed = 0, skipped = 0, cancelled = 0, cached = 0, computed = 0, unneeded = 0;
+  size_t cache_write_failures = 0;  // results that could not be stored in the cache (the run went on)
   bool ok() const { return failed == 0 && cancelled == 0 && report_errors.empty(); }
 };
 

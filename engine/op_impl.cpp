@@ -1,8 +1,11 @@
 #include "engine/op_impl.hpp"
 
+#include "engine/atomic_file.hpp"
+
 #include "engine/dataset.hpp"
 
 #include <ATen/ATen.h>
+#include <cstdio>
 #include <ATen/CPUGeneratorImpl.h>
 
 namespace pipette {
@@ -12,6 +15,38 @@ at::Generator OpContext::generator() const { return at::make_generator<at::CPUGe
 std::filesystem::path OpContext::input_path(const std::string& p) const {
   std::filesystem::path path(p);
   return path.is_absolute() ? path : script_dir / path;
+}
+
+std::string excerpt(std::string_view text, size_t max_bytes) {
+  size_t cut = text.size() <= max_bytes ? text.size() : max_bytes;
+  while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  std::string out;
+  for (size_t i = 0; i < cut; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n' || c == '\t' || c >= 0x20) {
+      if (c != 0x7f) {
+        out += static_cast<char>(c);
+        continue;
+      }
+    }
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+  }
+  if (cut < text.size()) {
+    out += "... (";
+    out += std::to_string(text.size() - cut);
+    out += " more bytes)";
+  }
+  return out;
+}
+
+void OpContext::write_output(const std::string& rel, std::string_view bytes) const {
+  try {
+    write_inside(out_dir, rel, bytes);
+  } catch (const FileWriteError& e) {
+    throw OpError(e.what());
+  }
 }
 
 const Value& OpArgs::operator[](const std::string& name) const {

@@ -14,6 +14,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/graph.hpp"
@@ -28,6 +29,11 @@ class PIPETTE_API OpError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// `text` cut to at most `max_bytes` (at a UTF-8 character boundary) with a note
+// of how much was left out, control characters escaped: messages that quote a
+// user's file stay short and printable, whatever the file holds.
+PIPETTE_API std::string excerpt(std::string_view text, size_t max_bytes = 80);
 
 struct PIPETTE_API OpContext {
   const Node& node;
@@ -61,6 +67,10 @@ struct PIPETTE_API OpContext {
   at::Generator generator() const;
   // A relative input path, resolved against the script's directory.
   std::filesystem::path input_path(const std::string& p) const;
+  // Writes a file at `rel` inside the run's output directory, atomically and
+  // never outside it (a symbolic link on the way is refused: engine/atomic_file.hpp).
+  // The one way an op writes a file; encode_value_file makes the bytes of a value.
+  void write_output(const std::string& rel, std::string_view bytes) const;
 };
 
 class PIPETTE_API OpArgs {

@@ -48,12 +48,64 @@ void split_into(const std::string& list, std::vector<fs::path>& out) {
     if (!dir.empty()) out.emplace_back(dir);
 }
 
+struct FileIdentity {
+  uint64_t size = 0, device = 0, inode = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+};
+
+FileIdentity identity_of(const struct stat& st) {
+  FileIdentity id;
+  id.size = static_cast<uint64_t>(st.st_size);
+  id.device = static_cast<uint64_t>(st.st_dev);
+  id.inode = static_cast<uint64_t>(st.st_ino);
+  id.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  id.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+  return id;
+}
+
+bool matches(const PluginRecord& r, const FileIdentity& id) {
+  return r.size == id.size && r.mtime_ns == id.mtime_ns && r.device == id.device && r.inode == id.inode &&
+         r.ctime_ns == id.ctime_ns;
+}
+
+void set_identity(PluginRecord& r, const FileIdentity& id) {
+  r.size = id.size;
+  r.mtime_ns = id.mtime_ns;
+  r.device = id.device;
+  r.inode = id.inode;
+  r.ctime_ns = id.ctime_ns;
+}
+
 std::string trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   return s;
 }
 
 }  // namespace
+
+std::optional<std::string> unsafe_plugin_location(const fs::path& path, bool is_search_dir) {
+  std::error_code ec;
+  fs::path real = fs::canonical(path, ec);
+  if (ec) return "it cannot be resolved (" + ec.message() + ")";
+  struct stat st {};
+  if (::stat(real.c_str(), &st) != 0) return "it cannot be read";
+  std::string shown = real == path ? path.string() : path.string() + " (" + real.string() + ")";
+  if (st.st_mode & S_IWOTH)
+    return shown + (S_ISDIR(st.st_mode) ? " is a world-writable directory" : " is world-writable");
+  if (is_search_dir && !S_ISDIR(st.st_mode)) return shown + " is not a directory";
+  // Every directory above: anyone who may rename one of them may replace what is below.
+  for (fs::path dir = real.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+      return shown + " lies in " + dir.string() + ", which anyone may write to (world-writable, no sticky bit)";
+    if (dir == dir.root_path()) break;
+  }
+  return std::nullopt;
+}
+
+bool same_file_as_scanned(const PluginRecord& rec, const fs::path& file) {
+  struct stat st {};
+  return ::stat(file.c_str(), &st) == 0 && matches(rec, identity_of(st));
+}
 
 std::vector<fs::path> plugin_search_dirs(const std::vector<std::string>& explicit_dirs, const fs::path& installed_dir) {
   std::vector<fs::path> dirs;
@@ -99,6 +151,9 @@ void PluginRegistry::load_cache() {
       rec.file = p.attribute("file").value();
       rec.size = p.attribute("size").as_ullong();
       rec.mtime_ns = p.attribute("mtime-ns").as_llong();
+      rec.device = p.attribute("device").as_ullong();
+      rec.inode = p.attribute("inode").as_ullong();
+      rec.ctime_ns = p.attribute("ctime-ns").as_llong();
       rec.hash = std::strtoull(p.attribute("hash").value(), nullptr, 16);
       auto st = status_from_name(p.attribute("status").value());
       if (!st) continue;
@@ -126,6 +181,9 @@ void PluginRegistry::save_cache() const {
     p.append_attribute("file") = path.c_str();
     p.append_attribute("size") = static_cast<unsigned long long>(rec.size);
     p.append_attribute("mtime-ns") = static_cast<long long>(rec.mtime_ns);
+    p.append_attribute("device") = static_cast<unsigned long long>(rec.device);
+    p.append_attribute("inode") = static_cast<unsigned long long>(rec.inode);
+    p.append_attribute("ctime-ns") = static_cast<long long>(rec.ctime_ns);
     p.append_attribute("hash") = fmt::format("{:016x}", rec.hash).c_str();
     p.append_attribute("status") = plugin_status_name(rec.status);
     if (!rec.reason.empty()) p.append_attribute("reason") = rec.reason.c_str();
@@ -191,8 +249,8 @@ void PluginRegistry::update(const std::vector<fs::path>& dirs) {
     fs::path dir = fs::absolute(dir_in, ec).lexically_normal();
     struct stat ds {};
     if (::stat(dir.c_str(), &ds) != 0 || !S_ISDIR(ds.st_mode)) continue;  // absent dirs are normal
-    if (ds.st_mode & S_IWOTH) {
-      warnings_.push_back("refusing plugins in " + dir.string() + ": the directory is world-writable");
+    if (auto why = unsafe_plugin_location(dir, true)) {
+      warnings_.push_back("refusing plugins in " + dir.string() + ": " + *why);
       continue;
     }
     std::vector<fs::path> files;
@@ -203,25 +261,24 @@ void PluginRegistry::update(const std::vector<fs::path>& dirs) {
       if (!seen_files.insert(file.string()).second) continue;  // a directory listed twice
       struct stat fst {};
       if (::stat(file.c_str(), &fst) != 0 || !S_ISREG(fst.st_mode)) continue;
-      if (fst.st_mode & S_IWOTH) {
-        warnings_.push_back("refusing plugin " + file.string() + ": the file is world-writable");
+      // The file itself, or where a symbolic link leads.
+      if (auto why = unsafe_plugin_location(file, false)) {
+        warnings_.push_back("refusing plugin " + file.string() + ": " + *why);
         continue;
       }
-      uint64_t size = static_cast<uint64_t>(fst.st_size);
-      int64_t mtime = static_cast<int64_t>(fst.st_mtim.tv_sec) * 1'000'000'000 + fst.st_mtim.tv_nsec;
+      FileIdentity id = identity_of(fst);
       auto it = known_.find(file.string());
-      bool fresh = it != known_.end() && it->second.size == size && it->second.mtime_ns == mtime;
+      bool fresh = it != known_.end() && matches(it->second, id);
       if (!fresh) {
-        // Size and mtime differ (or it is new): a touched but identical file keeps its record.
+        // A new or changed file; one with the same bytes (touched, copied back) keeps its record.
         auto h = hash_file(file);
         if (!h) continue;
-        if (it != known_.end() && it->second.size == size && it->second.hash == *h) {
-          it->second.mtime_ns = mtime;
+        if (it != known_.end() && it->second.size == id.size && it->second.hash == *h) {
+          set_identity(it->second, id);
         } else {
           PluginRecord rec = scan(file);
           ++scans_;
-          rec.size = size;
-          rec.mtime_ns = mtime;
+          set_identity(rec, id);
           rec.hash = *h;
           if (rec.status != PluginRecord::Status::Ok)
             warnings_.push_back("plugin " + file.string() + " is " + plugin_status_name(rec.status) + ": " +

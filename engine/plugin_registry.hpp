@@ -1,8 +1,8 @@
 // Which plugins exist and what ops they offer, without running their code in
 // this process (GStreamer's registry, in XML). Each plugin file is scanned once
 // by a helper process (`pipette __scan-plugin FILE`) that loads it and prints its
-// signatures; the result is cached keyed by the file's size, mtime and content
-// hash, so `pipette check` type checks scripts that use plugins from the cache.
+// signatures; the result is cached keyed by the file's size, mtime, inode,
+// ctime and content hash, so `pipette check` type checks scripts that use plugins from the cache.
 // A plugin that crashed, hung or failed to load is remembered as such until its
 // file changes.
 #pragma once
@@ -21,8 +21,14 @@ namespace pipette {
 struct PluginRecord {
   enum class Status { Ok, Failed, Crashed, Hung };
   std::filesystem::path file;  // absolute
+  // The file's identity when it was scanned. size and mtime alone could be kept
+  // by a swap (cp -p, rsync -t, install -p preserve mtime); a new file has a new
+  // inode or ctime, which nobody can set, so the record is trusted only while
+  // all of these match (else the content hash decides).
   uint64_t size = 0;
   int64_t mtime_ns = 0;
+  uint64_t device = 0, inode = 0;
+  int64_t ctime_ns = 0;
   uint64_t hash = 0;  // xxh3 of the file's bytes
   Status status = Status::Ok;
   std::string reason;  // why not Ok
@@ -78,6 +84,17 @@ class PIPETTE_API PluginRegistry {
   std::vector<std::string> warnings_;
   size_t scans_ = 0;
 };
+
+// Why a plugin at `path` must not be loaded, or nullopt: anyone may write to
+// the file or to a directory above it, resolved through symbolic links (a
+// world-writable directory without the sticky bit lets anyone rename what is
+// in it). `is_search_dir`: the directory plugins are listed from may not be
+// world-writable even with the sticky bit (anyone could add a plugin to /tmp).
+PIPETTE_API std::optional<std::string> unsafe_plugin_location(const std::filesystem::path& path, bool is_search_dir);
+
+// Whether `file` is still the file `rec` describes (device, inode, size, mtime
+// and ctime): checked again right before it is loaded into the process.
+PIPETTE_API bool same_file_as_scanned(const PluginRecord& rec, const std::filesystem::path& file);
 
 // Reads the helper's output (a <plugin> element) into `rec`; throws on malformed input.
 PIPETTE_API void read_scan_output(const std::string& xml, PluginRecord& rec);

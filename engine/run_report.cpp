@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/atomic_file.hpp"
+#include "engine/run_layout.hpp"
 #include "engine/value_io.hpp"
 
 #ifndef PIPETTE_VERSION
@@ -18,27 +20,23 @@ namespace pipette {
 
 namespace {
 using json = nlohmann::ordered_json;
-
-
-// Report names become file names: keep them portable.
-std::string file_stem(const std::string& name) {
-  std::string s;
-  for (char c : name) s += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-  return s.empty() ? "report" : s;
-}
 }  // namespace
 
-TensorSink report_tensor_sink(const std::string& name, const std::filesystem::path* out_dir) {
-  auto part = std::make_shared<int>(0);
-  std::string stem = file_stem(name);
-  std::filesystem::path dir = out_dir ? *out_dir : std::filesystem::path();
-  bool write = out_dir != nullptr;
-  return [part, stem, dir, write](const at::Tensor& t) -> std::optional<std::string> {
-    std::string rel = "reports/" + stem;
-    if (*part) rel.append("_").append(std::to_string(*part));
-    rel += ".pt";
-    ++*part;
-    if (write) write_value_file(Value(t), dir / rel);
+size_t report_tensor_count(const Value& v) {
+  if (v.isTensor()) return v.toTensor().numel() == 1 ? 0 : 1;
+  size_t n = 0;
+  if (v.isList())
+    for (const auto& it : v.toListRef()) n += report_tensor_count(it);
+  if (v.isGenericDict())
+    for (const auto& kv : v.toGenericDict()) n += report_tensor_count(kv.value());
+  return n;
+}
+
+TensorSink report_tensor_sink(const std::string& name, size_t count, TensorWriter write) {
+  auto part = std::make_shared<size_t>(0);
+  return [part, name, count, write](const at::Tensor& t) -> std::optional<std::string> {
+    std::string rel = report_tensor_file(name, (*part)++, count);
+    if (write) write(rel, t);
     return rel;
   };
 }
@@ -60,8 +58,25 @@ std::string libtorch_version() {
   return fmt::format("{}.{}.{}", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR, TORCH_VERSION_PATCH);
 }
 
-std::filesystem::path write_run_report(const std::filesystem::path& out_dir, const Graph& g, const Execution& e,
-                                       const RunInfo& info) {
+std::filesystem::path write_run_report(const std::filesystem::path& out_dir, const Graph& g, Execution& e,
+                                       RunInfo& info) {
+  DirHandle dir = open_or_create_dir(out_dir);
+  // Tensor files first: a report whose file cannot be written is an error of
+  // the run, said in report.json itself.
+  json reports = json::object();
+  std::vector<std::pair<std::string, Value>> written;
+  for (auto& [name, value] : e.reports) {
+    auto write = [&](const std::string& rel, const at::Tensor& t) { write_inside(dir, rel, encode_value_file(Value(t), rel)); };
+    try {
+      reports[name] = value_to_json(value, report_tensor_sink(name, report_tensor_count(value), write));
+      written.emplace_back(name, value);
+    } catch (const std::exception& err) {
+      e.report_errors[name] = std::string("could not be written: ") + err.what();
+      reports.erase(name);
+    }
+  }
+  e.reports = std::move(written);
+  if (!e.report_errors.empty() && info.status == "ok") info.status = "failed";
   json out;
   out["format"] = "pipette-report";
   out["format_version"] = 1;
@@ -79,8 +94,6 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
                     {"pipette_version", PIPETTE_VERSION},
                     {"libtorch_version", libtorch_version()},
                     {"plugins", g.plugins}};
-  json reports = json::object();
-  for (auto& [name, value] : e.reports) reports[name] = value_to_json(value, report_tensor_sink(name, &out_dir));
   out["reports"] = reports;
   out["missing_reports"] = e.missing_reports;
   if (!e.report_errors.empty()) out["report_errors"] = e.report_errors;
@@ -94,9 +107,8 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
     nodes.push_back(std::move(jn));
   }
   out["nodes"] = nodes;
-  auto path = out_dir / "report.json";
-  write_file_atomically(path, out.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
-  return path;
+  write_inside(dir, "report.json", out.dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+  return out_dir / "report.json";
 }
 
 }  // namespace pipette

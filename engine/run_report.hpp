@@ -1,11 +1,12 @@
 // report.json: every reported value plus the provenance of the run, in a form
 // Python reads with json.load. Tensors larger than one element are written
-// beside it as reports/NAME.pt (torch.load) and referenced by path.
+// beside it under reports/ (torch.load) and referenced by path.
 #pragma once
 
 #include "engine/api.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "engine/executor.hpp"
@@ -23,13 +24,21 @@ struct RunInfo {
   std::string status;             // ok | failed | interrupted
 };
 
-// Writes out_dir/report.json (and out_dir/reports/*.pt); returns its path.
-PIPETTE_API std::filesystem::path write_run_report(const std::filesystem::path& out_dir, const Graph& g, const Execution& e,
-                                       const RunInfo& info);
+// Writes report.json (and reports/...) inside `out_dir`. A report whose tensor
+// file cannot be written is moved to e.report_errors and the run's status
+// becomes failed; everything else is still written. Throws FileWriteError when
+// report.json itself cannot be written. Returns its path.
+PIPETTE_API std::filesystem::path write_run_report(const std::filesystem::path& out_dir, const Graph& g, Execution& e,
+                                                   RunInfo& info);
 
-// Where report NAME's tensors go: reports/NAME.pt, then reports/NAME_1.pt, ...
-// for several tensors in one report. Writes them under `out_dir` when given.
-PIPETTE_API TensorSink report_tensor_sink(const std::string& name, const std::filesystem::path* out_dir);
+// How many tensor files a reported value needs: its tensors of other than one
+// element (one-element tensors are written inline as numbers).
+PIPETTE_API size_t report_tensor_count(const Value& v);
+
+// Names report NAME's tensor files (engine/run_layout.hpp: reports/STEM.pt, or
+// reports/STEM/I.pt for several) and, when `write` is given, writes each there.
+using TensorWriter = std::function<void(const std::string& rel, const at::Tensor& t)>;
+PIPETTE_API TensorSink report_tensor_sink(const std::string& name, size_t count, TensorWriter write = {});
 
 PIPETTE_API std::string utc_now_iso();
 PIPETTE_API std::string libtorch_version();

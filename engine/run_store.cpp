@@ -77,7 +77,9 @@ StoredRun run_from(Stmt& s) {
 }  // namespace
 
 RunStore::RunStore(const std::filesystem::path& db_file) {
-  if (db_file.has_parent_path()) std::filesystem::create_directories(db_file.parent_path());
+  std::error_code ec;
+  if (db_file.has_parent_path()) std::filesystem::create_directories(db_file.parent_path(), ec);
+  if (ec) throw RunStoreError("cannot create the directory of run store '" + db_file.string() + "': " + ec.message());
   if (sqlite3_open(db_file.c_str(), &db_) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -86,26 +88,63 @@ RunStore::RunStore(const std::filesystem::path& db_file) {
   }
   // Concurrent runs (a sweep in several shells) wait for each other's writes.
   sqlite3_busy_timeout(db_, 10000);
-  exec("PRAGMA journal_mode=WAL");
-  exec(
-      "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, script TEXT, script_hash TEXT, params TEXT, "
-      "seed INTEGER, device TEXT, libtorch TEXT, pipette TEXT, started TEXT, finished TEXT, status TEXT, out_dir TEXT);"
-      "CREATE TABLE IF NOT EXISTS nodes (run_id TEXT, node TEXT, op TEXT, key TEXT, loc TEXT, status TEXT, "
-      "cached INTEGER, seconds REAL, error TEXT);"
-      "CREATE TABLE IF NOT EXISTS reports (run_id TEXT, name TEXT, value TEXT);"
-      "CREATE INDEX IF NOT EXISTS nodes_run ON nodes(run_id);"
-      "CREATE INDEX IF NOT EXISTS reports_run ON reports(run_id);");
-  // Columns added after the first release: stores written by older versions gain them.
-  std::set<std::string> have;
-  {
-    Stmt cols(db_, "PRAGMA table_info(nodes)");
-    while (cols.step()) have.insert(cols.text(1));
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    migrate();
+  } catch (...) {
+    sqlite3_close(db_);
+    throw;
   }
-  if (!have.count("peak_bytes")) exec("ALTER TABLE nodes ADD COLUMN peak_bytes INTEGER DEFAULT -1");
-  if (!have.count("ingredients")) exec("ALTER TABLE nodes ADD COLUMN ingredients TEXT DEFAULT '[]'");
+}
+
+namespace {
+// The schema's version, in SQLite's user_version: 0 is an empty file, 1 the
+// first release (runs, nodes, reports), 2 added nodes.peak_bytes and
+// nodes.ingredients (files of version 1 may have one of them already).
+constexpr int64_t kSchemaVersion = 2;
+}  // namespace
+
+int64_t RunStore::schema_version() const {
+  Stmt v(db_, "PRAGMA user_version");
+  return v.step() ? v.integer(0) : 0;
+}
+
+void RunStore::migrate() {
+  if (schema_version() >= kSchemaVersion) return;
+  // Several first runs at once (a sweep started in many shells): the write
+  // lock makes one of them migrate while the others wait, then find the work
+  // done. Without it two of them saw a column missing and both added it.
+  exec("BEGIN IMMEDIATE");
+  try {
+    if (schema_version() < kSchemaVersion) {
+      exec(
+          "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, script TEXT, script_hash TEXT, params TEXT, "
+          "seed INTEGER, device TEXT, libtorch TEXT, pipette TEXT, started TEXT, finished TEXT, status TEXT, "
+          "out_dir TEXT);"
+          "CREATE TABLE IF NOT EXISTS nodes (run_id TEXT, node TEXT, op TEXT, key TEXT, loc TEXT, status TEXT, "
+          "cached INTEGER, seconds REAL, error TEXT);"
+          "CREATE TABLE IF NOT EXISTS reports (run_id TEXT, name TEXT, value TEXT);"
+          "CREATE INDEX IF NOT EXISTS nodes_run ON nodes(run_id);"
+          "CREATE INDEX IF NOT EXISTS reports_run ON reports(run_id);");
+      std::set<std::string> have;
+      {
+        Stmt cols(db_, "PRAGMA table_info(nodes)");
+        while (cols.step()) have.insert(cols.text(1));
+      }
+      if (!have.count("peak_bytes")) exec("ALTER TABLE nodes ADD COLUMN peak_bytes INTEGER DEFAULT -1");
+      if (!have.count("ingredients")) exec("ALTER TABLE nodes ADD COLUMN ingredients TEXT DEFAULT '[]'");
+      exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+    }
+    exec("COMMIT");
+  } catch (...) {
+    exec_noexcept("ROLLBACK");
+    throw;
+  }
 }
 
 RunStore::~RunStore() { sqlite3_close(db_); }
+
+void RunStore::exec_noexcept(const std::string& sql) const { sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); }
 
 void RunStore::exec(const std::string& sql) const {
   char* err = nullptr;
@@ -147,13 +186,13 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
       // Large tensors are recorded as report.json records them: by their file
       // in the run's directory.
       rep.bind(1, info.run_id).bind(2, name)
-          .bind(3, value_to_json(v, report_tensor_sink(name, nullptr))
+          .bind(3, value_to_json(v, report_tensor_sink(name, report_tensor_count(v)))
                        .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
       rep.run();
     }
     exec("COMMIT");
   } catch (...) {
-    exec("ROLLBACK");
+    exec_noexcept("ROLLBACK");
     throw;
   }
 }

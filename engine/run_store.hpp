@@ -53,6 +53,9 @@ class PIPETTE_API RunStore {
 
  private:
   void exec(const std::string& sql) const;
+  void exec_noexcept(const std::string& sql) const;  // a rollback on the way out of an error
+  int64_t schema_version() const;
+  void migrate();  // creates or upgrades the schema, safely under concurrent first runs
   void load_details(StoredRun& r) const;
   sqlite3* db_ = nullptr;
 };

@@ -6,7 +6,6 @@
 
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "engine/dataset.hpp"
 #include "engine/op_impl.hpp"
@@ -77,23 +76,6 @@ json value_to_json(const Value& v, const TensorSink& sink) {
   if (v.isObject()) return json{{"model", v.type()->str()}};
   if (is_dataset(v)) return json{{"dataset", to_dataset(v)->summary()}, {"size", to_dataset(v)->size()}};
   return json{{"unsupported", v.tagKind()}};
-}
-
-void write_file_atomically(const std::filesystem::path& path, const std::string& bytes) {
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  std::filesystem::path tmp = path;
-  tmp += ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw OpError("cannot write '" + path.string() + "'");
-    }
-  }
-  std::filesystem::rename(tmp, path);
 }
 
 namespace {
@@ -196,43 +178,38 @@ std::string table_to_csv(const Value& v) {
   return out;
 }
 
-void write_value_file(const Value& value, const std::filesystem::path& path) {
+std::string encode_value_file(const Value& value, const std::string& file_name) {
   // A dataset is written as what it holds: a record of its fields.
   const Value v = is_dataset(value) ? to_dataset(value)->materialize() : value;
-  std::string ext = path.extension().string();
+  std::string ext = std::filesystem::path(file_name).extension().string();
   if (ext == ".npy") {
     if (!v.isTensor()) throw OpError("only a tensor can be saved as .npy, found " + describe(v));
-    write_file_atomically(path, tensor_to_npy(v.toTensor()));
-    return;
+    return tensor_to_npy(v.toTensor());
   }
-  if (ext == ".csv") {
-    write_file_atomically(path, table_to_csv(v));
-    return;
-  }
+  if (ext == ".csv") return table_to_csv(v);
   if (ext == ".png") {
     if (!v.isTensor()) throw OpError("only an image tensor can be saved as .png, found " + describe(v));
-    write_file_atomically(path, tensor_to_png(v.toTensor()));
-    return;
+    return tensor_to_png(v.toTensor());
   }
   if (ext == ".pt" || ext == ".pth") {
     if (v.isObject()) {
       // A model: TorchScript archive for torch.jit.load.
       std::ostringstream ss;
       torch::jit::Module(v.toObject()).save(ss);
-      write_file_atomically(path, ss.str());
-      return;
+      return ss.str();
     }
     Value cpu = v;
     if (v.isTensor()) cpu = Value(v.toTensor().detach().to(at::kCPU));
     std::vector<char> bytes = torch::jit::pickle_save(cpu);
-    write_file_atomically(path, std::string(bytes.begin(), bytes.end()));
-    return;
+    return std::string(bytes.begin(), bytes.end());
   }
-  if (ext == ".json") {
-    write_file_atomically(path, value_to_json(v).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
-    return;
-  }
-  throw OpError("cannot save to '" + path.filename().string() + "': supported extensions are .pt, .json, .npy, .csv and .png");
+  if (ext == ".json") return value_to_json(v).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  throw OpError("cannot save to '" + std::filesystem::path(file_name).filename().string() +
+                "': supported extensions are .pt, .json, .npy, .csv and .png");
+}
+
+void write_value_file(const Value& v, const std::filesystem::path& path) {
+  write_file_atomically(path, encode_value_file(v, path.filename().string()));
 }
 
 Value read_pt_file(const std::filesystem::path& path) {
@@ -242,7 +219,9 @@ Value read_pt_file(const std::filesystem::path& path) {
   try {
     return torch::jit::pickle_load(bytes);
   } catch (const c10::Error& e) {
-    throw OpError("'" + path.string() + "' is not a tensor file torch.save wrote: " + e.what_without_backtrace());
+    throw OpError("'" + path.string() + "' is not a tensor file torch.save wrote: " + excerpt(e.what_without_backtrace(), 300));
+  } catch (const std::exception& e) {
+    throw OpError("'" + path.string() + "' is not a tensor file torch.save wrote: " + excerpt(e.what(), 300));
   }
 }
 

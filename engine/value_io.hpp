@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/atomic_file.hpp"
 #include "engine/value.hpp"
 
 namespace pipette {
@@ -22,9 +23,13 @@ using TensorSink = std::function<std::optional<std::string>(const at::Tensor&)>;
 // when given ({"file", "shape", "dtype"}), else nested lists.
 PIPETTE_API nlohmann::ordered_json value_to_json(const Value& v, const TensorSink& sink = {});
 
-// Writes by extension: .pt (tensors, records, lists: torch.load; models:
-// torch.jit.load), .json, .npy (tensors: numpy.load) or .csv (tables). Throws
-// OpError for anything else.
+// A value as the bytes of a file named `file_name`, by its extension: .pt
+// (tensors, records, lists: torch.load; models: torch.jit.load), .json, .npy
+// (tensors: numpy.load), .csv (tables) or .png (images). Throws OpError for
+// anything else. Ops write the bytes with OpContext::write_output.
+PIPETTE_API std::string encode_value_file(const Value& v, const std::string& file_name);
+
+// encode_value_file, written atomically to `path` (anywhere: tests, benchmarks).
 PIPETTE_API void write_value_file(const Value& v, const std::filesystem::path& path);
 
 // Reads a .pt written by torch.save (zip or legacy format) or by pipette.
@@ -42,8 +47,5 @@ PIPETTE_API std::string table_to_csv(const Value& v);
 
 // PyTorch's name for a dtype: "float32", "int64", as torch.float32 prints.
 PIPETTE_API std::string dtype_name(at::ScalarType t);
-
-// Writes bytes to a temporary file beside `path`, then renames it into place.
-PIPETTE_API void write_file_atomically(const std::filesystem::path& path, const std::string& bytes);
 
 }  // namespace pipette

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/run_layout.hpp"
 #include "lang/elaborator.hpp"
 #include "lang/suggest.hpp"
 
@@ -117,13 +118,20 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
   if (piped_span.end > piped_span.begin) at.begin = std::min(at.begin, piped_span.begin);
   Value v;
   v.type = sig.output();
-  // A save target must be unique: two saves to one file would race.
+  // A save target must be unique: two saves to one file would race, and one
+  // would silently replace the other. "a/./b" is "a/b"; a file cannot also be
+  // the directory of another.
   for (size_t i = 0; i < params.size(); ++i) {
     if (!params[i].spec->output_path || !(*values)[i].constant() || abstract_depth_ > 0) continue;
-    const std::string& path = (*values)[i].op.s;
-    if (auto it = save_paths_.find(path); it != save_paths_.end()) {
-      auto& d = error(arg_spans[i], "\"" + path + "\" is written twice");
-      d.notes.push_back({it->second, "first written here"});
+    std::string path = normalized_output_path((*values)[i].op.s).value_or((*values)[i].op.s);
+    for (auto& [other, where] : save_paths_) {
+      bool same = other == path;
+      bool nested = !same && (other.rfind(path + "/", 0) == 0 || path.rfind(other + "/", 0) == 0);
+      if (!same && !nested) continue;
+      auto& d = error(arg_spans[i], same ? "\"" + path + "\" is written twice"
+                                         : "\"" + path + "\" and \"" + other + "\" cannot both be written: one would "
+                                           "be a file and a directory at once");
+      d.notes.push_back({where, "first written here"});
       return Value::poison();
     }
     save_paths_.emplace(path, arg_spans[i]);
@@ -294,9 +302,14 @@ bool Elaborator::check_argument(const std::string& callee, const ParamView& p, V
     bool climbs = false;
     for (auto& part : path)
       if (part == "..") climbs = true;
-    if (v.op.s.empty() || path.is_absolute() || climbs) {
+    if (v.op.s.empty() || path.is_absolute() || climbs || !normalized_output_path(v.op.s)) {
       auto& d = error(at, "output path \"" + v.op.s + "\" must stay inside the run's output directory");
       d.hints.push_back("use a relative path without '..'; pipette run --out DIR chooses where it goes");
+      return false;
+    }
+    if (auto why = reserved_output_path(*normalized_output_path(v.op.s))) {
+      auto& d = error(at, "output path \"" + v.op.s + "\" is pipette's own: " + *why);
+      d.hints.push_back("choose another name; reported values are written to report.json and reports/ already");
       return false;
     }
   }
@@ -305,7 +318,10 @@ bool Elaborator::check_argument(const std::string& callee, const ParamView& p, V
 
 Value Elaborator::pipeline_call(const std::string& name, PipelineInfo& p, const ast::NameOrCall& c,
                                 std::optional<Value> piped, Span piped_span, Scope& scope) {
-  if (abstract_depth_ == 0) p.called = true;
+  if (abstract_depth_ == 0) {
+    p.called = true;
+    check_expansion(nodes_at_least_in_pipeline(name));
+  }
   for (auto& frame : call_stack_) {
     if (frame.pipeline != name) continue;
     std::string chain;

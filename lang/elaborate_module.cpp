@@ -21,6 +21,7 @@ Graph Elaborator::run() {
   for (size_t i = 1; i < modules_.modules.size(); ++i) check_module_statements(*modules_.modules[i]);
   try {
     file_ = main.file;
+    check_expansion(nodes_at_least(main.program.stmts));
     Scope top;
     block(main.program.stmts, top, /*in_pipeline=*/false, /*top_level=*/true);
     close_scope(top);

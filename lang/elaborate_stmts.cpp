@@ -1,5 +1,6 @@
 // Statements: let, param, report, expression statements, for loops, and the
 // block walk that enforces where each statement may appear.
+#include "engine/run_layout.hpp"
 #include "lang/elaborator.hpp"
 #include "lang/parser.hpp"
 #include "lang/suggest.hpp"
@@ -253,6 +254,16 @@ void Elaborator::report_stmt(const ast::ReportStmt& s, Scope& scope) {
     d.hints.push_back("put a loop variable in the name, e.g. \"" + text + "_{n}\"");
     return;
   }
+  // Two names, one file: "a b" and "a_b" both become reports/a_b.pt.
+  std::string stem = report_file_stem(text);
+  for (auto& [other, where] : report_names_) {
+    if (report_file_stem(other) != stem) continue;
+    auto& d = error(span(s.name), "reports \"" + other + "\" and \"" + text + "\" would share the file reports/" +
+                                      stem + ".pt");
+    d.notes.push_back({where, "the other is written here"});
+    d.hints.push_back("report names become file names (letters, digits, '-', '_', '.'); make them differ in those");
+    return;
+  }
   report_names_.emplace(text, span(s.name));
   graph_.reports.push_back(Report{text, v.op, v.type, sm_.resolve(span(s))});
 }
@@ -329,6 +340,7 @@ void Elaborator::for_stmt(const ast::ForStmt& s, Scope& scope, bool in_pipeline)
     run_abstract(list.type.element());
     return;
   }
+  if (abstract_depth_ == 0) check_expansion(nodes_at_least(s.body), list.op.items.size());
   for (auto& item : list.op.items) {
     Value v;
     v.op = item;

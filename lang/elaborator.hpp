@@ -128,6 +128,17 @@ class Elaborator {
   std::vector<std::string> callable_names() const;
   uint32_t add_node(const OpSignature& sig, std::vector<std::pair<std::string, Operand>> args, Span at);
 
+  // --- expansion bound (elaborate_bound.cpp): nodes a piece adds at least,
+  // so that a script that must pass CompileOptions::max_nodes is refused
+  // before it is expanded.
+  uint64_t nodes_at_least(const ast::NameOrCall& c);
+  uint64_t nodes_at_least(const ast::Expr& e);
+  uint64_t nodes_at_least(const std::vector<ast::Stmt>& stmts);
+  uint64_t nodes_at_least_in_pipeline(const std::string& name);
+  static uint64_t literal_list_length(const ast::Expr& e);
+  // Throws TooBig when `times` x `more` nodes more would pass the limit.
+  void check_expansion(uint64_t more, uint64_t times = 1);
+
   // --- helpers
   Span span(const ast::Node& n) const { return Span{file_, n.begin, n.end}; }
   Diagnostic& error(Span at, std::string message);
@@ -154,6 +165,7 @@ class Elaborator {
   std::set<uint32_t> used_early_;  // definitions (by offset) used before they appear
   int abstract_depth_ = 0;
   uint64_t work_ = 0;
+  std::map<std::string, uint64_t> node_bounds_;  // nodes_at_least_in_pipeline, by pipeline
 };
 
 }  // namespace pipette::lang

@@ -17,7 +17,7 @@ namespace {
 
 at::Tensor integrated_gradients(torch::jit::Module& m, const at::Tensor& x, const at::Tensor& b,
                                 const at::Tensor& target, const OpArgs& a, OpContext& ctx) {
-  Quadrature q = quadrature(a.string("method"), a.int_("steps"));
+  Quadrature q = quadrature(a.string("method"), a.int_("steps"), &ctx);
   at::Tensor sum = path_integral(
       x, b, target, q, ctx, [&](const at::Tensor& p, const at::Tensor& t) { return target_gradient(m, p, t); });
   return sum * (x - b);

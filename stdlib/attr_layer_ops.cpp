@@ -84,7 +84,7 @@ void register_attr_layer(OpLibrary& lib) {
                at::Tensor x = a.tensor("inputs").to(ctx.device);
                at::Tensor b = baselines_of(a, x, ctx);
                Targets t = targets_of(a, m, x);
-               Quadrature q = quadrature(a.string("method"), a.int_("steps"));
+               Quadrature q = quadrature(a.string("method"), a.int_("steps"), &ctx);
                at::Tensor gap;
                {
                  torch::NoGradGuard no_grad;

@@ -15,7 +15,7 @@ void register_core(OpLibrary& lib) {
                  .side_effects()
                  .returns("string", "The path written, relative to the output directory"),
              [](const OpArgs& a, OpContext& ctx) {
-               write_value_file(a["value"], ctx.out_dir / a.string("path"));
+               ctx.write_output(a.string("path"), encode_value_file(a["value"], a.string("path")));
                return Value(a.string("path"));
              });
 }

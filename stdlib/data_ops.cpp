@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 
+#include "engine/checked_size.hpp"
 #include "engine/dataset.hpp"
 
 #include "stdlib/stdlib.hpp"
@@ -32,6 +33,13 @@ IdxHeader read_idx_header(gzFile f, const std::filesystem::path& path, int expec
                   " dimensions");
   IdxHeader h;
   for (int i = 0; i < expected_dims; ++i) h.shape.push_back(read_u32());
+  // The sizes are the file's claim: their product must fit, and no gzip'd file
+  // inflates by more than 1032 times (deflate's limit), a plain one not at all.
+  std::error_code ec;
+  uint64_t file_bytes = std::filesystem::file_size(path, ec);
+  auto bytes = checked_tensor_bytes(h.shape, 1);
+  if (!bytes || (!ec && *bytes > file_bytes * 1032 + 4096))
+    throw OpError("'" + path.string() + "' claims more data than the file can hold (a damaged IDX header?)");
   return h;
 }
 
@@ -189,11 +197,13 @@ void register_data(OpLibrary& lib) {
                  .returns("record"),
              [](const OpArgs& a, OpContext&) {
                DatasetPtr d = a.dataset("data");
-               int64_t size = a.int_("size"), begin = a.int_("index") * size;
-               if (begin >= d->size())
-                 throw OpError("batch " + std::to_string(a.int_("index")) + " of size " + std::to_string(size) +
+               int64_t size = a.int_("size"), index = a.int_("index");
+               // index * size overflows for size=2^62, index=4: checked, not wrapped.
+               auto begin = checked_mul(index, size);
+               if (!begin || *begin >= d->size())
+                 throw OpError("batch " + std::to_string(index) + " of size " + std::to_string(size) +
                                " starts past the end of " + d->summary());
-               return d->slice(begin, begin + size);
+               return d->slice(*begin, *begin + std::min(size, d->size() - *begin));
              });
 }
 

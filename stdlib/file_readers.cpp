@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/checked_size.hpp"
 #include "engine/op_impl.hpp"
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -48,18 +49,32 @@ std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& 
   } catch (const std::exception& e) {
     throw OpError("'" + path.string() + "' has a malformed safetensors header: " + e.what());
   }
-  size_t data = 8 + header;
+  uint64_t data = 8 + header;
+  if (!meta.is_object()) throw OpError("'" + path.string() + "' has a safetensors header that is not a JSON object");
   std::map<std::string, at::Tensor> out;
   for (auto& [name, info] : meta.items()) {
     if (name == "__metadata__") continue;
-    std::vector<int64_t> shape = info.at("shape").get<std::vector<int64_t>>();
-    auto offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
-    at::Tensor t = at::empty(shape, safetensors_dtype(info.at("dtype").get<std::string>(), path));
-    uint64_t need = static_cast<uint64_t>(t.numel() * t.element_size());
-    if (offsets.size() != 2 || offsets[1] < offsets[0] || offsets[1] - offsets[0] != need ||
-        data + offsets[1] > bytes.size())
-      throw OpError("'" + path.string() + "': tensor '" + name + "' has offsets that do not match its shape");
-    std::memcpy(t.data_ptr(), bytes.data() + data + offsets[0], need);  // little-endian, as on this machine
+    std::string shown = "'";
+    shown.append(path.string()).append("': tensor '").append(excerpt(name)).append("'");
+    std::vector<int64_t> shape;
+    std::vector<uint64_t> offsets;
+    std::string dtype;
+    try {
+      shape = info.at("shape").get<std::vector<int64_t>>();
+      offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
+      dtype = info.at("dtype").get<std::string>();
+    } catch (const std::exception&) {
+      throw OpError(shown + " needs a shape (list of sizes), data_offsets (two byte offsets) and a dtype");
+    }
+    at::ScalarType type = safetensors_dtype(dtype, path);
+    // Overflow-safe: offsets near 2^64 must not wrap into the file.
+    auto need = checked_tensor_bytes(shape, c10::elementSize(type));
+    if (!need) throw OpError(shown + " has an impossible shape (a negative size, or more bytes than fit in memory)");
+    if (offsets.size() != 2 || offsets[1] < offsets[0] || offsets[1] - offsets[0] != *need ||
+        !checked_range_inside(data, offsets[1], bytes.size()))
+      throw OpError(shown + " has offsets that do not match its shape or lie outside the file");
+    at::Tensor t = at::empty(shape, type);
+    if (*need) std::memcpy(t.data_ptr(), bytes.data() + data + offsets[0], *need);  // little-endian, as on this machine
     out[name] = t;
   }
   return out;
@@ -67,6 +82,14 @@ std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& 
 
 at::Tensor read_image(const std::filesystem::path& path, int channels, int64_t size) {
   int w = 0, h = 0, stored = 0;
+  // The header's size first: a claim of 60000 x 60000 pixels is refused before
+  // gigabytes are allocated for it.
+  if (stbi_info(path.c_str(), &w, &h, &stored)) {
+    auto bytes = checked_tensor_bytes({w, h, channels}, 1);
+    if (w <= 0 || h <= 0 || !bytes || *bytes > (uint64_t{1} << 32))
+      throw OpError("the image '" + path.string() + "' claims " + std::to_string(w) + " x " + std::to_string(h) +
+                    " pixels; pipette reads images of up to 4 GiB decoded");
+  }
   unsigned char* pixels = stbi_load(path.c_str(), &w, &h, &stored, channels);
   if (!pixels)
     throw OpError("cannot read the image '" + path.string() + "': " + std::string(stbi_failure_reason()));
@@ -81,31 +104,85 @@ at::Tensor read_image(const std::filesystem::path& path, int channels, int64_t s
   return resized.squeeze(0).clamp(0, 1).contiguous();
 }
 
-Table read_csv(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw OpError("cannot open '" + path.string() + "'");
-  auto split = [](const std::string& line) {
-    std::vector<std::string> cells;
-    std::string cell;
-    std::istringstream s(line);
-    while (std::getline(s, cell, ',')) {
-      size_t a = cell.find_first_not_of(" \t\r\""), b = cell.find_last_not_of(" \t\r\"");
-      cells.push_back(a == std::string::npos ? "" : cell.substr(a, b - a + 1));
+namespace {
+
+// RFC 4180 records: fields separated by commas, a field in double quotes may
+// hold commas, newlines and "" (one quote). Calls `row(cells, line)` per
+// record with the line it starts on; blank lines are skipped. Unquoted cells
+// are trimmed of spaces.
+template <class Row>
+void parse_csv(const std::string& text, const std::string& file, Row&& row) {
+  std::vector<std::string> cells;
+  std::string cell;
+  bool quoted = false, was_quoted = false, any = false;
+  int64_t line = 1, start_line = 1;
+  auto end_cell = [&] {
+    if (!was_quoted) {
+      size_t a = cell.find_first_not_of(" \t"), b = cell.find_last_not_of(" \t");
+      cell = a == std::string::npos ? std::string() : cell.substr(a, b - a + 1);
     }
-    if (!line.empty() && line.back() == ',') cells.emplace_back();
-    return cells;
+    cells.push_back(std::move(cell));
+    cell.clear();
+    was_quoted = false;
   };
+  auto end_row = [&] {
+    end_cell();
+    bool blank = cells.size() == 1 && cells[0].empty() && !any;
+    if (!blank) row(cells, start_line);
+    cells.clear();
+    any = false;
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          cell += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        if (c == '\n') ++line;
+        cell += c;
+      }
+      continue;
+    }
+    if (c == '"' && cell.find_first_not_of(" \t") == std::string::npos) {
+      cell.clear();
+      quoted = was_quoted = any = true;
+    } else if (c == ',') {
+      end_cell();
+      any = true;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      end_row();
+      start_line = ++line;
+    } else {
+      cell += c;
+    }
+  }
+  if (quoted) throw OpError(file + ":" + std::to_string(start_line) + ": a quoted cell is not closed");
+  if (!cell.empty() || !cells.empty() || any) end_row();
+}
+
+}  // namespace
+
+Table read_csv(const std::filesystem::path& path) {
+  std::string text = read_all(path);
+  const std::string file = path.string();
   Table t;
-  std::string line;
-  if (!std::getline(in, line)) throw OpError("'" + path.string() + "' is empty");
-  t.columns = split(line);
   std::vector<double> values;
   int64_t rows = 0;
-  for (int64_t number = 2; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto cells = split(line);
+  bool header = true;
+  parse_csv(text, file, [&](const std::vector<std::string>& cells, int64_t line) {
+    if (header) {
+      t.columns = cells;
+      header = false;
+      return;
+    }
     if (cells.size() != t.columns.size())
-      throw OpError(path.string() + ":" + std::to_string(number) + ": " + std::to_string(cells.size()) +
+      throw OpError(file + ":" + std::to_string(line) + ": " + std::to_string(cells.size()) +
                     " cells, but the header names " + std::to_string(t.columns.size()) + " columns");
     for (size_t c = 0; c < cells.size(); ++c) {
       size_t used = 0;
@@ -116,12 +193,13 @@ Table read_csv(const std::filesystem::path& path) {
         used = 0;
       }
       if (used == 0 || used != cells[c].size())
-        throw OpError(path.string() + ":" + std::to_string(number) + ": column '" + t.columns[c] + "' holds '" +
-                      cells[c] + "', not a number");
+        throw OpError(file + ":" + std::to_string(line) + ": column '" + excerpt(t.columns[c]) + "' holds '" +
+                      excerpt(cells[c]) + "', not a number");
       values.push_back(v);
     }
     ++rows;
-  }
+  });
+  if (header) throw OpError("'" + file + "' is empty");
   t.values = at::tensor(values, at::kDouble).view({rows, static_cast<int64_t>(t.columns.size())});
   return t;
 }

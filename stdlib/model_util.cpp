@@ -100,7 +100,13 @@ torch::jit::Module forward_only(const torch::jit::Module& m) {
 at::Tensor logits_of(torch::jit::Module& m, const at::Tensor& x) {
   Value y = m.forward({x});
   if (!y.isTensor()) throw OpError("the model returned " + describe(y) + ", not a tensor of outputs");
-  return y.toTensor();
+  // One row per input: a model that reduces over the batch (returns one row for
+  // eight inputs) would otherwise be read as outputs for the first example.
+  const at::Tensor& out = y.toTensor();
+  if (x.dim() > 0 && (out.dim() == 0 || out.size(0) != x.size(0)))
+    throw OpError("the model returned " + describe(y) + " for a batch of " + std::to_string(x.size(0)) +
+                  " inputs; it must return one row of outputs per input");
+  return out;
 }
 
 at::Tensor targets_for(const OpArgs& a, const std::string& name, torch::jit::Module& m, const at::Tensor& inputs) {

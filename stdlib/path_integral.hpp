@@ -17,8 +17,9 @@ struct Quadrature {
 };
 
 // Points on [0, 1] and their weights for `steps` points, as Captum defines
-// riemann_left/right/middle/trapezoid; gausslegendre by Golub-Welsch.
-Quadrature quadrature(const std::string& method, int64_t steps);
+// riemann_left/right/middle/trapezoid and gausslegendre (numpy's leggauss,
+// computed by Newton's method in O(steps) memory). Checks `ctx` for cancellation.
+Quadrature quadrature(const std::string& method, int64_t steps, const OpContext* ctx = nullptr);
 
 // baselines, steps and method, as attr.integrated_gradients declares them.
 OpSignature& ig_params(OpSignature& s);

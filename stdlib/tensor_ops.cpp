@@ -71,7 +71,7 @@ void register_tensor(OpLibrary& lib) {
                std::string ext = std::filesystem::path(a.string("path")).extension().string();
                if (ext != ".pt" && ext != ".npy" && ext != ".csv" && ext != ".png")
                  throw OpError("tensor.save writes .pt, .npy, .csv or .png, not '" + ext + "'");
-               write_value_file(Value(a.tensor("x")), ctx.out_dir / a.string("path"));
+               ctx.write_output(a.string("path"), encode_value_file(Value(a.tensor("x")), a.string("path")));
                return Value(a.string("path"));
              });
 

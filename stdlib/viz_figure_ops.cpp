@@ -261,15 +261,11 @@ void register_viz_figures(OpLibrary& lib) {
         for (auto& c : p.curves) lo = std::min(lo, c.min().item<double>()), hi = std::max(hi, c.max().item<double>());
         p.ymin = lo, p.ymax = hi > lo ? hi : lo + 1;
         std::string path = a.string("path");
-        std::filesystem::path file = ctx.out_dir / path;
-        std::string ext = file.extension().string();
+        std::string ext = std::filesystem::path(path).extension().string();
         if (ext == ".png") {
-          write_value_file(Value(png_of(p)), file);
+          ctx.write_output(path, tensor_to_png(png_of(p)));
         } else if (ext == ".svg") {
-          std::filesystem::create_directories(file.parent_path());
-          std::ofstream out(file);
-          out << svg_of(p);
-          if (!out) throw OpError("could not write " + file.string());
+          ctx.write_output(path, svg_of(p));
         } else {
           throw OpError("viz.curve writes .svg or .png, not '" + ext + "'");
         }

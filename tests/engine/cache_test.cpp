@@ -4,8 +4,11 @@
 #include <ATen/ATen.h>
 #include <torch/script.h>
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "engine/cache.hpp"
 #include "engine/executor.hpp"
@@ -161,15 +164,130 @@ TEST_F(CacheTest, DatasetsAreReopenedOnlyWhenAConsumerRuns) {
   EXPECT_EQ(executions_, 2);
 }
 
-TEST_F(CacheTest, AnInterruptedWriteLeavesNoEntry) {
+TEST_F(CacheTest, AnInterruptedWriteLeavesNoEntryAndItsTemporaryFileIsCleaned) {
   const char* text = "report \"a\" = tensor.random([2])\n";
   auto first = run(text);
   auto path = cache_.entry_path(first.keys[0]);
   fs::remove(path);
-  std::ofstream(path.string() + ".tmp999") << "PIPECA01 half written";  // what a crash leaves
+  // What a writer killed mid-write leaves (pid 999999999 does not exist).
+  fs::path tmp = path.string() + ".tmp999999999-0";
+  std::ofstream(tmp) << "PIPECA02 half written";
+  fs::last_write_time(tmp, fs::file_time_type::clock::now() - std::chrono::minutes(10));
   auto second = run(text);
   EXPECT_EQ(second.computed, 1u);
-  EXPECT_EQ(cache_.stats().entries, 1u);
+  auto s = cache_.stats();
+  EXPECT_EQ(s.entries, 1u);
+  EXPECT_EQ(s.stale_temp_files, 1u);  // counted, not hidden
+  auto cleaned = cache_.clean();
+  EXPECT_EQ(cleaned.entries, 1u);
+  EXPECT_EQ(cleaned.temp_files, 1u);
+  EXPECT_FALSE(fs::exists(tmp));
+  EXPECT_EQ(cache_.stats().stale_temp_files, 0u);
+}
+
+TEST_F(CacheTest, CleanRemovesOnlyWhatPipetteWroteInADirectoryItMarked) {
+  // The hostile probe: `pipette cache clean --cache d` deleted d/ and the thesis in it.
+  fs::path d = dir_ / "d";
+  fs::create_directories(d);
+  std::ofstream(d / "thesis.txt") << "keep";
+  Cache foreign(d);
+  EXPECT_THROW(foreign.clean(), CacheError);
+  EXPECT_THROW(foreign.prepare(), CacheError);  // nor is it taken as a cache
+  EXPECT_TRUE(fs::exists(d / "thesis.txt"));
+  // A marked cache: entries go, what pipette did not write stays.
+  auto first = run("report \"a\" = tensor.sum(tensor.random([3]))\n");
+  ASSERT_TRUE(first.ok());
+  std::ofstream(cache_.dir() / "notes.txt") << "mine";
+  fs::path fan = cache_.entry_path(first.keys[0]).parent_path();
+  std::ofstream(fan / "0123456789abcdef.entry") << "not an entry";  // named like one, but not one
+  auto cleaned = cache_.clean();
+  EXPECT_EQ(cleaned.entries, 2u);
+  EXPECT_EQ(cleaned.foreign.size(), 2u);
+  EXPECT_TRUE(fs::exists(cache_.dir() / "notes.txt"));
+  EXPECT_TRUE(fs::exists(fan / "0123456789abcdef.entry"));
+  EXPECT_EQ(cache_.stats().entries, 0u);
+}
+
+TEST_F(CacheTest, AnEntryCopiedUnderAnotherKeyIsNotTrusted) {
+  const char* text = "report \"a\" = tensor.sum(tensor.random([3]))\nreport \"b\" = tensor.random([5])\n";
+  auto first = run(text);
+  ASSERT_TRUE(first.ok());
+  // The sum's entry copied over the random tensor's: same format, valid checksum, wrong key.
+  fs::copy_file(cache_.entry_path(first.keys[1]), cache_.entry_path(first.keys[0]),
+                fs::copy_options::overwrite_existing);
+  std::string damage;
+  EXPECT_FALSE(cache_.load(first.keys[0], &damage));
+  EXPECT_NE(damage.find("copied or renamed"), std::string::npos) << damage;
+  auto second = run(text);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(first.reports[1].second.toTensor().equal(second.reports[1].second.toTensor()));
+}
+
+TEST_F(CacheTest, ACacheThatCannotBeWrittenCostsOnlyCaching) {
+  // The cache directory lies under a regular file: every store fails. The run
+  // must finish with every value, say so once, and fail no node.
+  std::ofstream(dir_ / "file") << "x";
+  Cache unwritable(dir_ / "file" / "cache");
+  lang::Compiler c(lib_.ops, {});
+  auto g = c.compile_text((dir_ / "s.pipe").string(),
+                          "let r = tensor.random([4])\nreport \"a\" = tensor.sum(r)\nreport \"b\" = tensor.mul(r, 2)\n");
+  ASSERT_TRUE(g);
+  RunOptions o;
+  o.out_dir = dir_ / "out";
+  o.script_dir = dir_;
+  o.cache = &unwritable;
+  Execution e = execute(*g, lib_.ops, lib_.impls, o);
+  EXPECT_TRUE(e.ok());
+  EXPECT_EQ(e.reports.size(), 2u);
+  EXPECT_EQ(e.cache_write_failures, 3u);
+  size_t warnings = 0;
+  for (auto& n : e.nodes) warnings += n.warning.find("cannot be stored in the cache") != std::string::npos;
+  EXPECT_EQ(warnings, 1u);
+}
+
+TEST_F(CacheTest, RecordsListsAndEmptyTensorsRoundTrip) {
+  NodeKey key{0x1234abcd5678ef90ull};
+  Value v = make_record({{"a", Value(at::arange(6, at::kLong).view({2, 3}).t())},  // not contiguous
+                         {"b", Value(at::empty({0, 4}))},
+                         {"c", Value(std::string("text"))},
+                         {"d", Value(2.5)}});
+  cache_.store(key, v);
+  auto back = cache_.load(key);
+  ASSERT_TRUE(back);
+  auto dict = back->toGenericDict();
+  EXPECT_TRUE(dict.at("a").toTensor().equal(at::arange(6, at::kLong).view({2, 3}).t()));
+  EXPECT_EQ(dict.at("b").toTensor().sizes(), (std::vector<int64_t>{0, 4}));
+  EXPECT_EQ(dict.at("c").toStringRef(), "text");
+  EXPECT_DOUBLE_EQ(dict.at("d").toDouble(), 2.5);
+}
+
+// Resident-set high-water mark since the last reset, in bytes (Linux).
+int64_t peak_rss_after_reset(const std::function<void()>& fn) {
+  std::ofstream("/proc/self/clear_refs") << "5";
+  auto rss = [](const char* field) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind(field, 0) == 0) return static_cast<int64_t>(std::atoll(line.c_str() + std::strlen(field))) * 1024;
+    return int64_t{-1};
+  };
+  int64_t before = rss("VmRSS:");
+  fn();
+  return rss("VmHWM:") - before;
+}
+
+TEST_F(CacheTest, StoringAndLoadingALargeTensorCostsNoCopiesOfIt) {
+  // Before streaming, a 1 GiB tensor took 4.4 GB to store and 5.5 GB to load.
+  const int64_t bytes = int64_t{256} << 20;
+  at::Tensor big = at::rand({bytes / 4});
+  NodeKey key{0x0badc0ffee0ddf00ull};
+  int64_t store_peak = peak_rss_after_reset([&] { cache_.store(key, Value(big)); });
+  EXPECT_LT(store_peak, int64_t{48} << 20) << "storing grew the resident set by " << (store_peak >> 20) << " MiB";
+  std::optional<Value> back;
+  int64_t load_peak = peak_rss_after_reset([&] { back = cache_.load(key); });
+  ASSERT_TRUE(back);
+  EXPECT_LT(load_peak, bytes + (int64_t{48} << 20)) << "loading took " << (load_peak >> 20) << " MiB";
+  EXPECT_TRUE(back->toTensor().equal(big));
 }
 
 TEST_F(CacheTest, ResumeAfterAFailureRecomputesOnlyWhatFailed) {

@@ -1,7 +1,11 @@
 // The run store: runs, nodes and reports recorded and read back.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <vector>
 
 #include "engine/run_store.hpp"
 
@@ -58,6 +62,44 @@ TEST(RunStore, RecordsAndReadsBack) {
   c.run_id = "s-0-cccc";  // sorts before the others by id
   store.record(g, e, c, "runs/s-3");
   EXPECT_EQ(store.list()[0].id, "s-0-cccc");
+  fs::remove_all(db.parent_path());
+}
+
+TEST(RunStore, EightConcurrentFirstRunsLoseNoRow) {
+  // A sweep started in eight shells on a fresh .pipette/: each process creates
+  // (and migrates) the schema. Two of them used to see the same column missing
+  // and both add it; the loser died with "duplicate column name: peak_bytes".
+  fs::path db = fs::temp_directory_path() / ("pipette-runs-race-" + std::to_string(::getpid())) / "runs.db";
+  for (int round = 0; round < 3; ++round) {
+    fs::remove_all(db.parent_path());
+    std::vector<pid_t> children;
+    for (int i = 0; i < 8; ++i) {
+      pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {  // a child: one "first run", then _exit without gtest's cleanup
+        int status = 0;
+        try {
+          Graph g;
+          Execution e;
+          RunInfo info{"run-" + std::to_string(i), "s.pipe", "1", 0, "cpu", "t0", "t1", "ok"};
+          RunStore(db).record(g, e, info, "out");
+        } catch (const std::exception& err) {
+          std::fprintf(stderr, "child %d: %s\n", i, err.what());
+          status = 1;
+        }
+        ::_exit(status);
+      }
+      children.push_back(pid);
+    }
+    int failed = 0;
+    for (pid_t pid : children) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    EXPECT_EQ(failed, 0) << "round " << round;
+    EXPECT_EQ(RunStore(db).list().size(), 8u) << "round " << round;
+  }
   fs::remove_all(db.parent_path());
 }
 

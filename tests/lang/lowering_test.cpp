@@ -1,6 +1,8 @@
 // Lowering to the graph IR: loops, pipelines, CSE, DCE, imports, determinism.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <filesystem>
 #include <fstream>
 
@@ -75,6 +77,38 @@ TEST(Lowering, ExponentialExpansionIsBounded) {
   o.max_nodes = 10000;
   auto c = compile(text, o);
   EXPECT_NE(c.diagnostics.find("expands to more than 10000 operations"), std::string::npos) << c.diagnostics;
+}
+
+TEST(Lowering, ExpansionPastTheDefaultLimitIsRefusedBeforeItIsMaterialised) {
+  // 41 pipelines that each call the one before twice: 2^41 nodes. With the
+  // default limit of a million nodes, the refusal used to come after 16 s and
+  // 5 GB of expansion; counted on the syntax tree first, it takes milliseconds
+  // (the bound allows a slow, busy machine a hundred times over).
+  std::string text = "pipeline p0(x) { return tensor.add(x, 1) }\n";
+  for (int i = 1; i <= 41; ++i)
+    text += "pipeline p" + std::to_string(i) + "(x) { return p" + std::to_string(i - 1) + "(p" +
+            std::to_string(i - 1) + "(x)) }\n";
+  text += "report \"r\" = p41(tensor.random([1]))\n";
+  auto t0 = std::chrono::steady_clock::now();
+  auto c = compile(text);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(c.diagnostics.find("expands to more than 1000000 operations"), std::string::npos) << c.diagnostics;
+  EXPECT_LT(seconds, 2.0);
+  // The same for a loop over a literal list: 2000 iterations of a 1024-node pipeline.
+  std::string items = "1";
+  for (int i = 2; i <= 2000; ++i) items += ", " + std::to_string(i);
+  std::string looped = text.substr(0, text.find("pipeline p11")) + "for i in [" + items +
+                       "] { report \"r{i}\" = p10(tensor.random([i])) }\n";
+  t0 = std::chrono::steady_clock::now();
+  auto loop = compile(looped);
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(loop.diagnostics.find("expands to more than 1000000 operations"), std::string::npos) << loop.diagnostics;
+  EXPECT_LT(seconds, 2.0);
+  // A script under the limit still compiles.
+  lang::CompileOptions small;
+  small.max_nodes = 64;
+  auto under = compile("pipeline p(x) { return tensor.add(x, 1) }\nfor i in [1, 2, 3] { report \"r{i}\" = p(tensor.random([i])) }\n", small);
+  EXPECT_TRUE(under.graph) << under.diagnostics;
 }
 
 TEST(Lowering, CommonSubexpressionsMerge) {
