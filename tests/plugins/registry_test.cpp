@@ -128,6 +128,89 @@ TEST(PluginRegistry, RefusesWorldWritableDirectories) {
   EXPECT_EQ(reg.scans(), 0u);
 }
 
+TEST(PluginRegistry, ASwapThatKeepsSizeAndMtimeIsScannedAgain) {
+  // cp -p, rsync -t and install -p keep mtime; a file of the same size put in
+  // place that way was trusted from the cache and loaded unscanned.
+  TempDir tmp;
+  fs::path dir = tmp.path / "plugins";
+  fs::create_directories(dir);
+  fs::path so = dir / "libpipette-hello.so";
+  fs::copy_file(plugin_file("hello"), so);
+  fs::path cache = tmp.path / "registry.xml";
+  {
+    PluginRegistry reg(cache, host_fingerprint(), scanner());
+    reg.update({dir});
+    ASSERT_EQ(reg.scans(), 1u);
+    EXPECT_EQ(reg.find("hello")->description, "An example plugin: greetings and scaled tensors");
+  }
+  // The same bytes but for one letter of the description, and the old mtime.
+  auto mtime = fs::last_write_time(so);
+  std::string bytes;
+  {
+    std::ifstream in(so, std::ios::binary);
+    bytes.assign((std::istreambuf_iterator<char>(in)), {});
+  }
+  size_t at = bytes.find("An example plugin: greetings");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = 'A' + 1;  // "Bn example ..."
+  fs::path swapped = tmp.path / "swapped.so";
+  std::ofstream(swapped, std::ios::binary) << bytes;
+  fs::rename(swapped, so);
+  fs::last_write_time(so, mtime);
+  ASSERT_EQ(fs::file_size(so), fs::file_size(plugin_file("hello")));
+  PluginRegistry reg(cache, host_fingerprint(), scanner());
+  reg.update({dir});
+  EXPECT_EQ(reg.scans(), 1u);
+  ASSERT_NE(reg.find("hello"), nullptr);
+  EXPECT_EQ(reg.find("hello")->description, "Bn example plugin: greetings and scaled tensors");
+  EXPECT_TRUE(same_file_as_scanned(*reg.find("hello"), so));
+  // Swapped once more after the scan: the loader's last check sees it.
+  fs::copy_file(plugin_file("hello"), swapped);
+  fs::rename(swapped, so);
+  fs::last_write_time(so, mtime);
+  EXPECT_FALSE(same_file_as_scanned(*reg.find("hello"), so));
+}
+
+TEST(PluginRegistry, RefusesPluginsAnyoneCouldReplace) {
+  TempDir tmp;
+  // A plugin directory whose parent anyone may write to (no sticky bit): the
+  // directory itself could be renamed away and replaced.
+  fs::path open_parent = tmp.path / "shared";
+  fs::create_directories(open_parent / "plugins");
+  fs::copy_file(plugin_file("hello"), open_parent / "plugins" / "libpipette-hello.so");
+  ::chmod(open_parent.c_str(), 0777);
+  // A safe directory holding a symbolic link into a world-writable one.
+  fs::path safe = tmp.path / "safe";
+  fs::path drop = tmp.path / "drop";
+  fs::create_directories(safe);
+  fs::create_directories(drop);
+  fs::copy_file(plugin_file("hello"), drop / "libpipette-hello.so");
+  ::chmod(drop.c_str(), 0777);
+  fs::create_symlink(drop / "libpipette-hello.so", safe / "libpipette-hello.so");
+  // /tmp-like: world-writable with the sticky bit above a private directory is fine.
+  fs::path sticky = tmp.path / "sticky";
+  fs::create_directories(sticky / "mine");
+  fs::copy_file(plugin_file("hello"), sticky / "mine" / "libpipette-hello.so");
+  ::chmod(sticky.c_str(), 01777);
+
+  PluginRegistry reg({}, host_fingerprint(), scanner());
+  reg.update({open_parent / "plugins"});
+  EXPECT_TRUE(reg.plugins().empty());
+  ASSERT_EQ(reg.warnings().size(), 1u);
+  EXPECT_NE(reg.warnings()[0].find("which anyone may write to"), std::string::npos) << reg.warnings()[0];
+  reg.update({safe});
+  EXPECT_TRUE(reg.plugins().empty());
+  ASSERT_EQ(reg.warnings().size(), 1u);
+  EXPECT_NE(reg.warnings()[0].find(drop.string()), std::string::npos) << reg.warnings()[0];
+  reg.update({sticky / "mine"});
+  EXPECT_EQ(reg.plugins().size(), 1u);
+  EXPECT_TRUE(reg.warnings().empty());
+  EXPECT_EQ(reg.scans(), 1u);
+  ::chmod(open_parent.c_str(), 0755);
+  ::chmod(drop.c_str(), 0755);
+  ::chmod(sticky.c_str(), 0755);
+}
+
 TEST(PluginRegistry, SearchPathOrder) {
   ::setenv("PIPETTE_PLUGIN_PATH", "/env/a:/env/b", 1);
   auto dirs = plugin_search_dirs({"/cli/x:/cli/y", "/cli/z"}, "/installed");
