@@ -113,16 +113,18 @@ void AtomicFile::fail(const std::string& what) {
   throw FileWriteError("cannot write '" + shown_.string() + "': " + what + (err ? ": " + errno_text(err) : ""));
 }
 
-void AtomicFile::flush() {
-  const char* p = buffer_.data();
-  size_t left = buffer_.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("write failed");
-    p += n;
-    left -= static_cast<size_t>(n);
+void AtomicFile::write_all(const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) fail("write failed");
+    p += w;
+    n -= static_cast<size_t>(w);
   }
+}
+
+void AtomicFile::flush() {
+  write_all(buffer_.data(), buffer_.size());
   buffer_.clear();
 }
 
@@ -139,13 +141,7 @@ void AtomicFile::write(const void* data, size_t n) {
     return;
   }
   // A large block (a tensor's storage) goes straight from its memory to the file.
-  while (n > 0) {
-    ssize_t w = ::write(fd_, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) fail("write failed");
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
+  write_all(p, n);
 }
 
 void AtomicFile::patch(uint64_t offset, const void* data, size_t n) {

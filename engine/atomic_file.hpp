@@ -71,6 +71,7 @@ class PIPETTE_API AtomicFile {
 
  private:
   void flush();
+  void write_all(const char* p, size_t n);
   [[noreturn]] void fail(const std::string& what);
 
   int dir_fd_;
