@@ -27,7 +27,7 @@ struct RunArgs {
   int jobs = 0;
   std::string seed = "0";  // parsed by run_command: a whole number in [0, 2^63)
   bool force = false;      // write into a non-empty --out that is not a pipette run
-  std::string cache;  // default: .pipette/cache beside the script
+  std::string cache;  // default: the project's .pipette/cache (cli/project_dir.hpp)
   bool no_cache = false;
   bool dry_run = false;
   bool explain = false;
@@ -40,14 +40,14 @@ int run_command(const GlobalOptions& g, const RunArgs& args);
 struct RunsArgs {
   std::string action;  // "" (list), show, diff
   std::string a, b;
-  std::string db = ".pipette/runs.db";
+  std::string db;  // default: the project's .pipette/runs.db
   size_t limit = 50;
 };
 int runs_command(const RunsArgs& args);
 
 int cache_command(const std::string& action, const std::string& dir);
 
-int ops_command(const std::string& ns, bool verbose);
+int ops_command(const GlobalOptions& g, const std::string& name, bool verbose);
 
 int fmt_command(const GlobalOptions& g, const std::vector<std::string>& files, bool check);
 int editors_command(const GlobalOptions& g, const std::string& out_dir, bool check);

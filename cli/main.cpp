@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/plugin_setup.hpp"
+#include "cli/project_dir.hpp"
 #include "engine/malloc_tuning.hpp"
 
 #ifndef PIPETTE_VERSION
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
   run->add_option("--seed", run_args.seed, "Run seed, 0 to 2^63-1; every stochastic node derives its own from it");
   run->add_flag("--force", run_args.force,
                 "Write into --out even when it is a non-empty directory that is not an earlier run's");
-  run->add_option("--cache", run_args.cache, "Cache directory (default .pipette/cache beside the script)");
+  run->add_option("--cache", run_args.cache, "Cache directory (default: .pipette/cache of the project: the nearest directory upwards with a .pipette/, else this one)");
   run->add_flag("--no-cache", run_args.no_cache, "Compute every node; read and write no cache");
   run->add_flag("--dry-run", run_args.dry_run, "List which nodes would run and which come from the cache");
   run->add_flag("--explain", run_args.explain,
@@ -74,14 +75,14 @@ int main(int argc, char** argv) {
   run->add_option("--progress", run_args.progress, "auto (live lines on a terminal), live or plain")
       ->check(CLI::IsMember({"auto", "live", "plain"}));
 
-  std::string cache_action, cache_dir = ".pipette/cache";
+  std::string cache_action, cache_dir;
   auto* cache = app.add_subcommand("cache", "Inspect or empty the result cache");
   cache->add_option("action", cache_action, "stats or clean")->required()->check(CLI::IsMember({"stats", "clean"}));
-  cache->add_option("--cache", cache_dir, "Cache directory (default .pipette/cache)");
+  cache->add_option("--cache", cache_dir, "Cache directory (default: the project's .pipette/cache)");
 
   RunsArgs runs_args;
   auto* runs = app.add_subcommand("runs", "List recorded runs; show one; compare two");
-  runs->add_option("--db", runs_args.db, "Run store (default .pipette/runs.db)");
+  runs->add_option("--db", runs_args.db, "Run store (default: the project's .pipette/runs.db)");
   runs->add_option("-n,--limit", runs_args.limit, "How many runs to list");
   auto* runs_show = runs->add_subcommand("show", "Everything recorded about one run");
   runs_show->add_option("id", runs_args.a, "Run id (or a unique prefix)")->required();
@@ -91,8 +92,8 @@ int main(int argc, char** argv) {
 
   std::string ns;
   bool ops_verbose = false;
-  auto* ops = app.add_subcommand("ops", "List ops with their signatures and documentation");
-  ops->add_option("namespace", ns, "Only this namespace, e.g. attr");
+  auto* ops = app.add_subcommand("ops", "List ops with their signatures and documentation; one op in full");
+  ops->add_option("name", ns, "A namespace (attr, or a plugin's: prime) or one op (attr.grad_cam)");
   ops->add_flag("-l,--long", ops_verbose, "Document every parameter");
 
   std::string plugin_name;
@@ -144,17 +145,19 @@ int main(int argc, char** argv) {
     if (*runs) {
       if (*runs_show) runs_args.action = "show";
       if (*runs_diff) runs_args.action = "diff";
+      if (runs_args.db.empty()) runs_args.db = default_run_store().string();
       return runs_command(runs_args);
     }
-    if (*cache) return cache_command(cache_action, cache_dir);
-    if (*ops) return ops_command(ns, ops_verbose);
+    if (*cache) return cache_command(cache_action, cache_dir.empty() ? default_cache_dir().string() : cache_dir);
+    if (*ops) return ops_command(g, ns, ops_verbose);
     if (*fmt) return fmt_command(g, fmt_files, fmt_check);
     if (*editors) return editors_command(g, editors_out, editors_check);
     if (*lsp) return lsp_command(g);
     if (*plugins) return plugins_command(g, *plugins_inspect ? "inspect" : "list", plugin_name);
     if (*help) {
       if (help_topic.empty()) {
-        std::fputs(app.help().c_str(), stdout);
+        // app.help() would describe the command that was given: `help` itself.
+        std::fputs(app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal).c_str(), stdout);
         return 0;
       }
       for (auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {

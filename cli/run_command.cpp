@@ -19,6 +19,7 @@
 #include "cli/compile_setup.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/progress_display.hpp"
+#include "cli/project_dir.hpp"
 #include "engine/atomic_file.hpp"
 #include "engine/explain.hpp"
 #include "engine/executor.hpp"
@@ -196,7 +197,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   std::filesystem::path script_dir = script.has_parent_path() ? script.parent_path() : std::filesystem::path(".");
   std::optional<Cache> cache;
   if (!args.no_cache)
-    cache.emplace(args.cache.empty() ? script_dir / ".pipette" / "cache" : std::filesystem::path(args.cache));
+    cache.emplace(args.cache.empty() ? default_cache_dir() : std::filesystem::path(args.cache));
 
   if (cache) {
     try {
@@ -225,7 +226,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     if (args.explain) {
       std::optional<StoredRun> previous;
       try {
-        previous = RunStore(script_dir / ".pipette" / "runs.db").latest_of(args.file);
+        previous = RunStore(default_run_store()).latest_of(args.file);
       } catch (const std::exception& err) {
         spdlog::warn("cannot read the run store: {}", err.what());
       }
@@ -251,11 +252,14 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
                                     static_cast<size_t>(std::chrono::steady_clock::now().time_since_epoch().count())) &
                                        0xffff);
   std::filesystem::path out =
-      args.out.empty() ? std::filesystem::path("runs") / run_id : std::filesystem::path(args.out);
+      args.out.empty() ? project_dir() / "runs" / run_id : std::filesystem::path(args.out);
   if (auto err = prepare_out_dir(out, args.force, run_id)) {
     std::fprintf(stderr, "pipette: error: %s\nnothing was run\n", err->c_str());
     return 2;
   }
+
+  spdlog::info("outputs in {}; cache {}; run store {}", out.string(),
+               cache ? cache->dir().string() : std::string("off (--no-cache)"), default_run_store().string());
 
   RunOptions ro;
   ro.jobs = args.jobs;
@@ -293,7 +297,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     };
     ro.progress = [&](const Node& n, uint64_t done, uint64_t all) { display.node_progress(n, done, all); };
     ro.log = [&](const Node& n, int level, const std::string& msg) {
-      std::string text = fmt::format("n{} {}: {}", n.id, n.op, msg);
+      std::string text = fmt::format("{}: n{} {}: {}", n.loc.to_string(), n.id, n.op, msg);
       if (level >= OpContext::Warn) display.message("warning: " + text);
       else if (level == OpContext::Info && spdlog::should_log(spdlog::level::info)) display.message("info: " + text);
       else spdlog::debug("{}", text);
@@ -317,7 +321,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     std::fprintf(stderr, "pipette: error: report.json could not be written: %s\n", err.what());
   }
   try {
-    RunStore(script_dir / ".pipette" / "runs.db").record(*graph, e, info, out);
+    RunStore(default_run_store()).record(*graph, e, info, std::filesystem::absolute(out));
   } catch (const std::exception& err) {
     spdlog::warn("the run was not recorded in the run store: {}", err.what());  // report.json has it all
   }

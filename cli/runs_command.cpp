@@ -2,13 +2,16 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
 #include "engine/op_impl.hpp"
 #include "engine/run_store.hpp"
+#include "engine/value_io.hpp"
 
 namespace pipette::cli {
 
@@ -44,12 +47,65 @@ std::string change(const json& a, const json& b) {
   return a.dump() + " -> " + b.dump();
 }
 
+// A report's leaves by path: ".acc", ".curves[1]"; a tensor written to a file
+// ({"file", "shape", "dtype"}) is one leaf.
+void leaves(const json& j, const std::string& path, std::map<std::string, json>& out) {
+  bool tensor_file = j.is_object() && j.contains("file") && j.contains("shape");
+  if (j.is_object() && !tensor_file) {
+    for (auto& [k, v] : j.items()) leaves(v, path + "." + k, out);
+  } else if (j.is_array() && !j.empty() && (j.front().is_object() || j.front().is_array())) {
+    for (size_t i = 0; i < j.size(); ++i) leaves(j[i], fmt::format("{}[{}]", path, i), out);
+  } else {
+    out[path] = j;
+  }
+}
+
+std::optional<at::Tensor> as_tensor(const json& j, const std::string& out_dir, std::string* why) {
+  try {
+    if (j.is_object() && j.contains("file")) {
+      Value v = read_pt_file(std::filesystem::path(out_dir) / j["file"].get<std::string>());
+      if (v.isTensor()) return v.toTensor().to(at::kDouble);
+    } else if (j.is_array()) {
+      std::vector<double> flat;
+      std::function<void(const json&)> walk = [&](const json& x) {
+        if (x.is_array()) for (auto& e : x) walk(e);
+        else if (x.is_number()) flat.push_back(x.get<double>());
+        else throw std::runtime_error("not numeric");
+      };
+      walk(j);
+      return at::tensor(flat, at::kDouble);
+    }
+  } catch (const std::exception& e) {
+    *why = e.what();
+  }
+  return std::nullopt;
+}
+
+// How two reported tensors differ: shape, or the largest absolute and relative
+// difference; nullopt when they are equal. Files are read from each run's directory.
+std::optional<std::string> tensor_change(const json& a, const json& b, const StoredRun& ra, const StoredRun& rb) {
+  std::string why;
+  auto ta = as_tensor(a, ra.out_dir, &why), tb = as_tensor(b, rb.out_dir, &why);
+  if (!ta || !tb) return a == b ? std::nullopt : std::optional<std::string>("changed (tensor files unreadable: " + why + ")");
+  auto shape = [](const json& j, const at::Tensor& t) {
+    return j.is_object() && j.contains("shape") ? j["shape"].dump() : fmt::format("[{}]", t.numel());
+  };
+  if (shape(a, *ta) != shape(b, *tb)) return "shape " + shape(a, *ta) + " -> " + shape(b, *tb);
+  if (ta->equal(*tb)) return std::nullopt;
+  at::Tensor d = (*ta - *tb).abs();
+  double max_abs = d.max().item<double>();
+  double max_rel = (d / ta->abs().clamp_min(1e-12)).max().item<double>();
+  int64_t changed = d.gt(0).sum().item<int64_t>();
+  return fmt::format("max |diff| {:.6g}, max relative {:.3g} ({} of {} values differ)", max_abs, max_rel, changed,
+                     ta->numel());
+}
+
 }  // namespace
 
 int runs_command(const RunsArgs& args) {
   try {
     if (!std::filesystem::exists(args.db)) {
-      std::fprintf(stderr, "pipette: error: no run store at %s (runs record beside their script: --db DIR/.pipette/runs.db)\n",
+      std::fprintf(stderr, "pipette: error: no run store at %s (runs are recorded in the project's .pipette/: the nearest directory upwards that has one, else where `pipette run` ran; or --db FILE)\n",
                    args.db.c_str());
       return 2;
     }
@@ -102,11 +158,30 @@ int runs_command(const RunsArgs& args) {
     for (auto& r : b->reports) rb[r.name] = r.value_json;
     for (auto& [k, v] : ra) {
       auto it = rb.find(k);
-      if (it == rb.end()) std::printf("report %-19s %s -> (absent)\n", shown(k).c_str(), shown(v).c_str()), ++differences;
-      else if (it->second != v)
-        std::printf("report %-19s %s\n", shown(k).c_str(),
-                    shown(change(json::parse(v, nullptr, false), json::parse(it->second, nullptr, false))).c_str()),
-            ++differences;
+      if (it == rb.end()) {
+        std::printf("report %-19s %s -> (absent)\n", shown(k).c_str(), shown(v).c_str()), ++differences;
+        continue;
+      }
+      // Leaf by leaf: numbers as numbers, tensors by their values (equal file
+      // names in report.json say nothing about equal contents).
+      std::map<std::string, json> la, lb;
+      leaves(json::parse(v, nullptr, false), "", la);
+      leaves(json::parse(it->second, nullptr, false), "", lb);
+      for (auto& [path, x] : la) {
+        std::string name = shown(k + path);
+        auto y = lb.find(path);
+        if (y == lb.end()) {
+          std::printf("report %-19s %s -> (absent)\n", name.c_str(), shown(x.dump()).c_str()), ++differences;
+        } else if (x.is_array() || y->second.is_array() || (x.is_object() && x.contains("file"))) {
+          if (auto c = tensor_change(x, y->second, *a, *b))
+            std::printf("report %-19s %s\n", name.c_str(), shown(*c).c_str()), ++differences;
+        } else if (x != y->second) {
+          std::printf("report %-19s %s\n", name.c_str(), shown(change(x, y->second)).c_str()), ++differences;
+        }
+      }
+      for (auto& [path, y] : lb)
+        if (!la.count(path))
+          std::printf("report %-19s (absent) -> %s\n", shown(k + path).c_str(), shown(y.dump()).c_str()), ++differences;
     }
     for (auto& [k, v] : rb)
       if (!ra.count(k)) std::printf("report %-19s (absent) -> %s\n", shown(k).c_str(), shown(v).c_str()), ++differences;

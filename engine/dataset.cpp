@@ -1,5 +1,7 @@
 #include "engine/dataset.hpp"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 
 #include "engine/op_impl.hpp"
@@ -114,6 +116,16 @@ DatasetPtr tensor_dataset(std::vector<std::pair<std::string, at::Tensor>> fields
 
 DatasetPtr index_dataset(DatasetPtr base, at::Tensor indices, std::string summary) {
   return c10::make_intrusive<IndexDataset>(std::move(base), std::move(indices), std::move(summary));
+}
+
+std::string model_input_field(const Dataset& d) {
+  auto f = d.fields();
+  for (const char* name : {"images", "features"})
+    if (std::find(f.begin(), f.end(), name) != f.end()) return name;
+  std::string have;
+  for (auto& x : f) have += (have.empty() ? "" : ", ") + x;
+  throw OpError("the dataset " + d.summary() + " has no field 'images' or 'features' for the model to read (it has: " +
+                have + ")");
 }
 
 }  // namespace pipette

@@ -52,6 +52,10 @@ class PIPETTE_API Dataset : public torch::CustomClassHolder {
 
 using DatasetPtr = c10::intrusive_ptr<Dataset>;
 
+// The field a model reads from a dataset's examples: "images", or "features"
+// for tabular data (data.csv). Throws OpError naming the fields when neither.
+PIPETTE_API std::string model_input_field(const Dataset& d);
+
 PIPETTE_API Value make_dataset(DatasetPtr d);
 PIPETTE_API bool is_dataset(const Value& v);
 // Throws OpError when `v` is not a dataset.

@@ -18,6 +18,8 @@
 #include <thread>
 
 #include "engine/dataset.hpp"
+#include "engine/value_checks.hpp"
+#include "engine/value_io.hpp"
 
 #ifdef PIPETTE_WITH_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -187,6 +189,9 @@ class Run {
         uses_(g.nodes.size()), consumers_(g.nodes.size()), inputs_(node_inputs(g)) {
     result_.keys = provenance_keys(g, ops, o.script_dir, o.seed, &result_.ingredients);
     result_.nodes.resize(g.nodes.size());
+    sigs_.resize(g.nodes.size());
+    clean_ = std::vector<std::atomic<bool>>(g.nodes.size());
+    for (auto& n : g.nodes) sigs_[n.id] = ops.find(n.op);
     for (auto& n : g.nodes) {
       pending_[n.id].store(static_cast<int>(inputs_[n.id].size()));
       for (uint32_t in : inputs_[n.id]) {
@@ -282,7 +287,7 @@ class Run {
       out.status = NodeOutcome::Status::Skipped;
     } else if (opts_.cancel && opts_.cancel->load()) {
       out.status = NodeOutcome::Status::Cancelled;
-    } else if (!build_args(n, args)) {
+    } else if (!build_args(n, args) || !check_inputs(n, args)) {
       out.status = NodeOutcome::Status::Failed;
     } else {
       if (observer_) observer_(n, out);
@@ -321,13 +326,14 @@ class Run {
 #ifdef PIPETTE_WITH_CUDA
         if (stream_guard) stream_guard->current_stream().synchronize();
 #endif
+        check_output(id);
         out.status = NodeOutcome::Status::Done;
       } catch (const c10::Error& e) {
         out.status = NodeOutcome::Status::Failed;
-        out.error = excerpt(e.what_without_backtrace(), kMaxMessage);
+        out.error = excerpt(without_torchscript_trace(e.what_without_backtrace()), kMaxMessage);
       } catch (const std::exception& e) {
         out.status = NodeOutcome::Status::Failed;
-        out.error = excerpt(e.what(), kMaxMessage);
+        out.error = excerpt(without_torchscript_trace(e.what()), kMaxMessage);
       }
       // Side effects (files written into this run's directory) are redone
       // every run; everything else is stored for the next one.
@@ -342,6 +348,77 @@ class Run {
       if (ctx.cancelled() && out.status == NodeOutcome::Status::Failed) out.status = NodeOutcome::Status::Cancelled;
     }
     finish(id);
+  }
+
+  // The signature's contracts on what the op reads: no NaN or Inf (unless the
+  // op passes them), and tensors fed to a model in the model's dtype. False,
+  // with the error recorded, when an input breaks one.
+  bool check_inputs(const Node& n, std::vector<Value>& args) {
+    const OpSignature* sig = sigs_[n.id];
+    if (!sig) return true;
+    NodeOutcome& out = result_.nodes[n.id];
+    try {
+      for (size_t i = 0; i < n.args.size(); ++i) {
+        const auto& [name, operand] = n.args[i];
+        bool known_clean = operand.kind == Operand::Kind::Ref && clean_[operand.node].load();
+        if (!sig->passes_nonfinite_values() && !known_clean && !operand.is_constant()) {
+          if (auto f = find_nonfinite(args[i])) {
+            std::string from;
+            if (operand.kind == Operand::Kind::Ref) {
+              const Node& src = g_.nodes[operand.node];
+              from = " (from " + node_name(src.id) + " " + src.op + " at " + src.loc.to_string() + ")";
+            }
+            out.error = "input '" + name + "' holds " + describe_nonfinite(*f) + from +
+                        "; tensor.nan_to_num replaces them, or leave those examples out";
+            return false;
+          }
+        }
+        const ParamSpec* p = sig->find_param(name);
+        if (p && !p->feeds.empty() && args[i].isTensor()) cast_for_model(n, *p, args, i);
+      }
+      return true;
+    } catch (const std::exception& e) {
+      out.error = excerpt(e.what(), kMaxMessage);
+      return false;
+    }
+  }
+
+  // A tensor fed to a model: integer images are refused in one line, other
+  // floating dtypes cast to the model's (said once per node).
+  void cast_for_model(const Node& n, const ParamSpec& p, std::vector<Value>& args, size_t i) {
+    const at::Tensor& t = args[i].toTensor();
+    std::optional<at::ScalarType> dtype;
+    for (size_t j = 0; j < n.args.size(); ++j)
+      if (n.args[j].first == p.feeds) dtype = model_dtype(args[j]);
+    // 8-bit images (PIL, torchvision.io) fed to a float model gave ~40 lines
+    // of TorchScript trace. Other integer inputs pass as they are: token ids
+    // for an embedding are integers on purpose.
+    if (t.scalar_type() == at::kByte && dtype && at::isFloatingType(*dtype))
+      throw OpError("input '" + p.name + "' is " + describe(args[i]) +
+                    ", but the model takes floating-point inputs; scale 8-bit images to [0, 1] first: "
+                    "tensor.div(x, 255.0)");
+    if (!t.is_floating_point() || !dtype || t.scalar_type() == *dtype) return;
+    if (opts_.log)
+      opts_.log(n, OpContext::Info,
+                "input '" + p.name + "' is " + dtype_name(t.scalar_type()) + ": cast to " + dtype_name(*dtype) +
+                    ", the model's dtype");
+    args[i] = Value(t.to(*dtype));
+  }
+
+  // What the op returned may not hold NaN or Inf unless it passes them; either
+  // way the engine remembers whether it is clean, so consumers need not look again.
+  void check_output(uint32_t id) {
+    auto f = find_nonfinite(values_[id]);
+    clean_[id].store(!f);
+    if (!f) return;
+    if (sigs_[id] && sigs_[id]->may_return_nonfinite_values()) {
+      if (!sigs_[id]->passes_nonfinite_values() && opts_.log)
+        opts_.log(g_.nodes[id], OpContext::Info,
+                  "its output holds " + describe_nonfinite(*f) + ": values it documents as undefined");
+      return;
+    }
+    throw OpError("its output holds " + describe_nonfinite(*f) +
+                  "; its tensor inputs hold none, so the op made them (or the model it runs, or data it read)");
   }
 
   // A cache that cannot be written (full disk, read-only) costs only caching:
@@ -450,6 +527,8 @@ class Run {
   Execution result_;
   bool measure_memory_ = false;
   std::atomic<bool> cache_warned_{false};
+  std::vector<const OpSignature*> sigs_;      // each node's op, for its contracts
+  std::vector<std::atomic<bool>> clean_;      // each node's output checked free of NaN and Inf
   std::atomic<size_t> cache_failures_{0};
 };
 

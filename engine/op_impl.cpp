@@ -17,6 +17,26 @@ std::filesystem::path OpContext::input_path(const std::string& p) const {
   return path.is_absolute() ? path : script_dir / path;
 }
 
+std::string without_torchscript_trace(const std::string& message) {
+  if (message.find("Traceback of TorchScript") == std::string::npos) return message;
+  size_t end = message.find_last_not_of(" \n");
+  if (end == std::string::npos) return message;
+  size_t begin = message.rfind('\n', end);
+  std::string last = message.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin == std::string::npos ? 0 : begin + 1));
+  // "RuntimeError: ..." names Python's exception class, which says nothing here.
+  if (size_t colon = last.find("Error: "); colon != std::string::npos && last.find(' ') > colon)
+    last = last.substr(colon + 7);
+  // Where in the model's source it failed: the line the original-code traceback marks.
+  std::string where;
+  size_t original = message.rfind("original code");
+  size_t file = original == std::string::npos ? std::string::npos : message.find("File \"", original);
+  if (file != std::string::npos) {
+    size_t eol = message.find('\n', file);
+    where = " (" + message.substr(file, eol == std::string::npos ? std::string::npos : eol - file) + ")";
+  }
+  return "in the model's code" + where + ": " + last;
+}
+
 std::string excerpt(std::string_view text, size_t max_bytes) {
   size_t cut = text.size() <= max_bytes ? text.size() : max_bytes;
   while (cut > 0 && cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;

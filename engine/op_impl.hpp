@@ -35,6 +35,12 @@ class PIPETTE_API OpError : public std::runtime_error {
 // user's file stay short and printable, whatever the file holds.
 PIPETTE_API std::string excerpt(std::string_view text, size_t max_bytes = 80);
 
+// What went wrong inside a TorchScript model, without the interpreter's two
+// tracebacks of serialized and original code (some 15 lines a user cannot act
+// on): the final error line ("mat1 and mat2 shapes cannot be multiplied ..."),
+// as "in the model's code: ...". Other messages are returned unchanged.
+PIPETTE_API std::string without_torchscript_trace(const std::string& message);
+
 struct PIPETTE_API OpContext {
   const Node& node;
   c10::Device device = c10::Device(c10::kCPU);

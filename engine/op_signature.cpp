@@ -46,7 +46,10 @@ OpSignature& OpSignature::compile_time() {
 
 OpSignature& OpSignature::choices(std::vector<std::string> allowed) {
   last().choices = std::move(allowed);
-  last().compile_time = true;
+  // A string parameter must then be a constant, so that check sees a wrong
+  // choice. One that also takes numbers or tensors (baselines=0.5 or a tensor,
+  // or "blur") keeps them: its string constants are checked all the same.
+  last().compile_time = last().type.to_string() == "string";
   return *this;
 }
 
@@ -70,6 +73,29 @@ OpSignature& OpSignature::input_file() {
 
 OpSignature& OpSignature::stochastic() {
   stochastic_ = true;
+  if (returns_declared_) add_seed_param();
+  return *this;
+}
+
+void OpSignature::add_seed_param() {
+  if (find_param("seed")) return;
+  optional("seed", "int",
+           "Seed of this op's random numbers; default: derived from the run seed and the call. Two calls with "
+           "different seeds are two draws");
+}
+
+OpSignature& OpSignature::feeds(std::string model_param) {
+  last().feeds = std::move(model_param);
+  return *this;
+}
+
+OpSignature& OpSignature::passes_nonfinite() {
+  passes_nonfinite_ = true;
+  return *this;
+}
+
+OpSignature& OpSignature::may_return_nonfinite() {
+  nonfinite_output_ = true;
   return *this;
 }
 
@@ -81,6 +107,8 @@ OpSignature& OpSignature::side_effects() {
 OpSignature& OpSignature::returns(const std::string& type, std::string doc) {
   output_ = parse_or_throw(name_, type);
   output_doc_ = std::move(doc);
+  returns_declared_ = true;
+  if (stochastic_) add_seed_param();
   return *this;
 }
 
@@ -92,6 +120,8 @@ OpSignature& OpSignature::add_param(ParamSpec p) {
 OpSignature& OpSignature::returns(Type type, std::string doc) {
   output_ = std::move(type);
   output_doc_ = std::move(doc);
+  returns_declared_ = true;
+  if (stochastic_) add_seed_param();
   return *this;
 }
 
@@ -107,10 +137,23 @@ const ParamSpec* OpSignature::find_param(const std::string& name) const {
 }
 
 std::string OpSignature::summary() const {
-  auto end = doc_.find(". ");
-  auto nl = doc_.find('\n');
-  if (nl != std::string::npos && (end == std::string::npos || nl < end)) return doc_.substr(0, nl);
-  return end == std::string::npos ? doc_ : doc_.substr(0, end + 1);
+  // The first ". " that ends a sentence: not inside parentheses, not after an
+  // abbreviation ("(e.g. logits)", "Saberi et al. 2024").
+  static const char* const kAbbreviations[] = {"e.g", "i.e", "al", "cf", "vs", "etc", "approx", "resp", "Fig", "Eq"};
+  int depth = 0;
+  for (size_t i = 0; i < doc_.size(); ++i) {
+    char c = doc_[i];
+    if (c == '\n') return doc_.substr(0, i);
+    if (c == '(') ++depth;
+    if (c == ')' && depth > 0) --depth;
+    if (c != '.' || depth > 0 || i + 1 >= doc_.size() || doc_[i + 1] != ' ') continue;
+    size_t word = doc_.find_last_of(" (", i == 0 ? 0 : i - 1);
+    std::string before = doc_.substr(word == std::string::npos ? 0 : word + 1, i - (word == std::string::npos ? 0 : word + 1));
+    bool abbreviation = false;
+    for (const char* a : kAbbreviations) abbreviation |= before == a;
+    if (!abbreviation) return doc_.substr(0, i + 1);
+  }
+  return doc_;
 }
 
 std::string OpSignature::to_string() const {

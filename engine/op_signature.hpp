@@ -31,6 +31,10 @@ struct ParamSpec {
   // identity, so editing the file makes the node run again.
   bool input_file = false;
   std::optional<double> min, max;      // inclusive bounds for numbers
+  // A tensor the op feeds to the model given as parameter `feeds` (its contract,
+  // checked by the engine before the op runs): floating inputs are cast to the
+  // model's dtype (said once in the log), integer ones (uint8 images) refused.
+  std::string feeds;
 };
 
 class PIPETTE_API OpSignature {
@@ -48,9 +52,20 @@ class PIPETTE_API OpSignature {
   OpSignature& range(std::optional<double> min, std::optional<double> max = std::nullopt);  // last parameter
   OpSignature& output_path();                         // last parameter: see ParamSpec
   OpSignature& input_file();                          // last parameter: see ParamSpec
+  OpSignature& feeds(std::string model_param);        // last parameter: see ParamSpec::feeds
   OpSignature& side_effects();  // the op writes outside the graph: never dropped as dead code
+  // NaN and Inf are errors by default: the engine checks every tensor an op
+  // reads and returns, and names the node, the value and where the first one is.
+  // An op that carries values as they are (loading, saving, cleaning them)
+  // declares that it passes them; its consumers are checked instead.
+  OpSignature& passes_nonfinite();
+  // Its inputs are checked, but its output may hold NaN where its docs say a
+  // value is undefined (a group with no examples): said, not an error.
+  OpSignature& may_return_nonfinite();
   // The op draws random numbers: the run seed is part of its identity, so a new
-  // --seed recomputes it (and what depends on it) and nothing else.
+  // --seed recomputes it (and what depends on it) and nothing else. Every
+  // stochastic op gets an optional `seed: int` (unless it declares its own):
+  // two calls with different seeds are two draws.
   OpSignature& stochastic();
   OpSignature& returns(const std::string& type, std::string doc = {});
   // A parameter described in full (used when reading signatures back from the
@@ -69,6 +84,8 @@ class PIPETTE_API OpSignature {
 
   bool has_side_effects() const { return side_effects_; }
   bool is_stochastic() const { return stochastic_; }
+  bool passes_nonfinite_values() const { return passes_nonfinite_; }
+  bool may_return_nonfinite_values() const { return passes_nonfinite_ || nonfinite_output_; }
   // Which plugin provides the op; empty for the standard library.
   const std::string& plugin() const { return plugin_; }
   void set_plugin(std::string p) { plugin_ = std::move(p); }
@@ -81,6 +98,7 @@ class PIPETTE_API OpSignature {
 
  private:
   ParamSpec& last();
+  void add_seed_param();  // a stochastic op's `seed`, once its parameters are declared
   std::string name_;
   int version_ = 1;
   std::string doc_;
@@ -91,6 +109,9 @@ class PIPETTE_API OpSignature {
   bool implemented_ = false;
   bool side_effects_ = false;
   bool stochastic_ = false;
+  bool passes_nonfinite_ = false;
+  bool nonfinite_output_ = false;
+  bool returns_declared_ = false;
 };
 
 }  // namespace pipette

@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "engine/value_io.hpp"
 
@@ -89,7 +91,17 @@ RunStore::RunStore(const std::filesystem::path& db_file) {
   // Concurrent runs (a sweep in several shells) wait for each other's writes.
   sqlite3_busy_timeout(db_, 10000);
   try {
-    exec("PRAGMA journal_mode=WAL");
+    // Switching a new file to WAL needs a lock SQLite does not wait for with
+    // the busy handler: eight first runs at once saw "database is locked" here.
+    // WAL is a property of the file, so once one of them has set it the pragma
+    // is a no-op for the rest; a few short retries cover the race.
+    for (int attempt = 0;; ++attempt) {
+      int rc = sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+      if (rc == SQLITE_OK) break;
+      if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) exec("PRAGMA journal_mode=WAL");  // throws with the reason
+      if (attempt == 200) throw RunStoreError("run store '" + db_file.string() + "' stays locked: " + sqlite3_errmsg(db_));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 + attempt % 20));
+    }
     migrate();
   } catch (...) {
     sqlite3_close(db_);

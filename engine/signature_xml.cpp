@@ -78,6 +78,8 @@ void write_signature_xml(const OpSignature& sig, pugi::xml_node parent) {
   op.append_attribute("returns") = sig.output().to_string().c_str();
   set_bool(op, "side-effects", sig.has_side_effects());
   set_bool(op, "stochastic", sig.is_stochastic());
+  set_bool(op, "passes-nonfinite", sig.passes_nonfinite_values());
+  set_bool(op, "returns-nonfinite", sig.may_return_nonfinite_values() && !sig.passes_nonfinite_values());
   set_bool(op, "implemented", sig.implemented());
   op.append_child("doc").text().set(sig.doc().c_str());
   if (!sig.output_doc().empty()) op.append_child("returns-doc").text().set(sig.output_doc().c_str());
@@ -88,6 +90,7 @@ void write_signature_xml(const OpSignature& sig, pugi::xml_node parent) {
     set_bool(x, "compile-time", p.compile_time);
     set_bool(x, "output-path", p.output_path);
     set_bool(x, "input-file", p.input_file);
+    if (!p.feeds.empty()) x.append_attribute("feeds") = p.feeds.c_str();
     if (p.min) x.append_attribute("min") = *p.min;
     if (p.max) x.append_attribute("max") = *p.max;
     x.append_child("doc").text().set(p.doc.c_str());
@@ -108,6 +111,7 @@ OpSignature read_signature_xml(const pugi::xml_node& op) {
     p.compile_time = x.attribute("compile-time").as_bool();
     p.output_path = x.attribute("output-path").as_bool();
     p.input_file = x.attribute("input-file").as_bool();
+    p.feeds = x.attribute("feeds").value();
     if (auto a = x.attribute("min")) p.min = a.as_double();
     if (auto a = x.attribute("max")) p.max = a.as_double();
     for (auto c : x.children("choice")) p.choices.push_back(c.text().get());
@@ -120,6 +124,8 @@ OpSignature read_signature_xml(const pugi::xml_node& op) {
   sig.returns(read_type(op.attribute("returns").value(), "op " + name), op.child("returns-doc").text().get());
   if (op.attribute("side-effects").as_bool()) sig.side_effects();
   if (op.attribute("stochastic").as_bool()) sig.stochastic();
+  if (op.attribute("passes-nonfinite").as_bool()) sig.passes_nonfinite();
+  if (op.attribute("returns-nonfinite").as_bool()) sig.may_return_nonfinite();
   sig.set_implemented(op.attribute("implemented").as_bool());
   return sig;
 }

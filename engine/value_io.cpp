@@ -4,11 +4,13 @@
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "engine/dataset.hpp"
 #include "engine/op_impl.hpp"
+#include "engine/torch_file.hpp"
 
 namespace pipette {
 
@@ -16,9 +18,17 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+// NaN and Inf have no JSON number; a silent null would read as "no value".
+// They are written as the strings Python's float() reads back.
+json number(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  return d;
+}
+
 json tensor_values(const at::Tensor& t) {
   if (t.dim() == 0) {
-    if (t.is_floating_point()) return t.item<double>();
+    if (t.is_floating_point()) return number(t.item<double>());
     if (t.scalar_type() == at::kBool) return t.item<bool>();
     return t.item<int64_t>();
   }
@@ -49,7 +59,7 @@ json value_to_json(const Value& v, const TensorSink& sink) {
   if (v.isNone()) return nullptr;
   if (v.isBool()) return v.toBool();
   if (v.isInt()) return v.toInt();
-  if (v.isDouble()) return v.toDouble();
+  if (v.isDouble()) return number(v.toDouble());
   if (v.isString()) return v.toStringRef();
   if (v.isTensor()) {
     at::Tensor t = v.toTensor().detach().to(at::kCPU);
@@ -213,15 +223,21 @@ void write_value_file(const Value& v, const std::filesystem::path& path) {
 }
 
 Value read_pt_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw OpError("cannot open '" + path.string() + "'");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+  // pipette's own reader first: it reads state_dicts (OrderedDicts, which
+  // LibTorch's unpickler turns into None) and the legacy format; LibTorch's
+  // for whatever else torch::pickle_save wrote.
   try {
-    return torch::jit::pickle_load(bytes);
-  } catch (const c10::Error& e) {
-    throw OpError("'" + path.string() + "' is not a tensor file torch.save wrote: " + excerpt(e.what_without_backtrace(), 300));
-  } catch (const std::exception& e) {
-    throw OpError("'" + path.string() + "' is not a tensor file torch.save wrote: " + excerpt(e.what(), 300));
+    return read_torch_save_file(path);
+  } catch (const OpError& ours) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw;
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
+    try {
+      Value v = torch::jit::pickle_load(bytes);
+      if (!v.isNone()) return v;
+    } catch (const std::exception&) {
+    }
+    throw;
   }
 }
 

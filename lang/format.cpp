@@ -23,6 +23,7 @@ struct OpenBracket {
   size_t align_column;   // where continuation lines start
   bool annotated = false;  // '(' only: a ':' since the last ',' (an annotated pipeline parameter)
   bool type_braces = false;  // '{' of a record/dataset type: no spaces inside
+  bool block = false;  // '{' of a `pipeline`/`for` body: spaced inside when it goes on on its line
 };
 
 struct Line {
@@ -34,9 +35,13 @@ struct Line {
 
 // Whether a single space separates two tokens on one line.
 bool space_between(const Token& prev, const Token& cur, const std::vector<OpenBracket>& stack) {
-  if (cur.is(",") || cur.is(":") || cur.is(".") || is_close(cur)) return false;
+  // A body written on one line with `;` (`pipeline f(x) { let y = x; return y }`)
+  // reads as statements, not as a record: a space inside each brace.
+  if (prev.is("{") && !stack.empty() && stack.back().block) return true;
+  if (cur.is("}") && !stack.empty() && stack.back().block) return true;
+  if (cur.is(",") || cur.is(":") || cur.is(".") || cur.is(";") || is_close(cur)) return false;
   if (prev.is(".") || prev.is("(") || prev.is("[")) return false;
-  if (prev.is("{")) return false;  // a block '{' always ends its line; a record's has no inner space
+  if (prev.is("{")) return false;  // a record's '{' has no inner space
   if (cur.is("<") || cur.is(">") || prev.is("<") || cur.is("|") || prev.is("|")) return false;
   if (prev.is(">")) return !(cur.is("{") || cur.is(",") || cur.is(">"));
   if (cur.is("(")) return !(prev.kind == TokenKind::Identifier || is_close(prev) || prev.is(">"));
@@ -65,6 +70,8 @@ FormatResult format_source(const std::string& source) {
   // A statement that goes on after `=`, `|>`, ',' or ':' at the end of a line
   // continues on the next, indented by two.
   bool continues = false;
+  // A `pipeline` or `for` seen at statement level: its next '{' opens a body.
+  bool body_pending = false;
   size_t i = 0;
   while (i <= tokens.size()) {
     // One physical line: tokens up to the next newline.
@@ -89,9 +96,15 @@ FormatResult format_source(const std::string& source) {
         if (prev && space_between(*prev, t, stack)) line.code += ' ';
         if (is_close(t) && !stack.empty()) stack.pop_back();
         line.code += t.text;
+        bool statement_level = stack.empty() || stack.back().block;
+        if (statement_level && t.kind == TokenKind::Keyword && (t.text == "pipeline" || t.text == "for"))
+          body_pending = true;
+        if (statement_level && t.is(";")) body_pending = false;
         if (is_open(t)) {
           OpenBracket b{t.text[0], line.indent, 0};
           b.type_braces = t.is("{") && prev && is_type_name(*prev);
+          b.block = t.is("{") && statement_level && body_pending;
+          if (b.block) body_pending = false;
           bool more = k + 1 < j && tokens[k + 1].kind != TokenKind::Comment;
           b.align_column = more ? line.indent + line.code.size() : line.indent + syntax::kIndentWidth;
           stack.push_back(b);

@@ -100,7 +100,7 @@ std::vector<Token> lex(std::string_view s) {
     } else if (c == '|' && i + 1 < s.size() && s[i + 1] == '>') {
       push(TokenKind::Punct, i, i + 2);
       i += 2;
-    } else if (std::string_view("()[]{},:=.<>|").find(c) != std::string_view::npos) {
+    } else if (std::string_view("()[]{},:=.<>|;").find(c) != std::string_view::npos) {
       push(TokenKind::Punct, i, i + 1);
       ++i;
     } else {

@@ -19,11 +19,10 @@ namespace {
 at::Tensor grad_cam_block(HookPoint& hook, const at::Tensor& x, const at::Tensor& targets, bool relu) {
   at::Tensor act = hook.activation(x).detach().requires_grad_(true);
   at::Tensor out = hook.output(act);
-  if (out.dim() != 2) throw OpError("Grad-CAM needs outputs [N, classes]; the head returned " + describe(Value(out)));
   std::vector<at::Tensor> maps;
   int64_t count = targets.size(1);
   for (int64_t j = 0; j < count; ++j) {
-    at::Tensor picked = out.gather(1, targets.select(1, j).view({-1, 1})).sum();
+    at::Tensor picked = pick_targets(out, targets.select(1, j).view({-1, 1})).sum();
     at::Tensor grad = torch::autograd::grad({picked}, {act}, {}, /*retain_graph=*/j + 1 < count)[0];
     // Channel weights: the gradient averaged over space (none for flat activations).
     std::vector<int64_t> space;
@@ -92,7 +91,7 @@ void register_attr_layer(OpLibrary& lib) {
                }
                auto activation_gradient = [&](const at::Tensor& points, const at::Tensor& targets) {
                  at::Tensor act = hook.activation(points).detach().requires_grad_(true);
-                 at::Tensor picked = hook.output(act).gather(1, targets.view({-1, 1})).sum();
+                 at::Tensor picked = pick_targets(hook.output(act), targets.view({-1, 1})).sum();
                  return torch::autograd::grad({picked}, {act})[0];
                };
                at::Tensor out = per_target(t, [&](const at::Tensor& tj) {

@@ -145,11 +145,13 @@ void register_attr_perturbation(OpLibrary& lib) {
                   "Occlusion (Zeiler & Fergus, 2014), as Captum: slide a window over each input with the given "
                   "strides, replace it by the baseline, and give every element the mean drop in the target output "
                   "over the windows that covered it. Elements no window covers get 0.");
-  perturbation_common(occ)
+  // Positional order as Captum's attribute(inputs, sliding_window_shapes, strides, baselines).
+  attribution_inputs(occ)
       .input("window", "int|list<int>",
              "Window size per example dimension; fewer sizes apply to the trailing dimensions (e.g. [4, 4] on "
              "[N, C, H, W] images covers all channels)")
       .param("strides", "int|list<int>", Operand::integer(1), "Step per dimension, same convention");
+  baseline_params(occ);
   lib.define(occ.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
     auto [m, x, b, t, f] = call_of(a, ctx, /*baselines=*/true, /*features=*/false);
     Windows w = windows_of(a, x);

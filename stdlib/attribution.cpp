@@ -1,5 +1,6 @@
 #include "stdlib/attribution.hpp"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
@@ -15,7 +16,8 @@ OpSignature& attribution_inputs(OpSignature& s) { return target_param(model_and_
 
 OpSignature& model_and_inputs(OpSignature& s) {
   return s.input("model", "model", "The classifier to explain")
-      .input("inputs", "tensor", "Inputs to explain, batched along the first dimension");
+      .input("inputs", "tensor", "Inputs to explain, batched along the first dimension")
+      .feeds("model");
 }
 
 OpSignature& target_param(OpSignature& s) {
@@ -63,8 +65,13 @@ OpSignature& baseline_params(OpSignature& s) {
       .param("baselines", "float|tensor|string", Operand::real(0.0),
              "Reference input: a scalar fill, a tensor broadcast to the inputs, \"blur\" (the input blurred with "
              "a Gaussian of blur_sigma pixels) or \"uniform\" (noise uniform over the input's range)")
+      .choices({"zero", "blur", "uniform"})  // for a string; a number or tensor is a fill
       .param("blur_sigma", "float", Operand::real(5.0), "Standard deviation in pixels of the \"blur\" baseline")
-      .range(0.1);
+      .range(0.1)
+      .param("baseline_seed", "int", Operand::integer(0),
+             "Seed of random baselines (\"uniform\"). The draw depends on this seed and the inputs' shape alone, so "
+             "an attribution and the metric that checks it (metric.completeness) use the same baselines; another "
+             "value is another draw");
 }
 
 namespace {
@@ -100,7 +107,11 @@ at::Tensor baselines_of(const OpArgs& a, const at::Tensor& x, OpContext& ctx) {
     if (kind == "zero") return at::zeros_like(x);
     if (kind == "blur") return blurred(x, a.float_("blur_sigma"));
     if (kind == "uniform") {
-      at::Generator gen = ctx.generator();
+      // Not the node's seed: every op that draws "uniform" baselines for the
+      // same inputs gets the same ones.
+      (void)ctx;
+      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+          0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(a.int_("baseline_seed")));
       at::Tensor u = at::empty(x.sizes(), x.options().device(at::kCPU)).uniform_(0, 1, gen).to(x.device());
       return x.min() + u * (x.max() - x.min());
     }
@@ -126,9 +137,7 @@ void for_chunks(OpContext& ctx, int64_t total, int64_t per_chunk, const std::fun
 
 at::Tensor target_gradient(torch::jit::Module& m, const at::Tensor& x, const at::Tensor& target) {
   at::Tensor xi = x.detach().requires_grad_(true);
-  at::Tensor out = logits_of(m, xi);
-  if (out.dim() != 2) throw OpError("attribution needs outputs [N, classes]; the model returned " + describe(Value(out)));
-  at::Tensor picked = out.gather(1, target.view({-1, 1})).sum();
+  at::Tensor picked = pick_targets(logits_of(m, xi), target.view({-1, 1})).sum();
   return torch::autograd::grad({picked}, {xi})[0];
 }
 
@@ -143,11 +152,7 @@ at::Tensor gradients(torch::jit::Module& m, const at::Tensor& x, const at::Tenso
 
 namespace {
 
-at::Tensor pick(const at::Tensor& logits, const at::Tensor& index) {
-  if (logits.dim() != 2)
-    throw OpError("attribution needs outputs [N, classes]; the model returned " + describe(Value(logits)));
-  return logits.gather(1, index);
-}
+at::Tensor pick(const at::Tensor& logits, const at::Tensor& index) { return pick_targets(logits, index); }
 
 }  // namespace
 

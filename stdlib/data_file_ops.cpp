@@ -163,6 +163,7 @@ void register_data_files(OpLibrary& lib) {
                  .input("path", "string", "CSV file; relative paths are relative to the script")
                  .input_file()
                  .param("label", "string", Operand::string("label"), "Column of class labels")
+                 .passes_nonfinite()
                  .returns("dataset{features: tensor, labels: tensor}"),
              [](const OpArgs& a, OpContext& ctx) {
                fs::path path = ctx.input_path(a.string("path"));

@@ -128,6 +128,7 @@ void register_data(OpLibrary& lib) {
                  .param("root", "string", Operand::string("/usr/share/datasets/fashion-mnist"),
                         "Directory of the idx files")
                  .compile_time()
+                 .passes_nonfinite()
                  .returns("dataset{images: tensor, labels: tensor}", "a dataset of N examples"),
              [](const OpArgs& a, OpContext& ctx) {
                int64_t limit = a.is_none("limit") ? 0 : a.int_("limit");
@@ -139,6 +140,7 @@ void register_data(OpLibrary& lib) {
                          "A dataset over tensors: each field of the record is one per-example field, all sharing "
                          "their first dimension (e.g. {images: x, labels: y}).")
                  .input("fields", "record", "Tensors with a common first dimension")
+                 .passes_nonfinite()
                  .returns("dataset"),
              [](const OpArgs& a, OpContext&) {
                std::vector<std::pair<std::string, at::Tensor>> fields;
@@ -160,6 +162,7 @@ void register_data(OpLibrary& lib) {
                  .param("shuffle", "bool", Operand::boolean(false), "Take a random COUNT instead, in random order")
                  .optional("seed", "int", "Overrides the derived seed for shuffle")
                  .stochastic()
+                 .passes_nonfinite()
                  .returns("dataset"),
              [](const OpArgs& a, OpContext& ctx) {
                DatasetPtr d = a.dataset("data");
@@ -178,6 +181,7 @@ void register_data(OpLibrary& lib) {
                  .param("shuffle", "bool", Operand::boolean(true), "Shuffle before splitting")
                  .optional("seed", "int", "Overrides the derived seed")
                  .stochastic()
+                 .passes_nonfinite()
                  .returns("record{train: dataset, test: dataset}"),
              [](const OpArgs& a, OpContext& ctx) {
                DatasetPtr d = a.dataset("data");
@@ -194,6 +198,7 @@ void register_data(OpLibrary& lib) {
                  .range(1)
                  .param("index", "int", Operand::integer(0), "Which batch")
                  .range(0)
+                 .passes_nonfinite()
                  .returns("record"),
              [](const OpArgs& a, OpContext&) {
                DatasetPtr d = a.dataset("data");

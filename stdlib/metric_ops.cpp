@@ -42,7 +42,48 @@ OpSignature& curve_params(OpSignature& s) {
   return target_param(model_and_inputs(s).input("attributions", "tensor", "Attributions for the inputs"))
       .param("steps", "int", Operand::integer(20), "Points on the curve after the start")
       .range(1)
-      .param("baseline", "float", Operand::real(0.0), "Value of removed (deletion) or not yet inserted features");
+      .param("baseline", "float", Operand::real(0.0), "Value of removed (deletion) or not yet inserted features")
+      .param("output_kind", "string", Operand::string("auto"),
+             "What the model returns: logits (softmaxed to probabilities), probs (used as they are), or auto: probs "
+             "when every output row of the inputs is non-negative and sums to 1, else logits")
+      .choices({"auto", "logits", "probs"});
+}
+
+// Whether the model's outputs are to be softmaxed: a model that ends in
+// softmax gave wrong curves when its probabilities were softmaxed again
+// (insertion AUC 0.948 -> 0.459 on one such model).
+Score curve_score(const OpArgs& a, torch::jit::Module& m, const at::Tensor& x, OpContext& ctx) {
+  const std::string& kind = a.string("output_kind");
+  if (kind == "logits") return Score::Probability;
+  if (kind == "probs") return Score::Logit;
+  torch::NoGradGuard no_grad;
+  // A few inputs tell: a softmax output sums to 1 on every row, logits almost never do.
+  at::Tensor raw = logits_of(m, x.slice(0, 0, std::min<int64_t>(x.size(0), 16)));
+  // Rounding of the model's own dtype: a float16 softmax sums to 1 within ~1e-3.
+  double eps = raw.is_floating_point() ? static_cast<double>(c10::elementSize(raw.scalar_type())) <= 2 ? 1e-2 : 1e-4 : 0;
+  at::Tensor out = raw.to(at::kDouble);
+  bool probs = out.dim() == 2 && out.size(1) > 1 && out.min().item<double>() >= -eps &&
+               (out.sum(1) - 1).abs().max().item<double>() <= eps;
+  if (probs)
+    ctx.log(OpContext::Info,
+            "the model's outputs are probabilities already (rows non-negative, summing to 1): used as they are, "
+            "not softmaxed again (output_kind=\"logits\" forces the softmax)");
+  return probs ? Score::Logit : Score::Probability;
+}
+
+// Examples whose metric is undefined (`undefined`, [N] bool) are left out of
+// the mean, as Quantus returns NaN for them; the run says how many and why.
+// When none is left there is no value: an error, not a NaN.
+double mean_where_defined(const at::Tensor& values, const at::Tensor& undefined, const std::string& metric,
+                          const std::string& why, OpContext& ctx) {
+  int64_t bad = undefined.sum().item<int64_t>(), n = undefined.size(0);
+  if (bad == n)
+    throw OpError(metric + " is undefined for every input: " + why + " (" + std::to_string(n) + " of " +
+                  std::to_string(n) + ")");
+  if (bad > 0)
+    ctx.log(OpContext::Warn, metric + " is undefined for " + std::to_string(bad) + " of " + std::to_string(n) +
+                                 " inputs (" + why + "); they are left out of the mean");
+  return values.masked_select(undefined.logical_not()).mean().item<double>();
 }
 
 // Pixel flipping: the target's softmax probability as the most relevant
@@ -54,6 +95,13 @@ at::Tensor flipping_curve(const OpArgs& a, OpContext& ctx, bool insertion) {
   Targets t = targets_of(a, m, x);
   if (t.multi) throw OpError("pixel flipping takes one target per example");
   int64_t n = x.size(0), steps = a.int_("steps"), features = relevance.size(1);
+  at::Tensor flat = relevance.to(at::kDouble);
+  int64_t constant = (std::get<0>(flat.max(1)) - std::get<0>(flat.min(1))).eq(0).sum().item<int64_t>();
+  if (constant > 0)
+    ctx.log(OpContext::Warn, std::to_string(constant) + " of " + std::to_string(n) +
+                                 " attributions give every feature the same relevance (e.g. all zero): their "
+                                 "order of removal is arbitrary, and so is their curve");
+  Score score = curve_score(a, m, x, ctx);
   // rank[i, f] = position of feature f when example i's features are sorted by relevance, descending.
   at::Tensor rank = relevance.argsort(1, /*descending=*/true).argsort(1, /*descending=*/false);
   bool per_pixel = x.dim() == 4;
@@ -72,7 +120,7 @@ at::Tensor flipping_curve(const OpArgs& a, OpContext& ctx, bool insertion) {
         return blend(x, base, at::stack(keep, 0));
       },
       [&](int64_t p0, int64_t p1, const at::Tensor& s) { curve.slice(1, p0, p1).copy_(s.select(2, 0).t()); }, ctx,
-      Score::Probability);
+      score);
   return curve;
 }
 
@@ -251,23 +299,26 @@ void register_metric(OpLibrary& lib) {
                      "Sparseness (Chalasani et al., 2020; Quantus' Sparseness): the Gini index of |attributions| "
                      "per input, averaged. 1 when one feature holds all relevance, 0 when all hold the same.");
   sparse.input("attributions", "tensor", "Attributions [N, ...]");
-  lib.define(sparse.returns("float", "Mean Gini index"), [](const OpArgs& a, OpContext&) {
+  lib.define(sparse.returns("float", "Mean Gini index over the inputs whose attribution is not all zero"),
+             [](const OpArgs& a, OpContext& ctx) {
     at::Tensor r = magnitudes(a);
     int64_t d = r.size(1);
     at::Tensor sorted = std::get<0>(r.sort(1)) + 1e-12;
     at::Tensor k = at::arange(1, d + 1, sorted.options());
     at::Tensor gini = ((2 * k - d - 1) * sorted).sum(1) / (static_cast<double>(d) * sorted.sum(1));
-    return Value(gini.mean().item<double>());
+    return Value(mean_where_defined(gini, r.sum(1).eq(0), "sparseness", "the attribution is all zero", ctx));
   });
 
   OpSignature complexity("metric.complexity",
                          "Complexity (Bhatt et al., 2020; Quantus' Complexity): the entropy of each input's "
                          "relevance distribution |a| / sum |a|, averaged. Lower is simpler.");
   complexity.input("attributions", "tensor", "Attributions [N, ...]");
-  lib.define(complexity.returns("float", "Mean entropy in nats"), [](const OpArgs& a, OpContext&) {
+  lib.define(complexity.returns("float", "Mean entropy in nats over the inputs whose attribution is not all zero"),
+             [](const OpArgs& a, OpContext& ctx) {
     at::Tensor r = magnitudes(a);
     at::Tensor p = r / r.sum(1, true).clamp_min(1e-300);
-    return Value((-(p * (p + 1e-300).log()).sum(1)).mean().item<double>());
+    at::Tensor entropy = -(p * (p + 1e-300).log()).sum(1);
+    return Value(mean_where_defined(entropy, r.sum(1).eq(0), "complexity", "the attribution is all zero", ctx));
   });
 
   auto localisation = [](const char* name, const char* doc) {
@@ -289,21 +340,25 @@ void register_metric(OpLibrary& lib) {
   lib.define(localisation("metric.pointing_game",
                           "Pointing game (Zhang et al., 2018): the fraction of inputs whose most relevant pixel "
                           "lies inside the mask.")
-                 .returns("float", "Hit rate in [0, 1]"),
-             [relevance_and_mask](const OpArgs& a, OpContext&) {
+                 .returns("float", "Hit rate in [0, 1] over the inputs whose attribution has a most relevant pixel"),
+             [relevance_and_mask](const OpArgs& a, OpContext& ctx) {
                auto [r, m] = relevance_and_mask(a);
-               at::Tensor hit = m.gather(1, r.argmax(1, true));
-               return Value(hit.to(at::kDouble).mean().item<double>());
+               at::Tensor hit = m.gather(1, r.argmax(1, true)).squeeze(1);
+               // A constant attribution has no most relevant pixel: argmax picks the first.
+               at::Tensor flat = (std::get<0>(r.max(1)) - std::get<0>(r.min(1))).eq(0);
+               return Value(mean_where_defined(hit.to(at::kDouble), flat, "the pointing game",
+                                               "every pixel is equally relevant, e.g. all zero", ctx));
              });
   lib.define(localisation("metric.relevance_mass",
                           "Relevance mass accuracy (Arras et al., 2022): the share of positive relevance that "
                           "falls inside the mask, averaged over inputs.")
-                 .returns("float", "Share in [0, 1]"),
-             [relevance_and_mask](const OpArgs& a, OpContext&) {
+                 .returns("float", "Share in [0, 1], over the inputs with some positive relevance"),
+             [relevance_and_mask](const OpArgs& a, OpContext& ctx) {
                auto [r, m] = relevance_and_mask(a);
                at::Tensor pos = r.clamp_min(0);
                at::Tensor inside = (pos * m.to(at::kDouble)).sum(1) / pos.sum(1).clamp_min(1e-300);
-               return Value(inside.mean().item<double>());
+               return Value(mean_where_defined(inside, pos.sum(1).eq(0), "relevance mass",
+                                               "the attribution has no positive relevance", ctx));
              });
 }
 

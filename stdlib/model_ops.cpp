@@ -1,6 +1,11 @@
 // model.*: TorchScript models, loaded and run.
 #include <ATen/ATen.h>
+#include <torch/csrc/jit/ir/constants.h>
 #include <torch/script.h>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
 
 #include "engine/dataset.hpp"
 #include "stdlib/attribution.hpp"
@@ -19,17 +24,53 @@ at::Tensor batched(const OpArgs& a, OpContext& ctx, const std::function<at::Tens
   DatasetPtr d = lazy ? a.dataset("inputs") : DatasetPtr();
   at::Tensor x = lazy ? at::Tensor() : a.tensor("inputs");
   int64_t n = lazy ? d->size() : x.size(0);
+  const std::string field = lazy ? model_input_field(*d) : std::string();
   torch::NoGradGuard no_grad;
   std::vector<at::Tensor> outs;
   for (int64_t i = 0; i < n; i += batch) {
     if (ctx.cancelled()) throw OpError("cancelled");
-    at::Tensor xb = lazy ? select_path(d->slice(i, i + batch), {"images"}).toTensor()
+    at::Tensor xb = lazy ? select_path(d->slice(i, i + batch), {field}).toTensor()
                          : x.slice(0, i, std::min(i + batch, n));
     outs.push_back(f(xb.to(ctx.device)));
     ctx.progress(static_cast<uint64_t>(std::min(i + batch, n)), static_cast<uint64_t>(n));
   }
   if (outs.empty()) throw OpError("no inputs to run the model on");
   return at::cat(outs, 0);
+}
+
+// A model traced (torch.jit.trace) in training mode has dropout and batch
+// norm's training flag baked into its graph as constants: eval() cannot turn
+// them off, and its predictions match neither mode. Names the first such op.
+std::optional<std::string> traced_in_training_mode(const torch::jit::Module& m) {
+  auto train_input = [](const torch::jit::Node* node) -> int {
+    std::string kind = node->kind().toQualString();
+    if (kind == "aten::dropout" || kind == "aten::dropout_" || kind == "aten::feature_dropout" ||
+        kind == "aten::alpha_dropout" || kind == "aten::feature_alpha_dropout")
+      return 2;
+    if (kind == "aten::batch_norm") return 5;
+    return -1;
+  };
+  std::function<std::optional<std::string>(torch::jit::Block*)> scan = [&](torch::jit::Block* block) -> std::optional<std::string> {
+    for (torch::jit::Node* node : block->nodes()) {
+      int i = train_input(node);
+      if (i >= 0 && static_cast<size_t>(i) < node->inputs().size()) {
+        auto flag = torch::jit::toIValue(node->inputs()[static_cast<size_t>(i)]);
+        if (flag && flag->isBool() && flag->toBool()) return std::string(node->kind().toQualString());
+      }
+      for (torch::jit::Block* b : node->blocks())
+        if (auto found = scan(b)) return found;
+    }
+    return std::nullopt;
+  };
+  // Only a module that was itself in training mode when traced: batch norm
+  // without running statistics, or dropout kept on deliberately (MC dropout),
+  // trace as training=True in eval mode too and are what the user meant.
+  for (const torch::jit::Module& sub : m.modules()) {
+    auto forward = sub.find_method("forward");
+    if (!forward || !sub.hasattr("training") || !sub.is_training()) continue;
+    if (auto found = scan(forward->graph()->block())) return found;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -41,21 +82,35 @@ void register_model(OpLibrary& lib) {
                  .returns("model"),
              [](const OpArgs& a, OpContext& ctx) {
                auto path = ctx.input_path(a.string("path"));
+               std::error_code ec;
+               if (!std::filesystem::is_regular_file(path, ec)) throw OpError("cannot open '" + path.string() + "': no such file");
+               torch::jit::Module m;
                try {
-                 torch::jit::Module m = torch::jit::load(path.string());
-                 m.eval();
-                 return Value(m._ivalue());
+                 m = torch::jit::load(path.string());
                } catch (const c10::Error& e) {
                  throw OpError("cannot load TorchScript model '" + path.string() +
-                               "': " + e.what_without_backtrace() + " (export it with torch.jit.script or trace)");
+                               "': " + excerpt(e.what_without_backtrace(), 300) +
+                               " (export it with torch.jit.script or trace; a state_dict is weights without the model)");
                }
+               if (auto op = traced_in_training_mode(m))
+                 throw OpError("'" + path.string() + "' was traced in training mode: its graph runs " + *op +
+                               " with training=True fixed when it was traced, so eval mode cannot turn it off and its "
+                               "outputs match neither mode; call model.eval() before torch.jit.trace and save again");
+               if (m.hasattr("training") && m.is_training())
+                 ctx.log(OpContext::Info, "the model was saved in training mode; it runs in eval mode (dropout off, "
+                                          "batch norm on its running statistics)");
+               // Inference and attribution run in eval mode, as Captum users call model.eval() first.
+               m.eval();
+               return Value(m._ivalue());
              });
 
   lib.define(OpSignature("model.predict",
                          "Runs the model on inputs in batches and returns its outputs (e.g. logits). A dataset is "
-                         "read a batch at a time; its `images` field is the input.")
+                         "read a batch at a time; its `images` field (or `features`, for tabular data) is the input.")
                  .input("model", "model", "The model")
-                 .input("inputs", "tensor|dataset", "Inputs batched along the first dimension, or a dataset")
+                 .input("inputs", "tensor|dataset{images: tensor}|dataset{features: tensor}",
+                        "Inputs batched along the first dimension, or a dataset (its images, or features for tabular data)")
+                 .feeds("model")
                  .param("batch", "int", Operand::integer(256), "Examples per forward pass")
                  .range(1)
                  .returns("tensor"),
@@ -68,7 +123,9 @@ void register_model(OpLibrary& lib) {
                           "The activation at a hook point for each input (e.g. embeddings for clustering): "
                           "layer(x), in batches; a dataset is read a batch at a time (its `images`).");
   activations.input("model", "model", "The model")
-      .input("inputs", "tensor|dataset", "Inputs batched along the first dimension, or a dataset")
+      .input("inputs", "tensor|dataset{images: tensor}|dataset{features: tensor}",
+                        "Inputs batched along the first dimension, or a dataset (its images, or features for tabular data)")
+      .feeds("model")
       .param("batch", "int", Operand::integer(256), "Examples per forward pass")
       .range(1);
   hook_params(activations).returns("tensor", "[N, ...]: what `layer` returns for each input");

@@ -33,6 +33,13 @@ int64_t forward_bytes_per_example(torch::jit::Module& m, const at::Tensor& x, in
 // forward(x) as a tensor; a clear error when the model returns something else.
 at::Tensor logits_of(torch::jit::Module& m, const at::Tensor& x);
 
+// The model's outputs as rows of scores [N, K] for picking targets: a model
+// that returns one number per input ([N]) has one output (target 0 or none).
+at::Tensor score_rows(const at::Tensor& outputs);
+// `index` [N, T] (or [N]) picked from score rows, with out-of-range targets said
+// in the user's terms: "target 11, but the model has 4 outputs".
+at::Tensor pick_targets(const at::Tensor& outputs, const at::Tensor& index);
+
 // The target argument as one class index per example: none -> the model's
 // predicted class, an int -> that class for all, a tensor -> one per example.
 at::Tensor targets_for(const OpArgs& a, const std::string& name, torch::jit::Module& m, const at::Tensor& inputs);

@@ -52,6 +52,7 @@ void register_tensor(OpLibrary& lib) {
                  .input("path", "string", "File to read; relative paths are relative to the script")
                  .input_file()
                  .optional("key", "string", "Which tensor of a file that holds several")
+                 .passes_nonfinite()
                  .returns("tensor"),
              [](const OpArgs& a, OpContext& ctx) {
                std::optional<std::string> key;
@@ -66,6 +67,7 @@ void register_tensor(OpLibrary& lib) {
                  .input("path", "string", "File name, relative to the output directory (`pipette run --out`)")
                  .output_path()
                  .side_effects()
+                 .passes_nonfinite()
                  .returns("string", "The path written, relative to the output directory"),
              [](const OpArgs& a, OpContext& ctx) {
                std::string ext = std::filesystem::path(a.string("path")).extension().string();
@@ -129,6 +131,31 @@ void register_tensor(OpLibrary& lib) {
                if (c.is_floating_point() && c.isnan().any().item<bool>()) throw OpError("the condition holds NaN");
                at::ScalarType t = at::result_type(x, y);
                return Value(at::where(c.ne(0), x.to(t), y.to(t)));
+             });
+
+  // The two ops that look at NaN and Inf rather than refuse them (the engine
+  // refuses them everywhere else): find them, and replace them.
+  lib.define(OpSignature("tensor.isfinite",
+                         "Element-wise: true where x is neither NaN nor infinite (a mask for tensor.where, or with "
+                         "tensor.mean the share of finite values).")
+                 .input("x", "tensor", "Input; NaN and Inf allowed")
+                 .passes_nonfinite()
+                 .returns("tensor", "bool, shaped like x"),
+             [](const OpArgs& a, OpContext&) { return Value(a.tensor("x").isfinite()); });
+  lib.define(OpSignature("tensor.nan_to_num",
+                         "NaN, +Inf and -Inf replaced by the given values (torch.nan_to_num); by default 0 and the "
+                         "dtype's largest and smallest finite values.")
+                 .input("x", "tensor", "Input; NaN and Inf allowed")
+                 .param("nan", "float", Operand::real(0.0), "What NaN becomes")
+                 .optional("posinf", "float", "What +Inf becomes; none: the largest finite value")
+                 .optional("neginf", "float", "What -Inf becomes; none: the smallest finite value")
+                 .passes_nonfinite()
+                 .returns("tensor"),
+             [](const OpArgs& a, OpContext&) {
+               auto opt = [&](const char* name) {
+                 return a.is_none(name) ? c10::optional<double>() : c10::optional<double>(a.float_(name));
+               };
+               return Value(at::nan_to_num(a.tensor("x"), a.float_("nan"), opt("posinf"), opt("neginf")));
              });
 
   using Reduce = at::Tensor (*)(const at::Tensor&, std::optional<int64_t>);

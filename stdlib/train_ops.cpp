@@ -27,9 +27,10 @@ int64_t count_classes(const Dataset& d) {
 double accuracy(torch::jit::Module& m, const Dataset& d, const at::Tensor& idx, c10::Device device) {
   torch::NoGradGuard no_grad;
   int64_t correct = 0;
+  const std::string field = model_input_field(d);
   for (int64_t i = 0; i < idx.size(0); i += kScanBatch) {
     Value b = d.gather(idx.slice(0, i, i + kScanBatch));
-    at::Tensor x = select_path(b, {"images"}).toTensor().to(device);
+    at::Tensor x = select_path(b, {field}).toTensor().to(device);
     at::Tensor y = select_path(b, {"labels"}).toTensor().to(device);
     correct += logits_of(m, x).argmax(1).eq(y).sum().item<int64_t>();
   }
@@ -47,7 +48,8 @@ void register_train(OpLibrary& lib) {
                   2)  // 2: models carry the `training` flag
           .param("arch", "string", Operand::string("cnn"), "mlp, cnn or resnet")
           .choices({"mlp", "cnn", "resnet"})
-          .input("data", "dataset{images: tensor, labels: tensor}", "Training examples")
+          .input("data", "dataset{images: tensor, labels: tensor}|dataset{features: tensor, labels: tensor}",
+                 "Training examples: images, or tabular features (data.csv)")
           .optional("model", "model", "Fine-tune this model instead of building ARCH (it is copied, not changed)")
           .param("epochs", "int", Operand::integer(1), "Passes over the data")
           .range(1)
@@ -85,7 +87,7 @@ void register_train(OpLibrary& lib) {
         torch::jit::Module m;
         if (a.is_none("model")) {
           ArchShape shape;
-          at::Tensor first = select_path(data->slice(0, 1), {"images"}).toTensor();
+          at::Tensor first = select_path(data->slice(0, 1), {model_input_field(*data)}).toTensor();
           shape.input.assign(first.sizes().begin() + 1, first.sizes().end());
           shape.classes = a.int_("classes") > 0 ? a.int_("classes") : count_classes(*data);
           m = build_architecture(a.string("arch"), shape, gen);
@@ -105,13 +107,14 @@ void register_train(OpLibrary& lib) {
         int64_t batch = a.int_("batch"), epochs = a.int_("epochs");
         int64_t steps_per_epoch = (train_idx.size(0) + batch - 1) / batch;
         std::vector<double> losses;
+        const std::string field = model_input_field(*data);
         for (int64_t epoch = 0; epoch < epochs; ++epoch) {
           at::Tensor shuffled = train_idx.index_select(0, at::randperm(train_idx.size(0), gen, at::kLong));
           double total = 0;
           for (int64_t s = 0; s < steps_per_epoch; ++s) {
             if (ctx.cancelled()) throw OpError("cancelled");
             Value b = data->gather(shuffled.slice(0, s * batch, (s + 1) * batch));
-            at::Tensor x = select_path(b, {"images"}).toTensor().to(ctx.device);
+            at::Tensor x = select_path(b, {field}).toTensor().to(ctx.device);
             at::Tensor y = select_path(b, {"labels"}).toTensor().to(ctx.device, at::kLong);
             at::Tensor loss = at::cross_entropy_loss(logits_of(m, x), y);
             if (!std::isfinite(loss.item<double>()))

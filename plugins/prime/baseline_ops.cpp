@@ -55,6 +55,7 @@ void register_baseline_ops(pipette::OpLibrary& lib) {
           .optional("classes", "list<string>", "Class names (else 'class 3')")
           .optional("seed", "int", "Seeds k-means++ (else derived from the run seed)")
           .stochastic()
+          .may_return_nonfinite()  // NaN: not measured (a group without images)
           .returns("record{class: list<int>, class_name: list<string>, cluster: list<int>, errors: list<int>, "
                    "support: list<int>, accuracy: list<float>, class_accuracy: list<float>, drop: list<float>, "
                    "tags: list<string>, tag_support: list<int>, tag_accuracy: list<float>, "

@@ -107,6 +107,7 @@ void register_extract_ops(pipette::OpLibrary& lib) {
           .range(1, 6)
           .param("per_class", "bool", Operand::boolean(true), "Search within each class (else over all images)")
           .optional("classes", "list<string>", "Class names for the table and descriptions (else 'class 3')")
+          .may_return_nonfinite()  // NaN: not measured (a group without images)
           .returns(kModesType,
                    "The failure modes, one row each (a table: save as .csv), sorted by class, then drop"),
       [](const OpArgs& a, OpContext& ctx) -> Value {
@@ -180,6 +181,7 @@ void register_extract_ops(pipette::OpLibrary& lib) {
           .range(1)
           .param("min_drop", "float", Operand::real(0.30), "Least drop for a mode to count as holding")
           .range(0, 1)
+          .may_return_nonfinite()  // NaN: not measured (a group without images)
           .returns("record{modes: record, held: float, mean_drop: float, mean_train_drop: float, coverage: float}",
                    "`modes`: per mode (a table) class, tags, support, accuracy, class_accuracy, drop, train_drop, "
                    "holds; `held`: the fraction of modes that hold; `mean_drop` and `mean_train_drop`: their mean "

@@ -114,6 +114,9 @@ void register_ops(pipette::OpLibrary& lib) {
                          "judged watermarked, FPR) at every threshold, the AUROC, and the TPR at 1 % and 0.1 % FPR.")
                  .input("watermarked", "tensor", "Scores of watermarked (or attacked watermarked) images [N]")
                  .input("clean", "tensor", "Scores of clean images [M]")
+                 // Its threshold sweep starts at +Inf (flag nothing), as scikit-learn's
+                 // roc_curve; the scores themselves it checks for NaN and Inf.
+                 .passes_nonfinite()
                  .returns("record{auroc: float, tpr_at_1pct_fpr: float, tpr_at_01pct_fpr: float, threshold: tensor, "
                           "evasion: tensor, spoofing: tensor}"),
              guarded([](const OpArgs& a, OpContext&) -> Value {

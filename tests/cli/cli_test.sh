@@ -1,28 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of the pipette command line: exit statuses, output formats.
 #   cli_test.sh PIPETTE_BINARY SOURCE_DIR TEST_PLUGINS_DIR
-set -u
-PIPETTE=$1
 SRC=$2
 PLUGINS=$3
-fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-# Never touch the user's plugin registry cache or pick up their plugins.
-export PIPETTE_REGISTRY=$tmp/registry.xml
-unset PIPETTE_PLUGIN_PATH
-
-expect() {  # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2
-  shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  if [[ $got -ne $want ]]; then
-    echo "FAIL: $what: exit $got, wanted $want"; cat "$tmp/out" "$tmp/err"; fail=1
-  else
-    echo "ok: $what"
-  fi
-}
+source "$(dirname "$0")/harness.sh" "$1"
 
 expect 0 "--version" -- "$PIPETTE" --version
 grep -q "^pipette " "$tmp/out" || { echo "FAIL: --version output"; fail=1; }
@@ -107,7 +88,7 @@ expect 1 "a failing node makes run exit 1" -- "$PIPETTE" run "$tmp/fails.pipe" -
 grep -q "fails.pipe:1:11: error: in node n0 (tensor.load): cannot open" "$tmp/err" || { echo "FAIL: run error text"; cat "$tmp/err"; fail=1; }
 grep -q '"b": ' "$tmp/fails/report.json" || { echo "FAIL: independent report missing"; fail=1; }
 grep -q '"missing_reports": \[\s*"a"' <(tr -d '\n' <"$tmp/fails/report.json") || { echo "FAIL: missing_reports"; fail=1; }
-# The run store: every run recorded beside its script; list, show, diff.
+# The run store: every run recorded in the project's .pipette/; list, show, diff.
 printf 'param k: float = 1\nreport "noise" = tensor.sum(tensor.random([10]))\nreport "k2" = tensor.mul(k, 2)\n' >"$tmp/sweep.pipe"
 "$PIPETTE" run "$tmp/sweep.pipe" --out "$tmp/sw1" 2>/dev/null
 "$PIPETTE" run "$tmp/sweep.pipe" --out "$tmp/sw2" --set k=3 --seed 5 2>/dev/null
@@ -198,7 +179,8 @@ sleep 0.5
 kill -INT "$pid"
 wait "$pid"
 got=$?
-if [[ $got -eq 130 ]] && grep -q '"status": "interrupted"' "$tmp/long/report.json" && grep -q "^interrupted: " "$tmp/err"; then
+if [[ $got -eq 130 ]] && grep -q '"status": "interrupted"' "$tmp/long/report.json" && grep -q "^interrupted: " "$tmp/err" \
+  && grep -q "^not reported (the run was stopped before they were computed): last" "$tmp/err"; then
   echo "ok: SIGINT stops the run cleanly"
 else
   echo "FAIL: SIGINT: exit $got"; cat "$tmp/err"; fail=1

@@ -5,14 +5,7 @@
 # says why. One check per class of defect (docs/running.md, "What pipette
 # guarantees").
 #   hostile_test.sh PIPETTE_BINARY
-set -u
-PIPETTE=$1
-fail=0
-tmp=$(mktemp -d)
-trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-export PIPETTE_REGISTRY=$tmp/registry.xml
-unset PIPETTE_PLUGIN_PATH
-cd "$tmp" || exit 1
+source "$(dirname "$0")/harness.sh" "$1"
 
 ok() { echo "ok: $1"; }
 bad() { echo "FAIL: $1"; shift; for f in "$@"; do [[ -f $f ]] && { echo "--- $f"; head -c 3000 "$f"; echo; }; done; fail=1; }
@@ -106,7 +99,7 @@ has err.txt "cannot be written"
 has onocache/report.json '"s":'
 
 # --- 7. eight concurrent first runs on a fresh .pipette/.
-mkdir sweep && cp small.pipe sweep/ && (cd sweep && for i in 1 2 3 4 5 6 7 8; do "$PIPETTE" run small.pipe --out "o$i" >/dev/null 2>"e$i" & done; wait)
+mkdir -p sweep/.pipette && cp small.pipe sweep/ && (cd sweep && for i in 1 2 3 4 5 6 7 8; do "$PIPETTE" run small.pipe --out "o$i" >/dev/null 2>"e$i" & done; wait)
 n=$(cd sweep && "$PIPETTE" runs | tail -n +2 | wc -l)
 [[ $n -eq 8 ]] && ok "8 concurrent first runs: 8 rows" || bad "8 concurrent first runs recorded $n" sweep/e1 sweep/e2
 

@@ -88,6 +88,22 @@ TEST(Format, KeepsCommentsAndAlignsTrailingOnes) {
   EXPECT_EQ(fmt(""), "");
 }
 
+// `;` separates statements on one line (docs/language.md's own example); fmt
+// refused it as a character it could not lex.
+TEST(Format, SemicolonsSeparateStatementsOnALine) {
+  EXPECT_EQ(fmt("let m = tensor.mean(d.images)  ;report \"mean\"=m\n"),
+            "let m = tensor.mean(d.images); report \"mean\" = m\n");
+  EXPECT_EQ(fmt("pipeline f(x){let y = x;return y}\n"), "pipeline f(x) { let y = x; return y }\n");
+  EXPECT_EQ(fmt("for n in [1,2] {report \"a_{n}\" = n ; report \"b_{n}\" = {a:n}}\n"),
+            "for n in [1, 2] { report \"a_{n}\" = n; report \"b_{n}\" = {a: n} }\n");
+  // The line stays one that compiles to the same graph.
+  std::string src = "param k: int = 2\nlet a = k; let b = a\nreport \"b\" = b; report \"a\" = a\n";
+  lang::Compiler before(stdlib::library().ops, {}), after(stdlib::library().ops, {});
+  auto g1 = before.compile_text("s.pipe", src), g2 = after.compile_text("s.pipe", fmt(src));
+  ASSERT_TRUE(g1 && g2) << before.render_diagnostics() << after.render_diagnostics();
+  EXPECT_EQ(g1->nodes.size(), g2->nodes.size());
+}
+
 TEST(Format, RefusesWhatItCannotLex) {
   EXPECT_NE(lang::format_source("let s = \"open\n").error, "");
   EXPECT_NE(lang::format_source("let s = 1 ? 2\n").error, "");

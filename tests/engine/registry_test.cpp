@@ -58,6 +58,11 @@ TEST(Signature, DeclarationAndPrinting) {
   EXPECT_EQ(s.summary(), "Integrated gradients.");
   EXPECT_TRUE(s.find_param("method")->compile_time);  // choices imply a constant
   EXPECT_EQ(*s.find_param("steps")->min, 1.0);
+  // The one-line summary ends at a sentence, not at an abbreviation or inside parentheses.
+  EXPECT_EQ(OpSignature("d.t", "A dataset of tensors (e.g. from tensor.load). More.").summary(),
+            "A dataset of tensors (e.g. from tensor.load).");
+  EXPECT_EQ(OpSignature("w.a", "As Saberi et al. 2024 attack it. More.").summary(), "As Saberi et al. 2024 attack it.");
+  EXPECT_EQ(OpSignature("x.y", "Values (i.e. logits. Or not) here. More.").summary(), "Values (i.e. logits. Or not) here.");
   EXPECT_THROW(OpSignature("a.b", "").input("x", "tensr", ""), std::logic_error);
   EXPECT_THROW(OpSignature("a.b", "").range(1), std::logic_error);
   EXPECT_THROW(OpSignature("a.b", "").input("x", "tensor", "").param("x", "int", Operand::integer(1), ""), std::logic_error);

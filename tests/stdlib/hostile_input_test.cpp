@@ -123,7 +123,43 @@ TEST_F(Stdlib, AModelThatReturnsOneRowForABatchIsRefused) {
   save_module("sum.pt", {}, "def forward(self, x):\n    return torch.flatten(x, 1).sum(0, keepdim=True)\n");
   save(at::rand({8, 3}), "x.pt");
   std::string err = run_errors(R"(report "p" = model.predict(model.load("sum.pt"), tensor.load("x.pt")))");
-  EXPECT_NE(err.find("for a batch of 8 inputs; it must return one row of outputs per input"), std::string::npos) << err;
+  EXPECT_NE(err.find("for a batch of 8 inputs of shape [*, 3]; it must return one row of outputs per input"), std::string::npos) << err;
+}
+
+// torch.save's legacy format around a hostile object pickle: three small
+// pickles before it (magic number, protocol, system info), an empty list of
+// storage keys after it.
+std::string legacy_pt(const std::string& object) {
+  std::string small("\x80\x02K\x01.", 5);
+  return small + small + small + "\x80\x02" + object + "." + std::string("\x80\x02].", 4);
+}
+
+TEST_F(Stdlib, PicklesThatNestDeeplyShareBillionsOrHoldThemselvesAreRefused) {
+  // A tuple inside a tuple a million times: recursion in copies and
+  // destructors overflowed the stack.
+  write_bytes(dir_ / "deep.pt", legacy_pt(")" + std::string(1000000, '\x85')));
+  // One list shared twice, forty times over: 2^40 values ("billion laughs").
+  // (Literals with NUL bytes are std::string literals; "\x00" "a" keeps the
+  // escape from swallowing a following hex digit.)
+  using namespace std::string_literals;
+  std::string laughs = "]q\x00"s;
+  for (int i = 0; i < 40; ++i) laughs += "h\x00h\x00\x86q\x00"s;
+  write_bytes(dir_ / "laughs.pt", legacy_pt(laughs));
+  // A dict that holds itself: d["a"] = d.
+  write_bytes(dir_ / "cycle.pt", legacy_pt("}q\x00X\x01\x00\x00\x00" "ah\x00s"s));
+  EXPECT_NE(run_errors(R"(report "x" = load("deep.pt"))").find("nested more than 100 deep"), std::string::npos);
+  EXPECT_NE(run_errors(R"(report "x" = load("laughs.pt"))").find("more than 4194304 values"), std::string::npos);
+  EXPECT_NE(run_errors(R"(report "x" = load("cycle.pt"))").find("or holding themselves"), std::string::npos);
+  // A list memoized before its items are appended is the full list when
+  // recalled, as in Python ({"a": L, "b": L}); a copy was stale and empty.
+  std::string shared = "}q\x00(X\x01\x00\x00\x00" "a]q\x01(K\x07K\x08" "eX\x01\x00\x00\x00" "bh\x01u"s;
+  write_bytes(dir_ / "shared.pt", legacy_pt(shared));
+  auto e = run(R"(report "b" = load("shared.pt").b)");
+  ASSERT_EQ(e.reports.size(), 1u);
+  const Value& b = e.reports[0].second;
+  ASSERT_TRUE(b.isList());
+  ASSERT_EQ(b.toListRef().size(), 2u);
+  EXPECT_EQ(b.toListRef()[1].toInt(), 8);
 }
 
 TEST(GaussLegendre, ExactForPolynomialsUpToDegreeTwoNMinusOne) {

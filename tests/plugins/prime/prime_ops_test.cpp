@@ -98,7 +98,7 @@ TEST_F(PrimeOps, BadInputIsAClearErrorNotACrash) {
                 .find("the tags describe 600 images but there are 10 labels"),
             std::string::npos);
   EXPECT_NE(run_errors(load_split("a") + "report \"m\" = prime.extract(a_tags, a_labels, tensor.load(\"nan.pt\"))")
-                .find("predictions hold NaN (first at image 7)"),
+                .find("input 'predictions' holds 1 NaN (first at [7, 1], of 1200 values)"),
             std::string::npos);
   EXPECT_NE(run_errors("report \"t\" = prime.tags(tensor.load(\"half.pt\"), [\"a\", \"b\", \"c\"])")
                 .find("must hold 0/1 (or true/false) values"),
