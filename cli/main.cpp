@@ -10,6 +10,7 @@
 #include "cli/plugin_setup.hpp"
 #include "cli/project_dir.hpp"
 #include "engine/malloc_tuning.hpp"
+#include "engine/run_report.hpp"
 
 #ifndef PIPETTE_VERSION
 #define PIPETTE_VERSION "unknown"
@@ -24,7 +25,9 @@ int main(int argc, char** argv) {
   // pipette reports and survives like a full disk, instead of being killed.
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"pipette: ML robustness and interpretability experiments as .pipe scripts"};
-  app.set_version_flag("--version", std::string("pipette ") + PIPETTE_VERSION);
+  // Which LibTorch: a model file may need a newer one than this build has.
+  app.set_version_flag("--version", std::string("pipette ") + PIPETTE_VERSION + " (LibTorch " +
+                                        pipette::libtorch_version() + ")");
   app.require_subcommand(0, 1);
   // -v, -q and the other global options also after the command: `pipette run x.pipe -v`.
   app.fallthrough();

@@ -9,6 +9,7 @@
 
 #include "engine/dataset.hpp"
 #include "stdlib/attribution.hpp"
+#include "engine/run_report.hpp"
 #include "stdlib/model_util.hpp"
 #include "stdlib/stdlib.hpp"
 
@@ -87,10 +88,21 @@ void register_model(OpLibrary& lib) {
                torch::jit::Module m;
                try {
                  m = torch::jit::load(path.string());
-               } catch (const c10::Error& e) {
-                 throw OpError("cannot load TorchScript model '" + path.string() +
-                               "': " + excerpt(e.what_without_backtrace(), 300) +
-                               " (export it with torch.jit.script or trace; a state_dict is weights without the model)");
+               } catch (const std::exception& e) {
+                 const auto* c10 = dynamic_cast<const c10::Error*>(&e);
+                 std::string why = without_torchscript_trace(c10 ? c10->what_without_backtrace() : e.what());
+                 // A file from a newer PyTorch: its format version or an
+                 // operator this LibTorch does not know. Say which LibTorch
+                 // this is and how to get a current one.
+                 bool newer = why.find("maximum supported version") != std::string::npos ||
+                              why.find("Unknown builtin op") != std::string::npos ||
+                              why.find("Unknown type name") != std::string::npos;
+                 throw OpError("cannot load TorchScript model '" + path.string() + "': " + excerpt(why, 300) +
+                               (newer ? " (this pipette is built on LibTorch " + libtorch_version() +
+                                            "; the file needs a newer one: bash scripts/torch2.sh builds pipette on "
+                                            "PyPI's current LibTorch, or save the model with the older PyTorch)"
+                                      : std::string(" (export it with torch.jit.script or trace; a state_dict is "
+                                                    "weights without the model)")));
                }
                if (auto op = traced_in_training_mode(m))
                  throw OpError("'" + path.string() + "' was traced in training mode: its graph runs " + *op +
