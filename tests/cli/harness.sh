@@ -27,3 +27,12 @@ expect() {
     echo "ok: $what"
   fi
 }
+
+# need_python PYTHON CHECK WHAT: skip the test (exit 77, ctest's SKIP_RETURN_CODE)
+# unless PYTHON runs the Python statement CHECK (imports of the peers it needs).
+need_python() {
+  if [[ -z $1 || ! -x $1 ]] || ! "$1" -c "$2" 2>/dev/null; then
+    echo "skip: no Python with $3 (bash scripts/torch2.sh makes one)"
+    exit 77
+  fi
+}

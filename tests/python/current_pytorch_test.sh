@@ -10,10 +10,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../cli/harness.sh" "$1"
 PY=${2:-}
-if [[ -z $PY || ! -x $PY ]] || ! "$PY" -c 'import torch, captum, safetensors; assert int(torch.__version__.split(".")[0]) >= 2' 2>/dev/null; then
-  echo "skip: no Python with torch 2.x, captum and safetensors (bash scripts/torch2.sh makes one)"
-  exit 77
-fi
+need_python "$PY" 'import torch, captum, safetensors; assert int(torch.__version__.split(".")[0]) >= 2' \
+  "torch 2.x, captum and safetensors"
 mkdir -p m
 "$PY" "$here/make_current_models.py" m >py.out 2>&1 || { cat py.out; echo "FAIL: making the models"; exit 1; }
 echo "ok: models made by $(tail -1 py.out)"
