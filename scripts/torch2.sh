@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 root=$PWD/build-torch2
 venv=$root/venv
 req=scripts/torch2-requirements.txt
+lock=scripts/torch2-constraints.txt
 
 # A venv of the Python first on PATH (not Debian's, whose python3-torch is 1.13).
 python=${PIPETTE_TORCH2_PYTHON:-python3}
@@ -21,10 +22,10 @@ if [[ ! -x $venv/bin/python ]]; then
   "$python" -m venv "$venv"
 fi
 stamp=$venv/.installed-requirements
-if ! cmp -s "$req" "$stamp"; then
-  echo "torch2: pip install -r $req (PyTorch with CUDA: about 5 GB, once)"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
-  cp "$req" "$stamp"
+if ! cat "$req" "$lock" | cmp -s - "$stamp"; then
+  echo "torch2: pip install -r $req -c $lock (PyTorch with CUDA: about 5 GB, once)"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" -c "$lock"
+  cat "$req" "$lock" > "$stamp"
 fi
 
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

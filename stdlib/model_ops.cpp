@@ -10,6 +10,7 @@
 #include "engine/dataset.hpp"
 #include "stdlib/attribution.hpp"
 #include "engine/run_report.hpp"
+#include "stdlib/model_output.hpp"
 #include "stdlib/model_util.hpp"
 #include "stdlib/stdlib.hpp"
 
@@ -80,6 +81,9 @@ void register_model(OpLibrary& lib) {
   lib.define(OpSignature("model.load", "Loads a TorchScript module saved with torch.jit.save.")
                  .input("path", "string", "The .pt file")
                  .input_file()
+                 .optional("output", "string|int",
+                           "For a model returning a tuple or dict: the output ops read (a position, or a key: "
+                           "output=0, output=\"logits\")")
                  .returns("model"),
              [](const OpArgs& a, OpContext& ctx) {
                auto path = ctx.input_path(a.string("path"));
@@ -111,6 +115,10 @@ void register_model(OpLibrary& lib) {
                if (m.hasattr("training") && m.is_training())
                  ctx.log(OpContext::Info, "the model was saved in training mode; it runs in eval mode (dropout off, "
                                           "batch norm on its running statistics)");
+               if (a.is_none("output"))
+                 check_single_output(m, a.string("path"));
+               else
+                 m = with_output(m, a["output"], a.string("path"));
                // Inference and attribution run in eval mode, as Captum users call model.eval() first.
                m.eval();
                return Value(m._ivalue());

@@ -1,6 +1,7 @@
 #include "stdlib/model_util.hpp"
 
 #include "engine/value_io.hpp"
+#include "stdlib/model_output.hpp"
 
 #include <c10/core/Allocator.h>
 #include <c10/util/ThreadLocalDebugInfo.h>
@@ -122,6 +123,8 @@ at::Tensor logits_of(torch::jit::Module& m, const at::Tensor& x) {
     // std::runtime_error, not c10::Error.)
     const auto* c10 = dynamic_cast<const c10::Error*>(&e);
     std::string why = without_torchscript_trace(c10 ? c10->what_without_backtrace() : e.what());
+    if (auto missing = missing_output_error(why))
+      throw OpError(*missing + " (model.load's output= picks one)");
     throw OpError("the model failed on inputs of shape " + per_example_shape(x) + " (" + dtype_name(x.scalar_type()) +
                   "; * = any batch size): " + excerpt(why, 600) +
                   ". Check that the inputs have the shape and dtype the model was exported for");

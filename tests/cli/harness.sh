@@ -28,6 +28,17 @@ expect() {
   fi
 }
 
+# expect_error DESCRIPTION MESSAGE -- command...: the command fails (exit 1)
+# and its stderr holds MESSAGE (a fixed string).
+expect_error() {
+  local what=$1 message=$2
+  shift 3
+  expect 1 "$what" -- "$@"
+  if ! grep -qF -- "$message" "$tmp/err"; then
+    echo "FAIL: $what: stderr lacks: $message"; cat "$tmp/err"; fail=1
+  fi
+}
+
 # need_python PYTHON CHECK WHAT: skip the test (exit 77, ctest's SKIP_RETURN_CODE)
 # unless PYTHON runs the Python statement CHECK (imports of the peers it needs).
 need_python() {

@@ -29,6 +29,12 @@ report "cnn_ig" = attr.integrated_gradients(cnn, x, target=t, baselines=0.0, ste
 report "conv_weight" = tensor.load("state_dict.pt", key="features.0.weight")
 report "conv_weight_st" = tensor.load("weights.safetensors", key="features.0.weight")
 report "bn_mean" = load("state_dict.pt")
+let dict_model = model.load("dict_scripted.pt", output="logits")
+report "dict_scripted" = model.predict(dict_model, x)
+report "dict_traced" = model.predict(model.load("dict_traced.pt", output="logits"), x)
+report "dict_features" = model.predict(model.load("dict_scripted.pt", output="features"), x)
+report "tuple_scripted" = model.predict(model.load("tuple_scripted.pt", output=-1), x)
+report "dict_ig" = attr.integrated_gradients(dict_model, x, target=t, baselines=0.0, steps=50, method="gausslegendre")
 PIPE
 expect 0 "models saved by PyTorch $(tail -1 py.out | cut -d' ' -f2) run in pipette on LibTorch $libtorch" -- \
   "$PIPETTE" run m/run.pipe --out m/out --no-cache
@@ -54,7 +60,27 @@ s = torch.load(f"{d}/state_dict.pt")
 assert torch.equal(tensor(r["conv_weight"]), s["features.0.weight"])
 assert torch.equal(tensor(r["conv_weight_st"]), s["features.0.weight"])
 assert torch.allclose(tensor(r["bn_mean"]["features.1.running_mean"]), s["features.1.running_mean"])
+for how in ("scripted", "traced"):
+    assert torch.allclose(tensor(r[f"dict_{how}"]), e["dict_outputs"]["logits"], rtol=1e-5, atol=1e-5), how
+assert torch.allclose(tensor(r["dict_features"]), e["dict_outputs"]["features"], rtol=1e-5, atol=1e-5)
+assert torch.allclose(tensor(r["tuple_scripted"]), e["tuple_outputs"][1], rtol=1e-5, atol=1e-5)
+err = ((tensor(r["dict_ig"]) - e["dict_ig"]).abs().max() / e["dict_ig"].abs().max()).item()
+assert err < 1e-4, f"IG through output= differs from Captum's by {err:.2e}"
+print("dict and tuple outputs, picked by output=, equal Python's; IG through output= equals Captum's")
 PY
+# Several outputs without output=, a key or position the model lacks: each
+# refused with what the model returns and the fix.
+refuse() { printf '%s\n' "$2" >m/bad.pipe; expect_error "$1" "$3" -- "$PIPETTE" run m/bad.pipe --out m/bad --no-cache; }
+refuse "a dict-output model without output=" 'report "p" = model.predict(model.load("dict_scripted.pt"), tensor.load("x.pt"))' \
+  "returns Dict[str, Tensor], not one tensor; say which output pipette reads: model.load(\"dict_scripted.pt\", output=\"logits\""
+refuse "a tuple-output model without output=" 'report "p" = model.predict(model.load("tuple_scripted.pt"), tensor.load("x.pt"))' \
+  'output=0 (the position of the tensor to use)'
+refuse "a key the dict lacks" 'report "p" = model.predict(model.load("dict_traced.pt", output="probs"), tensor.load("x.pt"))' \
+  "the model's outputs have no key 'probs'; its keys are "
+refuse "a position past the tuple" 'report "p" = model.predict(model.load("tuple_scripted.pt", output=2), tensor.load("x.pt"))' \
+  "output=2, but the model 'tuple_scripted.pt' returns 2 outputs"
+refuse "output= on a one-tensor model" 'report "p" = model.predict(model.load("cnn_scripted.pt", output=0), tensor.load("x.pt"))' \
+  "output= is for models that return a tuple, list or dict of tensors"
 # A file from a PyTorch newer than this build's LibTorch: its archive's format
 # version past what LibTorch reads. The error names this build's LibTorch and the fix.
 "$PY" - m <<'PY'

@@ -4,13 +4,16 @@ answers on them, for tests/python/current_pytorch_test.sh.
     python make_current_models.py OUT_DIR
 
 Writes into OUT_DIR: cnn_scripted.pt, cnn_traced.pt, resnet_scripted.pt,
-resnet_traced.pt (torch.jit.save of each), x.pt (inputs), targets.pt,
+resnet_traced.pt, dict_scripted.pt and dict_traced.pt (a CNN returning
+{"features", "logits"}), tuple_scripted.pt (returning (features, logits)),
+(torch.jit.save of each), x.pt (inputs), targets.pt,
 state_dict.pt (the CNN's), weights.safetensors (the same, by the safetensors
 package), and expected.pt: a dict of what Python computes (each model's
 outputs in eval mode, and Captum's IntegratedGradients on the CNN). Seeded:
 the same files every time. Runs with the Python of scripts/torch2.sh.
 """
 import sys
+from typing import Dict, Tuple
 
 import torch
 from captum.attr import IntegratedGradients
@@ -58,6 +61,20 @@ class ResNet(torch.nn.Module):
         return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(h, 1), 1))
 
 
+class DictNet(Cnn):
+    """A model as detection heads and Hugging Face models are written: several outputs by name."""
+
+    def forward(self, x) -> Dict[str, torch.Tensor]:
+        h = self.features(x)
+        return {"features": h, "logits": self.head(h)}
+
+
+class TupleNet(Cnn):
+    def forward(self, x) -> Tuple[torch.Tensor, torch.Tensor]:
+        h = self.features(x)
+        return h, self.head(h)
+
+
 x = torch.rand(6, 1, 12, 12)
 targets = torch.tensor([0, 1, 2, 3, 4, 0])
 expected = {}
@@ -77,6 +94,16 @@ for name, net in (("cnn", Cnn()), ("resnet", ResNet())):
             x, baselines=0.0, target=targets, n_steps=50, method="gausslegendre").detach()
         torch.save(net.state_dict(), f"{out}/state_dict.pt")
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, f"{out}/weights.safetensors")
+for name, net in (("dict", DictNet()), ("tuple", TupleNet())):
+    net.eval()
+    torch.jit.script(net).save(f"{out}/{name}_scripted.pt")
+    with torch.no_grad():
+        expected[f"{name}_outputs"] = net(x)
+    if name == "dict":
+        expected["dict_ig"] = IntegratedGradients(lambda v: net(v)["logits"]).attribute(
+            x, baselines=0.0, target=targets, n_steps=50, method="gausslegendre").detach()
+        # A traced dict needs strict=False, as a traced Hugging Face model does.
+        torch.jit.trace(net, x, strict=False).save(f"{out}/dict_traced.pt")
 torch.save(x, f"{out}/x.pt")
 torch.save(targets, f"{out}/targets.pt")
 torch.save(expected, f"{out}/expected.pt")
