@@ -6,7 +6,7 @@
 
 #include "cli/compile_setup.hpp"
 #include "cli/plugin_setup.hpp"
-#include "lang/suggest.hpp"
+#include "engine/suggest.hpp"
 
 namespace pipette::cli {
 
@@ -99,7 +99,7 @@ int ops_command(const GlobalOptions& g, const std::string& name, bool verbose) {
     return 0;
   }
   std::string hint;
-  if (auto best = lang::closest(name, known)) hint = "; did you mean '" + *best + "'?";
+  if (auto best = closest(name, known)) hint = "; did you mean '" + *best + "'?";
   std::fprintf(stderr,
                "pipette: error: no op or namespace '%s'%s (`pipette ops` lists every built-in op; "
                "`pipette plugins list` and `pipette plugins inspect NAME` show plugins)\n",

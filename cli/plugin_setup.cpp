@@ -11,7 +11,7 @@
 
 #include "engine/plugin_loader.hpp"
 #include "engine/signature_xml.hpp"
-#include "lang/suggest.hpp"
+#include "engine/suggest.hpp"
 #include "stdlib/stdlib.hpp"
 
 #ifndef PIPETTE_PLUGIN_SUBDIR
@@ -64,7 +64,7 @@ lang::PluginResolver plugin_resolver(const GlobalOptions& g) {
       if (rec.status == PluginRecord::Status::Ok) names.push_back(rec.name);
       else broken += "; " + rec.file.string() + " is " + plugin_status_name(rec.status) + ": " + rec.reason;
     }
-    if (auto best = lang::closest(name, names)) msg += "; did you mean '" + *best + "'?";
+    if (auto best = closest(name, names)) msg += "; did you mean '" + *best + "'?";
     else if (!names.empty()) {
       msg += " (found:";
       for (auto& n : names) msg += " " + n;

@@ -1,9 +1,9 @@
-#include "lang/suggest.hpp"
+#include "engine/suggest.hpp"
 
 #include <algorithm>
 #include <numeric>
 
-namespace pipette::lang {
+namespace pipette {
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   // Optimal string alignment (Levenshtein plus adjacent swaps): "stpes" is one
@@ -38,4 +38,4 @@ std::optional<std::string> closest(std::string_view word, const std::vector<std:
   return best;
 }
 
-}  // namespace pipette::lang
+}  // namespace pipette

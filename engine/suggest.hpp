@@ -6,12 +6,14 @@
 #include <string_view>
 #include <vector>
 
-namespace pipette::lang {
+#include "engine/api.hpp"
 
-size_t edit_distance(std::string_view a, std::string_view b);
+namespace pipette {
+
+PIPETTE_API size_t edit_distance(std::string_view a, std::string_view b);
 
 // The closest candidate within a distance that scales with the word's length
 // (a third of it, at least 1), or nullopt. Ties go to the earlier candidate.
-std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& candidates);
+PIPETTE_API std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& candidates);
 
-}  // namespace pipette::lang
+}  // namespace pipette

@@ -7,7 +7,7 @@
 
 #include "engine/run_layout.hpp"
 #include "lang/elaborator.hpp"
-#include "lang/suggest.hpp"
+#include "engine/suggest.hpp"
 
 namespace pipette::lang {
 

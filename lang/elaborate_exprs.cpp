@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "lang/elaborator.hpp"
-#include "lang/suggest.hpp"
+#include "engine/suggest.hpp"
 
 namespace pipette::lang {
 

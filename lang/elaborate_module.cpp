@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "lang/elaborator.hpp"
-#include "lang/suggest.hpp"
+#include "engine/suggest.hpp"
 
 namespace pipette::lang {
 

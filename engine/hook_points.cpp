@@ -1,0 +1,179 @@
+#include "engine/hook_points.hpp"
+
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/library.h>
+
+#include <unordered_map>
+
+#include "engine/op_impl.hpp"
+#include "engine/suggest.hpp"
+
+namespace pipette {
+
+namespace {
+
+thread_local HookPlan* active_plan = nullptr;
+
+constexpr const char* kInputSuffix = ":input";
+
+// The op every site's value passes through. Its kernel is composite (it calls
+// ATen ops, or returns its input), so autograd records whatever the plan does:
+// gradients flow through captures and replacements. CONSERVATIVE alias
+// analysis marks it as having side effects, so no pass removes, merges or
+// reorders sites (two sites with equal inputs are still two visits).
+at::Tensor site_kernel(const at::Tensor& x, std::string path, bool input) {
+  if (!active_plan) return x;
+  return active_plan->visit(HookSite{std::move(path), input}, x);
+}
+
+TORCH_LIBRARY(pipette, m) {
+  m.def(torch::schema("pipette::site(Tensor x, str path, bool input) -> Tensor", c10::AliasAnalysisKind::CONSERVATIVE),
+        &site_kernel);
+}
+
+const c10::Symbol kSite = c10::Symbol::fromQualString("pipette::site");
+
+std::string join(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
+
+// "__torch__.torch.nn.modules.conv.Conv2d" -> "Conv2d"; a mangled
+// "___torch_mangle_3.Block" -> "Block".
+std::string short_type_name(const torch::jit::Module& m) {
+  std::string name = m.type()->name() ? m.type()->name()->name() : std::string("Module");
+  return name;
+}
+
+bool is_tensor(const torch::jit::Value* v) { return v->type()->isSubtypeOf(*c10::TensorType::get()); }
+
+struct ModuleRef {
+  torch::jit::Module module;
+  std::string path;
+};
+
+// Rewrites one graph in place: each call of a submodule's method (or of a
+// method of a module it knows) is replaced by a copy of the callee's graph,
+// itself rewritten with the callee's path, with sites around it. A module's
+// class may be shared by several instances (two Blocks): each call gets its
+// own copy, so each site has one path.
+class Expander {
+ public:
+  explicit Expander(std::vector<HookSiteInfo>& sites) : sites_(sites) {}
+
+  void expand(torch::jit::Graph& g, torch::jit::Block* block, std::unordered_map<torch::jit::Value*, ModuleRef>& modules,
+              int depth) {
+    if (depth > 64) throw OpError("the model nests modules more than 64 calls deep; hook points stop there");
+    std::vector<torch::jit::Node*> nodes(block->nodes().begin(), block->nodes().end());
+    for (torch::jit::Node* n : nodes) {
+      if (n->kind() == c10::prim::GetAttr) {
+        auto owner = modules.find(n->input(0));
+        auto cls = n->output()->type()->cast<c10::ClassType>();
+        if (owner != modules.end() && cls && cls->is_module()) {
+          const std::string name = n->s(c10::attr::name);
+          modules[n->output()] = ModuleRef{owner->second.module.attr(name).toModule(), join(owner->second.path, name)};
+        }
+        continue;
+      }
+      if (n->kind() == c10::prim::CallMethod) {
+        auto callee = modules.find(n->input(0));
+        if (callee != modules.end()) {
+          inline_call(g, n, callee->second, depth);
+          continue;
+        }
+      }
+      for (torch::jit::Block* b : n->blocks()) expand(g, b, modules, depth);
+    }
+  }
+
+ private:
+  void inline_call(torch::jit::Graph& g, torch::jit::Node* call, const ModuleRef& ref, int depth) {
+    const std::string method = call->s(c10::attr::name);
+    auto fn = ref.module.find_method(method);
+    if (!fn) return;  // an interface call: left as it is
+    std::string path = method == "forward" ? ref.path : join(ref.path, method);
+    std::string type = method == "forward" ? short_type_name(ref.module) : std::string("method");
+
+    std::shared_ptr<torch::jit::Graph> body = torch::jit::toGraphFunction(fn->function()).graph()->copy();
+    std::unordered_map<torch::jit::Value*, ModuleRef> inner{{body->inputs()[0], ref}};
+    // The site's input comes before whatever the callee's own sites see.
+    torch::jit::WithInsertPoint guard(call);
+    std::vector<torch::jit::Value*> args(call->inputs().begin(), call->inputs().end());
+    for (size_t i = 1; i < args.size(); ++i)
+      if (is_tensor(args[i])) {
+        args[i] = site(g, args[i], path, true);
+        sites_.push_back(HookSiteInfo{HookSite{path, true}, type, true, "Tensor"});
+        break;  // the first tensor argument is the module's input
+      }
+    expand(*body, body->block(), inner, depth + 1);
+    std::vector<torch::jit::Value*> outs = torch::jit::insertGraph(g, *body, args);
+    for (size_t j = 0; j < outs.size(); ++j) {
+      torch::jit::Value* out = outs[j];
+      bool tensor = is_tensor(out);
+      if (j == 0) sites_.push_back(HookSiteInfo{HookSite{path, false}, type, tensor, out->type()->annotation_str()});
+      if (tensor) out = site(g, out, path, false);
+      call->outputs()[j]->replaceAllUsesWith(out);
+    }
+    call->destroy();
+  }
+
+  static torch::jit::Value* site(torch::jit::Graph& g, torch::jit::Value* v, const std::string& path, bool input) {
+    torch::jit::Node* n = g.create(kSite, {v, g.insertConstant(path), g.insertConstant(input)});
+    g.insertNode(n);
+    n->output()->setType(c10::TensorType::get());
+    return n->output();
+  }
+
+  std::vector<HookSiteInfo>& sites_;
+};
+
+}  // namespace
+
+std::string HookSite::name() const { return input ? path + kInputSuffix : path; }
+
+HookSite HookSite::parse(const std::string& name) {
+  const std::string suffix = kInputSuffix;
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return HookSite{name.substr(0, name.size() - suffix.size()), true};
+  return HookSite{name, false};
+}
+
+ActivePlan::ActivePlan(HookPlan& plan) : previous_(active_plan) { active_plan = &plan; }
+ActivePlan::~ActivePlan() { active_plan = previous_; }
+
+const HookSiteInfo& HookedModel::find(const std::string& name) const {
+  HookSite want = HookSite::parse(name);
+  for (const HookSiteInfo& s : sites)
+    if (s.site == want) {
+      if (!s.tensor)
+        throw OpError("the hook point '" + name + "' (" + s.module_type + ") holds " + s.value_type +
+                      ", not a tensor; pick one of its submodules, or load the model with output= for its outputs");
+      return s;
+    }
+  std::vector<std::string> names;
+  for (const HookSiteInfo& s : sites) names.push_back(s.site.name());
+  std::string msg = "the model has no hook point '" + name + "'";
+  if (auto best = closest(name, names)) msg += "; did you mean '" + *best + "'?";
+  else if (sites.empty()) msg += " (it calls no submodules or methods: it has no hook points)";
+  else {
+    msg += " (it has " + std::to_string(sites.size()) + ", e.g. ";
+    for (size_t i = 0; i < std::min<size_t>(names.size(), 6); ++i) msg += (i ? ", " : "") + names[i];
+    msg += "; model.hooks lists them)";
+  }
+  throw OpError(msg);
+}
+
+HookedModel hooked(const torch::jit::Module& m) {
+  HookedModel h;
+  // A shallow clone: its own classes and method graphs (rewritten below, the
+  // user's model untouched), the model's own parameter tensors.
+  h.module = m.clone(true);
+  auto forward = h.module.find_method("forward");
+  if (!forward) throw OpError("the model has no forward method");
+  std::shared_ptr<torch::jit::Graph> g = torch::jit::toGraphFunction(forward->function()).graph();
+  std::unordered_map<torch::jit::Value*, ModuleRef> modules{{g->inputs()[0], ModuleRef{h.module, ""}}};
+  Expander(h.sites).expand(*g, g->block(), modules, 0);
+  return h;
+}
+
+}  // namespace pipette
