@@ -45,6 +45,11 @@ std::string short_type_name(const torch::jit::Module& m) {
   return name;
 }
 
+bool is_output_wrapper(const torch::jit::Module& m) {
+  const auto& name = m.type()->name();
+  return name && name->name() == "OutputOf" && name->qualifiedName().rfind("__torch__.pipette.", 0) == 0;
+}
+
 bool is_tensor(const torch::jit::Value* v) { return v->type()->isSubtypeOf(*c10::TensorType::get()); }
 
 struct ModuleRef {
@@ -71,7 +76,11 @@ class Expander {
         auto cls = n->output()->type()->cast<c10::ClassType>();
         if (owner != modules.end() && cls && cls->is_module()) {
           const std::string name = n->s(c10::attr::name);
-          modules[n->output()] = ModuleRef{owner->second.module.attr(name).toModule(), join(owner->second.path, name)};
+          // model.load's output= wrapper holds the user's model as `model`:
+          // paths are the user's, without that prefix.
+          bool wrapper = owner->second.path.empty() && is_output_wrapper(owner->second.module) && name == "model";
+          modules[n->output()] =
+              ModuleRef{owner->second.module.attr(name).toModule(), wrapper ? std::string() : join(owner->second.path, name)};
         }
         continue;
       }
@@ -91,18 +100,26 @@ class Expander {
     const std::string method = call->s(c10::attr::name);
     auto fn = ref.module.find_method(method);
     if (!fn) return;  // an interface call: left as it is
-    std::string path = method == "forward" ? ref.path : join(ref.path, method);
-    std::string type = method == "forward" ? short_type_name(ref.module) : std::string("method");
+    // A traced module called twice gets its second trace as forward1 (then
+    // forward2, ...): still a call of the module. Private methods
+    // (Conv2d._conv_forward, what a module's own forward calls) are not
+    // sites of their own; their body is still inlined, so their submodules are.
+    const bool module_call = is_forward(method);
+    std::string path = module_call ? ref.path : join(ref.path, method);
+    std::string type = module_call ? short_type_name(ref.module) : std::string("method");
+    // The model's own call (path ""): its input and output are the model's,
+    // not a site.
+    const bool sited = !path.empty() && (module_call || method[0] != '_');
 
     std::shared_ptr<torch::jit::Graph> body = torch::jit::toGraphFunction(fn->function()).graph()->copy();
     std::unordered_map<torch::jit::Value*, ModuleRef> inner{{body->inputs()[0], ref}};
     // The site's input comes before whatever the callee's own sites see.
     torch::jit::WithInsertPoint guard(call);
     std::vector<torch::jit::Value*> args(call->inputs().begin(), call->inputs().end());
-    for (size_t i = 1; i < args.size(); ++i)
+    for (size_t i = 1; sited && i < args.size(); ++i)
       if (is_tensor(args[i])) {
         args[i] = site(g, args[i], path, true);
-        sites_.push_back(HookSiteInfo{HookSite{path, true}, type, true, "Tensor"});
+        record(HookSiteInfo{HookSite{path, true}, type, true, "Tensor"});
         break;  // the first tensor argument is the module's input
       }
     expand(*body, body->block(), inner, depth + 1);
@@ -110,11 +127,28 @@ class Expander {
     for (size_t j = 0; j < outs.size(); ++j) {
       torch::jit::Value* out = outs[j];
       bool tensor = is_tensor(out);
-      if (j == 0) sites_.push_back(HookSiteInfo{HookSite{path, false}, type, tensor, out->type()->annotation_str()});
-      if (tensor) out = site(g, out, path, false);
+      if (sited && j == 0) record(HookSiteInfo{HookSite{path, false}, type, tensor, out->type()->annotation_str()});
+      if (sited && tensor) out = site(g, out, path, false);
       call->outputs()[j]->replaceAllUsesWith(out);
     }
     call->destroy();
+  }
+
+  // A site reached again (a module applied twice) is listed once, counted.
+  void record(HookSiteInfo info) {
+    for (HookSiteInfo& s : sites_)
+      if (s.site == info.site) {
+        ++s.calls;
+        return;
+      }
+    sites_.push_back(std::move(info));
+  }
+
+  static bool is_forward(const std::string& method) {
+    if (method.rfind("forward", 0) != 0) return false;
+    for (size_t i = 7; i < method.size(); ++i)
+      if (method[i] < '0' || method[i] > '9') return false;
+    return true;
   }
 
   static torch::jit::Value* site(torch::jit::Graph& g, torch::jit::Value* v, const std::string& path, bool input) {

@@ -39,6 +39,9 @@ struct HookSiteInfo {
   std::string module_type;  // "Conv2d", "ReLU", "method" for a method call
   bool tensor = true;       // false: the value is a tuple, list or dict (listed, not addressable)
   std::string value_type;   // the value's TorchScript type: "Tensor", "Tuple[Tensor, Tensor]"
+  // How many times a forward pass reaches it (a module applied twice: 2).
+  // Captures keep the last call's value; changes apply at every call.
+  int calls = 1;
 };
 
 // What a forward pass does at its sites. visit() sees each tensor site's value

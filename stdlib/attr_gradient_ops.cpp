@@ -5,7 +5,9 @@
 #include <torch/script.h>
 
 #include <cmath>
+#include <tuple>
 
+#include "engine/gradient_rules.hpp"
 #include "stdlib/attribution.hpp"
 #include "stdlib/path_integral.hpp"
 #include "stdlib/model_util.hpp"
@@ -19,7 +21,7 @@ at::Tensor integrated_gradients(torch::jit::Module& m, const at::Tensor& x, cons
                                 const at::Tensor& target, const OpArgs& a, OpContext& ctx) {
   Quadrature q = quadrature(a.string("method"), a.int_("steps"), &ctx);
   at::Tensor sum = path_integral(
-      x, b, target, q, ctx, [&](const at::Tensor& p, const at::Tensor& t) { return target_gradient(m, p, t); });
+      x, b, target, q, ctx, [&](const at::Tensor& p, const at::Tensor& t, const at::Tensor&) { return target_gradient(m, p, t); });
   return sum * (x - b);
 }
 
@@ -76,6 +78,35 @@ void register_attr_gradient(OpLibrary& lib) {
     Method f = gradient_method("input_x_gradient", m, a, ctx, x);
     return Value(shape_output(per_target(t, [&](const at::Tensor& tj) { return f(x, tj); }), t));
   });
+
+  for (const auto& [name, rule, doc] :
+       {std::tuple<const char*, ReluRule, const char*>{
+            "attr.guided_backprop", ReluRule::Guided,
+            "Guided backpropagation (Springenberg et al., 2015), as Captum's GuidedBackprop: the gradient of the "
+            "target output, with every ReLU module passing back only positive gradients where its input was "
+            "positive."},
+        {"attr.deconvolution", ReluRule::Deconvolution,
+         "Deconvolution (Zeiler and Fergus, 2014), as Captum's Deconvolution: the gradient of the target output, "
+         "with every ReLU module passing back the positive part of its output's gradient, whatever its input."}}) {
+    OpSignature s(name, doc);
+    const ReluRule r = rule;
+    const std::string op = name;
+    lib.define(attribution_inputs(s).returns("tensor", "Attributions, shaped like inputs"),
+               [r, op](const OpArgs& a, OpContext& ctx) {
+                 torch::jit::Module m = model_arg(a, "model", ctx.device);
+                 HookedModel h = hooked(m);
+                 ReluRulePlan plan(h, r);
+                 // Captum's rule is for nn.ReLU modules; without any, the answer
+                 // would silently be the plain gradient.
+                 if (plan.relus() == 0)
+                   throw OpError(op + " overrides the backward pass of ReLU modules (torch.nn.ReLU), and the model "
+                                      "has none (a functional torch.relu is not a module): it would equal attr.saliency(abs=false)");
+                 at::Tensor x = a.tensor("inputs").to(ctx.device);
+                 Targets t = targets_of(a, m, x);
+                 ActivePlan active(plan);
+                 return Value(shape_output(per_target(t, [&](const at::Tensor& tj) { return gradients(h.module, x, tj, ctx); }), t));
+               });
+  }
 
   OpSignature ig("attr.integrated_gradients",
                  "Integrated Gradients (Sundararajan et al., 2017): the path integral of gradients from a "

@@ -270,42 +270,33 @@ at::Tensor keep_from_presence(const at::Tensor& presence, const Features& f) {
 }
 
 OpSignature& hook_params(OpSignature& s) {
-  return s
-      .param("layer", "string", Operand::string("features"),
-             "Hook point: a method or submodule computing the activation from the input")
-      .param("head", "string", Operand::string("head"),
-             "The method or submodule computing the output from that activation: forward(x) == head(layer(x))");
+  return s.param("layer", "string", Operand::string("features"),
+                 "Hook point: the path of a submodule or method call (features.2, layer1.0.conv2; model.hooks "
+                 "lists them), or path:input for its input");
 }
 
-namespace {
-
-at::Tensor call_part(torch::jit::Module& m, const std::string& name, const at::Tensor& x) {
-  Value y;
-  if (auto method = m.find_method(name)) {
-    y = (*method)({x});
-  } else {
-    bool found = false;
-    for (const auto& child : m.named_children())
-      if (child.name == name) {
-        torch::jit::Module sub = child.value;
-        y = sub.forward({x});
-        found = true;
-        break;
-      }
-    if (!found)
-      throw OpError("the model has no method or submodule '" + name +
-                    "' (hook points: forward(x) == head(layer(x)); pipette's architectures have features/head)");
-  }
-  if (!y.isTensor()) throw OpError("'" + name + "' returned " + describe(y) + ", not a tensor");
-  return y.toTensor();
+std::pair<at::Tensor, at::Tensor> HookPoint::run(const at::Tensor& x, bool leaf) {
+  InterventionPlan plan({Intervention{site, leaf ? Intervention::Mode::Leaf : Intervention::Mode::Capture}});
+  ActivePlan active(plan);
+  at::Tensor out = logits_of(model.module, x);
+  return {plan.captured(site), out};
 }
 
-}  // namespace
+at::Tensor HookPoint::output_with(const at::Tensor& x, const at::Tensor& value) {
+  Intervention iv{site, Intervention::Mode::Replace};
+  iv.value = value;
+  InterventionPlan plan({iv});
+  ActivePlan active(plan);
+  at::Tensor out = logits_of(model.module, x);
+  plan.check_reached();
+  return out;
+}
 
-at::Tensor HookPoint::activation(const at::Tensor& x) { return call_part(model, layer, x); }
-at::Tensor HookPoint::output(const at::Tensor& activation) { return call_part(model, head, activation); }
-
-HookPoint hook_of(const OpArgs& a, torch::jit::Module m) { return HookPoint{std::move(m), a.string("layer"), a.string("head")}; }
+HookPoint hook_of(const OpArgs& a, const torch::jit::Module& m) {
+  HookedModel h = hooked(m);
+  HookSite site = h.find(a.string("layer")).site;
+  return HookPoint{std::move(h), std::move(site)};
+}
 
 }  // namespace pipette::stdlib
 

@@ -10,6 +10,7 @@
 
 #include <functional>
 
+#include "engine/hook_plan.hpp"
 #include "engine/op_impl.hpp"
 #include "engine/op_library.hpp"
 
@@ -100,16 +101,23 @@ at::Tensor spread(const at::Tensor& per_feature, const Features& f, const at::Te
 // keep masks [k, N or 1, ...] from per-feature presence [k, F] (1 = keep).
 at::Tensor keep_from_presence(const at::Tensor& presence, const Features& f);
 
-// A hook point: the model computes forward(x) == head(layer(x)) with `layer`
-// and `head` methods or submodules of that name.
+// A hook point by path (`layer="features.2"`: any submodule or method call of
+// the model, engine/hook_points.hpp): the activation there and the model's
+// outputs, from one forward pass.
 struct HookPoint {
-  torch::jit::Module model;
-  std::string layer, head;
-  at::Tensor activation(const at::Tensor& x);
-  at::Tensor output(const at::Tensor& activation);
+  HookedModel model;
+  HookSite site;
+  // {activation, outputs}. With `leaf`, the activation is detached as a new
+  // leaf of autograd that requires gradients: read them there, as Captum's
+  // layer methods do.
+  std::pair<at::Tensor, at::Tensor> run(const at::Tensor& x, bool leaf = false);
+  // The outputs for inputs `x` with the hook point's value replaced by
+  // `value` (at every call of it), as Captum's layer methods evaluate
+  // points in a layer's space.
+  at::Tensor output_with(const at::Tensor& x, const at::Tensor& value);
 };
-OpSignature& hook_params(OpSignature& s);
-HookPoint hook_of(const OpArgs& a, torch::jit::Module m);
+OpSignature& hook_params(OpSignature& s);  // `layer`
+HookPoint hook_of(const OpArgs& a, const torch::jit::Module& m);
 
 // sum(attributions) - (F(x) - F(b)) per input, [N] in double, from the call's
 // model, inputs, attributions (one target), baselines and target; F(x) and

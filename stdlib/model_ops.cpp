@@ -18,28 +18,6 @@ namespace pipette::stdlib {
 
 namespace {
 
-// f over the `inputs` argument (a tensor or a dataset's images), `batch`
-// examples at a time, without gradients, concatenated.
-at::Tensor batched(const OpArgs& a, OpContext& ctx, const std::function<at::Tensor(const at::Tensor&)>& f) {
-  int64_t batch = a.int_("batch");
-  bool lazy = is_dataset(a["inputs"]);
-  DatasetPtr d = lazy ? a.dataset("inputs") : DatasetPtr();
-  at::Tensor x = lazy ? at::Tensor() : a.tensor("inputs");
-  int64_t n = lazy ? d->size() : x.size(0);
-  const std::string field = lazy ? model_input_field(*d) : std::string();
-  torch::NoGradGuard no_grad;
-  std::vector<at::Tensor> outs;
-  for (int64_t i = 0; i < n; i += batch) {
-    if (ctx.cancelled()) throw OpError("cancelled");
-    at::Tensor xb = lazy ? select_path(d->slice(i, i + batch), {field}).toTensor()
-                         : x.slice(0, i, std::min(i + batch, n));
-    outs.push_back(f(xb.to(ctx.device)));
-    ctx.progress(static_cast<uint64_t>(std::min(i + batch, n)), static_cast<uint64_t>(n));
-  }
-  if (outs.empty()) throw OpError("no inputs to run the model on");
-  return at::cat(outs, 0);
-}
-
 // A model traced (torch.jit.trace) in training mode has dropout and batch
 // norm's training flag baked into its graph as constants: eval() cannot turn
 // them off, and its predictions match neither mode. Names the first such op.
@@ -78,6 +56,7 @@ std::optional<std::string> traced_in_training_mode(const torch::jit::Module& m) 
 }  // namespace
 
 void register_model(OpLibrary& lib) {
+  register_model_hooks(lib);
   lib.define(OpSignature("model.load", "Loads a TorchScript module saved with torch.jit.save.")
                  .input("path", "string", "The .pt file")
                  .input_file()
@@ -139,20 +118,6 @@ void register_model(OpLibrary& lib) {
                return Value(batched(a, ctx, [&](const at::Tensor& x) { return logits_of(m, x); }));
              });
 
-  OpSignature activations("model.activations",
-                          "The activation at a hook point for each input (e.g. embeddings for clustering): "
-                          "layer(x), in batches; a dataset is read a batch at a time (its `images`).");
-  activations.input("model", "model", "The model")
-      .input("inputs", "tensor|dataset{images: tensor}|dataset{features: tensor}",
-                        "Inputs batched along the first dimension, or a dataset (its images, or features for tabular data)")
-      .feeds("model")
-      .param("batch", "int", Operand::integer(256), "Examples per forward pass")
-      .range(1);
-  hook_params(activations).returns("tensor", "[N, ...]: what `layer` returns for each input");
-  lib.define(activations, [](const OpArgs& a, OpContext& ctx) {
-    HookPoint hook = hook_of(a, model_arg(a, "model", ctx.device));
-    return Value(batched(a, ctx, [&](const at::Tensor& x) { return hook.activation(x); }));
-  });
 }
 
 }  // namespace pipette::stdlib

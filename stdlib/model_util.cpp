@@ -1,5 +1,6 @@
 #include "stdlib/model_util.hpp"
 
+#include "engine/dataset.hpp"
 #include "engine/value_io.hpp"
 #include "stdlib/model_output.hpp"
 
@@ -201,6 +202,35 @@ int64_t items_per_chunk(const OpContext& ctx, int64_t bytes_per_item, int64_t to
   int64_t fit = static_cast<int64_t>(std::min<uint64_t>(
       limit / static_cast<uint64_t>(std::max<int64_t>(1, bytes_per_item)), static_cast<uint64_t>(total)));
   return std::clamp<int64_t>(fit, 1, total);
+}
+
+std::vector<at::Tensor> batched_multi(const OpArgs& a, OpContext& ctx,
+                                      const std::function<std::vector<at::Tensor>(const at::Tensor&)>& f) {
+  int64_t batch = a.int_("batch");
+  bool lazy = is_dataset(a["inputs"]);
+  DatasetPtr d = lazy ? a.dataset("inputs") : DatasetPtr();
+  at::Tensor x = lazy ? at::Tensor() : a.tensor("inputs");
+  int64_t n = lazy ? d->size() : x.size(0);
+  const std::string field = lazy ? model_input_field(*d) : std::string();
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<at::Tensor>> outs;
+  for (int64_t i = 0; i < n; i += batch) {
+    if (ctx.cancelled()) throw OpError("cancelled");
+    at::Tensor xb = lazy ? select_path(d->slice(i, i + batch), {field}).toTensor()
+                         : x.slice(0, i, std::min(i + batch, n));
+    std::vector<at::Tensor> parts = f(xb.to(ctx.device));
+    if (outs.empty()) outs.resize(parts.size());
+    for (size_t k = 0; k < parts.size(); ++k) outs[k].push_back(std::move(parts[k]));
+    ctx.progress(static_cast<uint64_t>(std::min(i + batch, n)), static_cast<uint64_t>(n));
+  }
+  if (outs.empty()) throw OpError("no inputs to run the model on");
+  std::vector<at::Tensor> result;
+  for (auto& parts : outs) result.push_back(at::cat(parts, 0));
+  return result;
+}
+
+at::Tensor batched(const OpArgs& a, OpContext& ctx, const std::function<at::Tensor(const at::Tensor&)>& f) {
+  return batched_multi(a, ctx, [&](const at::Tensor& x) { return std::vector<at::Tensor>{f(x)}; })[0];
 }
 
 }  // namespace pipette::stdlib

@@ -4,6 +4,9 @@
 #include <ATen/ATen.h>
 #include <torch/script.h>
 
+#include <functional>
+#include <vector>
+
 #include "engine/model_arg.hpp"
 #include "engine/op_impl.hpp"
 
@@ -43,6 +46,13 @@ at::Tensor pick_targets(const at::Tensor& outputs, const at::Tensor& index);
 // The target argument as one class index per example: none -> the model's
 // predicted class, an int -> that class for all, a tensor -> one per example.
 at::Tensor targets_for(const OpArgs& a, const std::string& name, torch::jit::Module& m, const at::Tensor& inputs);
+
+// f over the `inputs` argument (a tensor or a dataset's model input field),
+// `batch` examples at a time, without gradients: f returns one or more
+// tensors per batch, each concatenated over the batches.
+std::vector<at::Tensor> batched_multi(const OpArgs& a, OpContext& ctx,
+                                      const std::function<std::vector<at::Tensor>(const at::Tensor&)>& f);
+at::Tensor batched(const OpArgs& a, OpContext& ctx, const std::function<at::Tensor(const at::Tensor&)>& f);
 
 // How many items (examples, path points, perturbations...) to evaluate at once
 // so that the working set stays under the op's memory budget: `bytes_per_item`

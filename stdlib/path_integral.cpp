@@ -95,7 +95,8 @@ at::Tensor path_integral(const at::Tensor& x, const at::Tensor& b, const at::Ten
       at::Tensor ak = alphas.slice(0, k, k + per_steps).view(point_shape);
       int64_t nk = ak.size(0);
       at::Tensor path = (be.unsqueeze(0) + ak * delta.unsqueeze(0)).flatten(0, 1);  // [K*E, ...]
-      at::Tensor g = grad(path, te.repeat({nk}));
+      at::Tensor examples = at::arange(e, e + ne, opts.dtype(at::kLong)).repeat({nk});
+      at::Tensor g = grad(path, te.repeat({nk}), examples);
       std::vector<int64_t> split{nk, ne};
       split.insert(split.end(), g.sizes().begin() + 1, g.sizes().end());
       std::vector<int64_t> wshape(split.size(), 1);

@@ -25,7 +25,10 @@ Quadrature quadrature(const std::string& method, int64_t steps, const OpContext*
 OpSignature& ig_params(OpSignature& s);
 
 // Gradients at points of the path, [K*E, ...] with targets [K*E] -> [K*E, ...].
-using PathGradient = std::function<at::Tensor(const at::Tensor& points, const at::Tensor& targets)>;
+// `examples` [K*E] says which example (a row of x) each point belongs to: a
+// path in a hook point's space needs the input that reaches it.
+using PathGradient =
+    std::function<at::Tensor(const at::Tensor& points, const at::Tensor& targets, const at::Tensor& examples)>;
 
 // sum_k w_k g(b + a_k (x - b)) for every example [N, ...]; chunked under the
 // budget so memory stays flat in the number of steps.

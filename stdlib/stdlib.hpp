@@ -13,6 +13,7 @@ void register_tensor(OpLibrary& lib);  // tensor.*
 void register_data(OpLibrary& lib);    // data.* over Fashion-MNIST and tensors
 void register_data_files(OpLibrary& lib);  // data.* over image folders, CSV; data.normalize
 void register_model(OpLibrary& lib);   // model.*
+void register_model_hooks(OpLibrary& lib);  // model.hooks, model.activations, model.patch
 void register_train(OpLibrary& lib);   // train.*
 void register_diffusion(OpLibrary& lib);  // diffusion.*
 void register_attr(OpLibrary& lib);    // attr.*

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Hook points by path in models pipette never saw (make_hook_cases.py, with the
+# Python of scripts/torch2.sh): model.activations equals Python forward hooks
+# and nnsight at the same paths, model.patch equals a forward hook doing the
+# same change, the layer methods equal Captum's on the same module, scripted
+# and traced alike; bad paths, values and sites are errors with the script line.
+#   hook_points_test.sh PIPETTE_BINARY PYTHON
+# Exit 77 (ctest: skipped) when PYTHON lacks Captum or nnsight.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../cli/harness.sh" "$1"
+PY=${2:-}
+need_python "$PY" 'import torch, captum, nnsight' "torch, captum and nnsight"
+mkdir -p m
+"$PY" "$here/make_hook_cases.py" m >py.out 2>&1 || { cat py.out; echo "FAIL: making the cases"; exit 1; }
+
+for how in scripted traced; do
+  cat >m/$how.pipe <<PIPE
+let net = model.load("net_$how.pt")
+let x = tensor.load("x.pt")
+let t = tensor.load("targets.pt")
+let v = tensor.load("value.pt")
+report "hooks" = model.hooks(net, x)
+report "acts" = model.activations(net, x, at=["features.2.conv2", "features.3:input", "head.1", "head.2:input"], batch=4)
+report "zero_f1" = model.patch(net, x, at="features.1", mode="zero")
+report "replace_f2" = model.patch(net, x, at="features.2", value=v)
+report "add_conv1" = model.patch(net, x, at="features.2.conv1", mode="add", value=v)
+report "scale_head0" = model.patch(net, x, at="head.0", mode="scale", factor=0.5)
+report "mean_f0" = model.patch(net, x, at="features.0", mode="mean", batch=4)
+report "zero_channels_f0" = model.patch(net, x, at="features.0", mode="zero", dim=1, index=[1, 3])
+report "patch_f3" = model.patch(net, x, at="features.3", source=tensor.load("source.pt"), batch=4)
+report "gradcam_f3" = attr.grad_cam(net, x, target=t, layer="features.3", relu=false, interpolate="none")
+report "lig_conv2" = attr.layer_integrated_gradients(net, x, target=t, layer="features.2.conv2", baselines=0.0, steps=32, method="gausslegendre")
+report "layer_act_f2" = attr.layer_activation(net, x, layer="features.2")
+report "gxa_conv1" = attr.layer_gradient_x_activation(net, x, target=t, layer="features.2.conv1")
+report "guided" = attr.guided_backprop(net, x, target=t)
+report "deconv" = attr.deconvolution(net, x, target=t)
+report "gradient" = attr.saliency(net, x, target=t, abs=false)
+PIPE
+  expect 0 "hook points in a $how model" -- "$PIPETTE" run m/$how.pipe --out m/$how --no-cache
+done
+[[ $fail -eq 0 ]] || exit 1
+"$PY" - m <<'PY' || { echo "FAIL: values differ"; fail=1; }
+import json, sys, torch
+d = sys.argv[1]
+e = torch.load(f"{d}/expected.pt")
+def close(got, want, what, tol=1e-5):
+    assert got.shape == want.shape, (what, got.shape, want.shape)
+    err = ((got - want).abs().max() / want.abs().max().clamp_min(1e-12)).item()
+    assert err < tol, f"{what}: {err:.2e} of the largest value"
+    return err
+worst = 0.0
+hooks = {}
+for how in ("scripted", "traced"):
+    r = json.load(open(f"{d}/{how}/report.json"))["reports"]
+    t = lambda v: torch.load(f"{d}/{how}/" + v["file"])
+    hooks[how] = r["hooks"]
+    a = r["acts"]
+    for name, want in (("features.2.conv2", e["act_conv2"]), ("features.3:input", e["act_f3_input"]),
+                       ("head.1", e["act_head1"]), ("features.2.conv2", e["nnsight_conv2"]),
+                       ("head.2:input", e["nnsight_head2_input"])):
+        worst = max(worst, close(t(a[name]), want, f"{how} activation at {name}"))
+    for name in ("zero_f1", "replace_f2", "add_conv1", "scale_head0", "mean_f0", "zero_channels_f0", "patch_f3"):
+        worst = max(worst, close(t(r[name]), e[name], f"{how} {name}"))
+        assert not torch.allclose(e[name], e["outputs"]), f"{name} changes nothing: the case cannot fail"
+    for name, captum in (("gradcam_f3", "captum_gradcam_f3"), ("lig_conv2", "captum_lig_conv2"),
+                         ("layer_act_f2", "captum_layer_act_f2"), ("gxa_conv1", "captum_gxa_conv1"),
+                         ("guided", "captum_guided"), ("deconv", "captum_deconv")):
+        worst = max(worst, close(t(r[name]), e[captum], f"{how} {name} vs Captum"))
+    # The rules change the answer: neither equals the plain gradient.
+    for name in ("guided", "deconv"):
+        assert not torch.allclose(t(r[name]), t(r["gradient"]), atol=1e-6), f"{name} equals the plain gradient"
+s, tr = hooks["scripted"], hooks["traced"]
+assert s["hook"] == tr["hook"], ("scripted and traced list different hook points", s["hook"], tr["hook"])
+calls = dict(zip(s["hook"], s["calls"]))
+assert calls["features.2.relu"] == 2 and calls["features.2.conv1"] == 1, calls
+shapes = dict(zip(s["hook"], s["shape"]))
+assert shapes["features.2.conv2"] == "[*, 4, 8, 8]" and shapes["head.1"] == "[*, 16]", shapes
+print(f"ok: activations equal forward hooks and nnsight, patches equal forward hooks, layer methods, guided backprop and deconvolution equal Captum "
+      f"(largest difference {worst:.1e}); {len(s['hook'])} hook points, the same scripted and traced")
+PY
+# Bad input: each an error naming the script line and what is wrong.
+bad() { printf 'let net = model.load("net_scripted.pt")\nlet x = tensor.load("x.pt")\n%s\n' "$2" >m/bad.pipe
+        expect_error "$1" "$3" -- "$PIPETTE" run m/bad.pipe --out m/bad --no-cache
+        grep -qF "m/bad.pipe:3:" "$tmp/err" || { echo "FAIL: $1: no script line"; cat "$tmp/err"; fail=1; }; }
+bad "an unknown path" 'report "a" = model.activations(net, x, at="features.2.conv_2")' \
+  "the model has no hook point 'features.2.conv_2'; did you mean 'features.2.conv2'?"
+bad "a replacement of the wrong shape" 'report "a" = model.patch(net, x, at="features.2", value=tensor.load("bad_value.pt"))' \
+  "the value for hook point 'features.2' is [3, 3], but the site holds [6, 4, 8, 8] on this batch: give one example's [4, 8, 8]"
+bad "an index past the channels" 'report "a" = model.patch(net, x, at="features.0", mode="zero", index=[7])' \
+  "index 7 at hook point 'features.0': dimension 1 has 4 entries"
+bad "replace without a value" 'report "a" = model.patch(net, x, at="features.0")' \
+  'mode="replace" takes value= (a tensor) or source= (inputs to patch from), one of them'
+printf 'report "a" = model.activations(model.load("pairnet.pt"), tensor.load("x.pt"), at="pair")\n' >m/pair.pipe
+expect_error "a site whose value is not a tensor" \
+  "the hook point 'pair' (Pair) holds Tuple[Tensor, Tensor], not a tensor" -- "$PIPETTE" run m/pair.pipe --out m/pair --no-cache
+printf 'report "g" = attr.guided_backprop(model.load("pairnet.pt"), tensor.load("pair_x.pt"), target=0)\n' >m/norelu.pipe
+expect_error "guided backprop on a model without ReLU modules" \
+  "attr.guided_backprop overrides the backward pass of ReLU modules (torch.nn.ReLU), and the model has none" -- \
+  "$PIPETTE" run m/norelu.pipe --out m/norelu --no-cache
+exit $fail
