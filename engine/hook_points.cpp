@@ -45,10 +45,6 @@ std::string short_type_name(const torch::jit::Module& m) {
   return name;
 }
 
-bool is_output_wrapper(const torch::jit::Module& m) {
-  const auto& name = m.type()->name();
-  return name && name->name() == "OutputOf" && name->qualifiedName().rfind("__torch__.pipette.", 0) == 0;
-}
 
 bool is_tensor(const torch::jit::Value* v) { return v->type()->isSubtypeOf(*c10::TensorType::get()); }
 
@@ -195,6 +191,22 @@ const HookSiteInfo& HookedModel::find(const std::string& name) const {
     msg += "; model.hooks lists them)";
   }
   throw OpError(msg);
+}
+
+bool is_output_wrapper(const torch::jit::Module& m) {
+  const auto& name = m.type()->name();
+  return name && name->name() == "OutputOf" && name->qualifiedName().rfind("__torch__.pipette.", 0) == 0;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> parameters_by_path(const torch::jit::Module& m) {
+  const std::string prefix = is_output_wrapper(m) ? "model." : "";
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : m.named_parameters(/*recurse=*/true)) {
+    std::string name = p.name;
+    if (!prefix.empty() && name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
+    out.emplace_back(name, p.value);
+  }
+  return out;
 }
 
 HookedModel hooked(const torch::jit::Module& m) {

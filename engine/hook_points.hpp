@@ -79,6 +79,14 @@ struct HookedModel {
   PIPETTE_API const HookSiteInfo& find(const std::string& name) const;
 };
 
+// Whether `m` is model.load's output= wrapper (stdlib/model_output.hpp),
+// whose `model` submodule is the user's model.
+PIPETTE_API bool is_output_wrapper(const torch::jit::Module& m);
+
+// The model's parameters by dotted path ("features.0.weight"), as Python's
+// named_parameters() names them (model.load's output= wrapper adds nothing).
+PIPETTE_API std::vector<std::pair<std::string, at::Tensor>> parameters_by_path(const torch::jit::Module& m);
+
 // `m` with hook sites. Throws OpError for a model hooked() cannot rewrite.
 PIPETTE_API HookedModel hooked(const torch::jit::Module& m);
 

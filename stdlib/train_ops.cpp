@@ -4,7 +4,10 @@
 #include <torch/optim/adam.h>
 #include <torch/script.h>
 
+#include <set>
+
 #include "engine/dataset.hpp"
+#include "engine/hook_points.hpp"
 #include "stdlib/architectures.hpp"
 #include "stdlib/model_util.hpp"
 #include "stdlib/stdlib.hpp"
@@ -37,6 +40,64 @@ double accuracy(torch::jit::Module& m, const Dataset& d, const at::Tensor& idx, 
   return idx.size(0) ? static_cast<double>(correct) / static_cast<double>(idx.size(0)) : 0.0;
 }
 
+// Whether `pattern` (* for any run of characters, dots included) matches all of `s`.
+bool glob_match(const std::string& pattern, const std::string& s, size_t p = 0, size_t i = 0) {
+  for (; p < pattern.size(); ++p, ++i) {
+    if (pattern[p] == '*') {
+      for (size_t k = i; k <= s.size(); ++k)
+        if (glob_match(pattern, s, p + 1, k)) return true;
+      return false;
+    }
+    if (i >= s.size() || pattern[p] != s[i]) return false;
+  }
+  return i == s.size();
+}
+
+// The paths of the parameters `params=` selects (all without it). A pattern
+// that matches none is an error listing the model's parameters.
+std::set<std::string> trained_parameters(const torch::jit::Module& m, const OpArgs& a) {
+  std::set<std::string> chosen;
+  auto named = parameters_by_path(m);
+  if (a.is_none("params")) {
+    for (const auto& p : named) chosen.insert(p.first);
+    return chosen;
+  }
+  for (const auto& item : a["params"].toListRef()) {
+    const std::string& pattern = item.toStringRef();
+    bool any = false;
+    for (const auto& p : named)
+      if (glob_match(pattern, p.first)) {
+        chosen.insert(p.first);
+        any = true;
+      }
+    if (!any) {
+      std::string names;
+      for (size_t i = 0; i < named.size() && i < 8; ++i) names += (i ? ", " : "") + named[i].first;
+      if (named.size() > 8) names += ", ... (" + std::to_string(named.size()) + " in all)";
+      throw OpError("params: the pattern '" + pattern + "' matches no parameter of the model (its parameters: " +
+                    names + ")");
+    }
+  }
+  return chosen;
+}
+
+// Modules with parameters of which none is trained run in eval mode: their
+// batch-norm statistics stay as they were, as their weights do.
+void freeze_untrained_modules(torch::jit::Module& m, const std::set<std::string>& trained) {
+  for (const auto& sub : m.named_modules()) {
+    if (sub.name.empty()) continue;
+    // Paths as parameters_by_path names them: without output='s wrapper.
+    std::string prefix = sub.name + ".";
+    if (is_output_wrapper(m)) prefix = sub.name == "model" ? std::string() : prefix.substr(6);
+    bool has = false, any_trained = false;
+    for (const auto& p : sub.value.named_parameters(/*recurse=*/true)) {
+      has = true;
+      if (trained.count(prefix + p.name)) any_trained = true;
+    }
+    if (has && !any_trained) torch::jit::Module(sub.value).train(false);
+  }
+}
+
 }  // namespace
 
 void register_train(OpLibrary& lib) {
@@ -45,7 +106,7 @@ void register_train(OpLibrary& lib) {
                   "Trains a classifier with Adam and cross-entropy on shuffled mini-batches: one of pipette's "
                   "architectures (TorchScript, opens in Python with torch.jit.load), or a given model, fine-tuned. "
                   "Accuracy is measured on held-out examples.",
-                  2)  // 2: models carry the `training` flag
+                  3)  // 2: models carry the `training` flag; 3: `trained` lists the parameters trained
           .param("arch", "string", Operand::string("cnn"), "mlp, cnn or resnet")
           .choices({"mlp", "cnn", "resnet"})
           .input("data", "dataset{images: tensor, labels: tensor}|dataset{features: tensor, labels: tensor}",
@@ -62,10 +123,15 @@ void register_train(OpLibrary& lib) {
           .optional("validation", "dataset", "Held-out examples for accuracy, instead of a share of DATA")
           .param("classes", "int", Operand::integer(0), "Number of classes; 0 = largest label + 1")
           .range(0)
+          .optional("params", "list<string>",
+                    "Train only the parameters whose paths match one of these patterns (* matches anything, dots "
+                    "included: \"head.*\", \"*.attn.*\"); the others stay bitwise as they were, and modules "
+                    "with none trained run in eval mode (batch-norm statistics kept, dropout off)")
           .optional("seed", "int", "Overrides the derived seed (initialisation and shuffling)")
           .stochastic()
-          .returns("record{model: model, accuracy: float, loss: float, losses: tensor}",
-                   "the trained model, its held-out accuracy, the last epoch's mean loss, and each epoch's"),
+          .returns("record{model: model, accuracy: float, loss: float, losses: tensor, trained: list<string>}",
+                   "the trained model, its held-out accuracy, the last epoch's mean loss, each epoch's, and the "
+                   "paths of the parameters it trained"),
       [](const OpArgs& a, OpContext& ctx) {
         DatasetPtr data = a.dataset("data");
         at::Generator gen = ctx.generator();
@@ -93,15 +159,27 @@ void register_train(OpLibrary& lib) {
           m = build_architecture(a.string("arch"), shape, gen);
           m.to(ctx.device);
         } else {
-          m = model_arg(a, "model", ctx.device).clone();  // the input model stays as it was
+          // The input model stays as it was. Copied without autograd, so that
+          // the copy's parameters are leaves the optimizer can own.
+          torch::NoGradGuard no_grad;
+          m = model_arg(a, "model", ctx.device).clone();
         }
         m.train(true);
         // The module's own parameter tensors: the optimizer updates them in place.
         std::vector<at::Tensor> params;
-        for (const auto& p : m.parameters()) {
+        std::set<std::string> trained = trained_parameters(m, a);
+        c10::List<std::string> trained_list;
+        for (const auto& [path, p] : parameters_by_path(m)) {
+          bool train = trained.count(path) > 0;
+          if (!train) {
+            p.requires_grad_(false);
+            continue;
+          }
           p.requires_grad_(true);
           params.push_back(p);
+          trained_list.push_back(path);
         }
+        freeze_untrained_modules(m, trained);
         torch::optim::Adam opt(params, torch::optim::AdamOptions(a.float_("lr")));
 
         int64_t batch = a.int_("batch"), epochs = a.int_("epochs");
@@ -137,7 +215,8 @@ void register_train(OpLibrary& lib) {
         return make_record({{"model", Value(m._ivalue())},
                             {"accuracy", Value(acc)},
                             {"loss", Value(losses.back())},
-                            {"losses", Value(at::tensor(losses, at::kDouble).to(at::kFloat))}});
+                            {"losses", Value(at::tensor(losses, at::kDouble).to(at::kFloat))},
+                            {"trained", Value(trained_list)}});
       });
 }
 
