@@ -6,6 +6,7 @@
 
 #include <unordered_map>
 
+#include "engine/model_arg.hpp"
 #include "engine/op_impl.hpp"
 #include "engine/suggest.hpp"
 
@@ -213,7 +214,7 @@ HookedModel hooked(const torch::jit::Module& m) {
   HookedModel h;
   // A shallow clone: its own classes and method graphs (rewritten below, the
   // user's model untouched), the model's own parameter tensors.
-  h.module = m.clone(true);
+  h.module = clone_model(m, /*share_tensors=*/true);
   auto forward = h.module.find_method("forward");
   if (!forward) throw OpError("the model has no forward method");
   std::shared_ptr<torch::jit::Graph> g = torch::jit::toGraphFunction(forward->function()).graph();

@@ -15,6 +15,13 @@ namespace pipette {
 // got when it is not a model.
 PIPETTE_API torch::jit::Module model_arg(const OpArgs& a, const std::string& name);
 
+// A copy of `m` (its own classes; its own tensors, or with `share_tensors`
+// the same ones). Every clone of a model goes through here: nodes that share
+// a model value clone it on several threads at once, and the clones' classes
+// are registered in the model's one compilation unit, which LibTorch does not
+// guard (concurrent clones crashed). Serialised by one lock.
+PIPETTE_API torch::jit::Module clone_model(const torch::jit::Module& m, bool share_tensors = false);
+
 // The device of the module's first parameter; `fallback` for a module without any.
 PIPETTE_API c10::Device model_device(const torch::jit::Module& m, c10::Device fallback);
 

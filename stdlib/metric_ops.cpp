@@ -273,7 +273,7 @@ void register_metric(OpLibrary& lib) {
                  return absolute ? e.abs() : e;
                };
                at::Tensor original = explain(m);
-               torch::jit::Module randomised = m.clone();
+               torch::jit::Module randomised = clone_model(m);
                auto layers = layers_of(randomised);
                if (layers.empty()) throw OpError("the model has no parameters to randomise");
                at::Generator gen = ctx.generator();

@@ -16,7 +16,7 @@ namespace pipette::stdlib {
 torch::jit::Module model_arg(const OpArgs& a, const std::string& name, c10::Device device) {
   torch::jit::Module m = pipette::model_arg(a, name);
   if (model_device(m, device) == device) return m;
-  torch::jit::Module moved = m.clone();
+  torch::jit::Module moved = clone_model(m);
   moved.to(device);
   return moved;
 }

@@ -162,7 +162,7 @@ void register_train(OpLibrary& lib) {
           // The input model stays as it was. Copied without autograd, so that
           // the copy's parameters are leaves the optimizer can own.
           torch::NoGradGuard no_grad;
-          m = model_arg(a, "model", ctx.device).clone();
+          m = clone_model(model_arg(a, "model", ctx.device));
         }
         m.train(true);
         // The module's own parameter tensors: the optimizer updates them in place.
