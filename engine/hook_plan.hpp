@@ -44,7 +44,6 @@ class PIPETTE_API InterventionPlan : public HookPlan {
   // An OpError naming the first site of the plan the pass did not reach (a
   // branch not taken, a module forward never calls).
   void check_reached() const;
-  void clear() { captured_.clear(); }
 
  private:
   at::Tensor apply(const Intervention& iv, const at::Tensor& x) const;

@@ -42,10 +42,8 @@ std::string join(const std::string& prefix, const std::string& name) {
 // "__torch__.torch.nn.modules.conv.Conv2d" -> "Conv2d"; a mangled
 // "___torch_mangle_3.Block" -> "Block".
 std::string short_type_name(const torch::jit::Module& m) {
-  std::string name = m.type()->name() ? m.type()->name()->name() : std::string("Module");
-  return name;
+  return m.type()->name() ? m.type()->name()->name() : std::string("Module");
 }
-
 
 bool is_tensor(const torch::jit::Value* v) { return v->type()->isSubtypeOf(*c10::TensorType::get()); }
 
@@ -195,18 +193,21 @@ const HookSiteInfo& HookedModel::find(const std::string& name) const {
 }
 
 bool is_output_wrapper(const torch::jit::Module& m) {
+  // A clone's class is mangled (__torch__.pipette.___torch_mangle_3.OutputOf).
   const auto& name = m.type()->name();
-  return name && name->name() == "OutputOf" && name->qualifiedName().rfind("__torch__.pipette.", 0) == 0;
+  return name && name->name() == kOutputWrapperClass &&
+         name->qualifiedName().rfind(std::string(kOutputWrapperNamespace) + ".", 0) == 0;
+}
+
+std::string user_path(const torch::jit::Module& root, const std::string& name) {
+  if (!is_output_wrapper(root)) return name;
+  if (name == "model") return "";
+  return name.rfind("model.", 0) == 0 ? name.substr(6) : name;
 }
 
 std::vector<std::pair<std::string, at::Tensor>> parameters_by_path(const torch::jit::Module& m) {
-  const std::string prefix = is_output_wrapper(m) ? "model." : "";
   std::vector<std::pair<std::string, at::Tensor>> out;
-  for (const auto& p : m.named_parameters(/*recurse=*/true)) {
-    std::string name = p.name;
-    if (!prefix.empty() && name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
-    out.emplace_back(name, p.value);
-  }
+  for (const auto& p : m.named_parameters(/*recurse=*/true)) out.emplace_back(user_path(m, p.name), p.value);
   return out;
 }
 

@@ -79,9 +79,14 @@ struct HookedModel {
   PIPETTE_API const HookSiteInfo& find(const std::string& name) const;
 };
 
-// Whether `m` is model.load's output= wrapper (stdlib/model_output.hpp),
-// whose `model` submodule is the user's model.
+// model.load's output= wrapper (stdlib/model_output.cpp): a module of this
+// class whose `model` submodule is the user's model.
+inline constexpr const char* kOutputWrapperNamespace = "__torch__.pipette";
+inline constexpr const char* kOutputWrapperClass = "OutputOf";
 PIPETTE_API bool is_output_wrapper(const torch::jit::Module& m);
+// A submodule's or parameter's name under `root` as the user's model names it:
+// "model.features.0" under the wrapper is "features.0" ("model" itself is "").
+PIPETTE_API std::string user_path(const torch::jit::Module& root, const std::string& name);
 
 // The model's parameters by dotted path ("features.0.weight"), as Python's
 // named_parameters() names them (model.load's output= wrapper adds nothing).

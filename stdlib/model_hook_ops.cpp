@@ -30,12 +30,6 @@ std::vector<HookSite> sites_of(const OpArgs& a, const HookedModel& h, const std:
   return sites;
 }
 
-std::string per_example_shape(const at::Tensor& t) {
-  std::string s = "[*";
-  for (int64_t d = 1; d < t.dim(); ++d) s += ", " + std::to_string(t.size(d));
-  return s + "]";
-}
-
 // The values at `sites` in one forward pass of `x` (the model's outputs
 // unused). A site the pass does not reach is an error, or with `unreached_ok`
 // an undefined tensor.

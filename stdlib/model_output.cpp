@@ -2,6 +2,7 @@
 
 #include <ATen/core/jit_type.h>
 
+#include "engine/hook_points.hpp"
 #include "engine/op_impl.hpp"
 
 namespace pipette::stdlib {
@@ -101,7 +102,7 @@ torch::jit::Module with_output(const torch::jit::Module& m, const Value& output,
                   "; output= is for models that return a tuple, list or dict of tensors");
   }
 
-  torch::jit::Module wrapper(c10::QualifiedName("__torch__.pipette.OutputOf"));
+  torch::jit::Module wrapper(c10::QualifiedName(std::string(kOutputWrapperNamespace) + "." + kOutputWrapperClass));
   wrapper.register_attribute("training", c10::BoolType::get(), false);
   wrapper.register_attribute("key", c10::StringType::get(), output.isString() ? output.toStringRef() : std::string());
   wrapper.register_attribute("position", c10::IntType::get(), output.isInt() ? output.toInt() : int64_t{0});

@@ -101,17 +101,11 @@ torch::jit::Module forward_only(const torch::jit::Module& m) {
   }
 }
 
-namespace {
-
-// "[*, 1, 28, 28]": what the user's inputs look like, whatever batch the op
-// happened to pass the model.
 std::string per_example_shape(const at::Tensor& x) {
   std::string s = "[*";
   for (int64_t d = 1; d < x.dim(); ++d) s += ", " + std::to_string(x.size(d));
   return s + "]";
 }
-
-}  // namespace
 
 at::Tensor logits_of(torch::jit::Module& m, const at::Tensor& x) {
   Value y;

@@ -33,6 +33,10 @@ torch::jit::Module forward_only(const torch::jit::Module& m);
 // was reported (e.g. a backend that allocates outside LibTorch).
 int64_t forward_bytes_per_example(torch::jit::Module& m, const at::Tensor& x, int64_t fallback);
 
+// "[*, 1, 28, 28]": what the user's inputs (or a value per input) look like,
+// whatever batch an op happened to pass the model.
+std::string per_example_shape(const at::Tensor& x);
+
 // forward(x) as a tensor; a clear error when the model returns something else.
 at::Tensor logits_of(torch::jit::Module& m, const at::Tensor& x);
 

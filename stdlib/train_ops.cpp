@@ -87,8 +87,8 @@ void freeze_untrained_modules(torch::jit::Module& m, const std::set<std::string>
   for (const auto& sub : m.named_modules()) {
     if (sub.name.empty()) continue;
     // Paths as parameters_by_path names them: without output='s wrapper.
-    std::string prefix = sub.name + ".";
-    if (is_output_wrapper(m)) prefix = sub.name == "model" ? std::string() : prefix.substr(6);
+    std::string path = user_path(m, sub.name);
+    std::string prefix = path.empty() ? path : path + ".";
     bool has = false, any_trained = false;
     for (const auto& p : sub.value.named_parameters(/*recurse=*/true)) {
       has = true;
