@@ -17,6 +17,7 @@ struct Intervention {
   // Leaf: the value, detached, as a new leaf of autograd that requires
   // gradients: layer methods read the gradient there (and none flows past).
   enum class Mode { Capture, Leaf, Replace, Add, Scale, Zero };
+  explicit Intervention(HookSite at, Mode m = Mode::Capture) : site(std::move(at)), mode(m) {}
   HookSite site;
   Mode mode = Mode::Capture;
   // Replace, Add: a tensor shaped like the site's value [N, ...] or like one
