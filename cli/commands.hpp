@@ -49,6 +49,14 @@ int cache_command(const std::string& action, const std::string& dir);
 
 int ops_command(const GlobalOptions& g, const std::string& name, bool verbose);
 
+struct HooksArgs {
+  std::string model;   // a TorchScript file
+  std::string inputs;  // a .pt tensor of example inputs: shapes per hook point
+  std::string output;  // model.load's output=: a dict key or a position
+  bool json = false;
+};
+int hooks_command(const HooksArgs& args);
+
 int fmt_command(const GlobalOptions& g, const std::vector<std::string>& files, bool check);
 int editors_command(const GlobalOptions& g, const std::string& out_dir, bool check);
 int lsp_command(const GlobalOptions& g);

@@ -99,6 +99,14 @@ int main(int argc, char** argv) {
   ops->add_option("name", ns, "A namespace (attr, or a plugin's: prime) or one op (attr.grad_cam)");
   ops->add_flag("-l,--long", ops_verbose, "Document every parameter");
 
+  HooksArgs hooks_args;
+  auto* hooks = app.add_subcommand("hooks", "List a model file's hook points (the paths layer= and at= take)");
+  hooks->add_option("model", hooks_args.model, "A TorchScript model (.pt)")->required()->check(CLI::ExistingFile);
+  hooks->add_option("--inputs", hooks_args.inputs, "A .pt tensor of example inputs: the shape at each hook point")
+      ->check(CLI::ExistingFile);
+  hooks->add_option("--output", hooks_args.output, "For a model returning a tuple or dict: model.load's output=");
+  hooks->add_flag("--json", hooks_args.json, "A JSON array instead of a table");
+
   std::string plugin_name;
   auto* plugins = app.add_subcommand("plugins", "List plugins; show one plugin's ops");
   plugins->require_subcommand(1);
@@ -153,6 +161,7 @@ int main(int argc, char** argv) {
     }
     if (*cache) return cache_command(cache_action, cache_dir.empty() ? default_cache_dir().string() : cache_dir);
     if (*ops) return ops_command(g, ns, ops_verbose);
+    if (*hooks) return hooks_command(hooks_args);
     if (*fmt) return fmt_command(g, fmt_files, fmt_check);
     if (*editors) return editors_command(g, editors_out, editors_check);
     if (*lsp) return lsp_command(g);

@@ -375,6 +375,7 @@ class Run {
         }
         const ParamSpec* p = sig->find_param(name);
         if (p && !p->feeds.empty() && args[i].isTensor()) cast_for_model(n, *p, args, i);
+        if (p && p->images && args[i].isTensor()) check_images(args[i].toTensor(), name, p->image_channels);
       }
       return true;
     } catch (const std::exception& e) {

@@ -79,7 +79,7 @@ struct HookedModel {
   PIPETTE_API const HookSiteInfo& find(const std::string& name) const;
 };
 
-// model.load's output= wrapper (stdlib/model_output.cpp): a module of this
+// model.load's output= wrapper (stdlib/model/model_output.cpp): a module of this
 // class whose `model` submodule is the user's model.
 inline constexpr const char* kOutputWrapperNamespace = "__torch__.pipette";
 inline constexpr const char* kOutputWrapperClass = "OutputOf";

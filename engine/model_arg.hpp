@@ -15,6 +15,14 @@ namespace pipette {
 // got when it is not a model.
 PIPETTE_API torch::jit::Module model_arg(const OpArgs& a, const std::string& name);
 
+// The argument `name` on `device` (the node's: OpContext::device), for every
+// op that runs a model, so that `--device cuda` runs plugins' models on the GPU
+// as it runs the standard library's. A model that lives elsewhere moves once:
+// the moved copy is kept for as long as the model value lives and shared by
+// every node that asks for it on that device. The module returned may be shared
+// with other nodes: run it, do not change it (clone_model first, as training does).
+PIPETTE_API torch::jit::Module model_arg(const OpArgs& a, const std::string& name, c10::Device device);
+
 // A copy of `m` (its own classes; its own tensors, or with `share_tensors`
 // the same ones). Every clone of a model goes through here: nodes that share
 // a model value clone it on several threads at once, and the clones' classes

@@ -84,6 +84,12 @@ void OpSignature::add_seed_param() {
            "different seeds are two draws");
 }
 
+OpSignature& OpSignature::images(std::vector<int64_t> channels) {
+  last().images = true;
+  last().image_channels = std::move(channels);
+  return *this;
+}
+
 OpSignature& OpSignature::feeds(std::string model_param) {
   last().feeds = std::move(model_param);
   return *this;

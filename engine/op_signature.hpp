@@ -35,6 +35,11 @@ struct ParamSpec {
   // checked by the engine before the op runs): floating inputs are cast to the
   // model's dtype (said once in the log), integer ones (uint8 images) refused.
   std::string feeds;
+  // A tensor of images [N, C, H, W], floating point in [0, 1], with one of
+  // `image_channels` channels (empty = any): a contract the engine checks
+  // before the op runs (value_checks.hpp check_images), for plugins' ops too.
+  bool images = false;
+  std::vector<int64_t> image_channels;
 };
 
 class PIPETTE_API OpSignature {
@@ -53,6 +58,7 @@ class PIPETTE_API OpSignature {
   OpSignature& output_path();                         // last parameter: see ParamSpec
   OpSignature& input_file();                          // last parameter: see ParamSpec
   OpSignature& feeds(std::string model_param);        // last parameter: see ParamSpec::feeds
+  OpSignature& images(std::vector<int64_t> channels = {});  // last parameter: see ParamSpec::images
   OpSignature& side_effects();  // the op writes outside the graph: never dropped as dead code
   // NaN and Inf are errors by default: the engine checks every tensor an op
   // reads and returns, and names the node, the value and where the first one is.

@@ -91,6 +91,11 @@ void write_signature_xml(const OpSignature& sig, pugi::xml_node parent) {
     set_bool(x, "output-path", p.output_path);
     set_bool(x, "input-file", p.input_file);
     if (!p.feeds.empty()) x.append_attribute("feeds") = p.feeds.c_str();
+    if (p.images) {
+      std::string channels;
+      for (int64_t c : p.image_channels) channels += (channels.empty() ? "" : ",") + std::to_string(c);
+      x.append_attribute("images") = channels.empty() ? "any" : channels.c_str();
+    }
     if (p.min) x.append_attribute("min") = *p.min;
     if (p.max) x.append_attribute("max") = *p.max;
     x.append_child("doc").text().set(p.doc.c_str());
@@ -112,6 +117,15 @@ OpSignature read_signature_xml(const pugi::xml_node& op) {
     p.output_path = x.attribute("output-path").as_bool();
     p.input_file = x.attribute("input-file").as_bool();
     p.feeds = x.attribute("feeds").value();
+    if (auto im = x.attribute("images")) {
+      p.images = true;
+      std::string channels = im.value();
+      for (size_t at = 0; channels != "any" && at < channels.size();) {
+        size_t comma = std::min(channels.find(',', at), channels.size());
+        p.image_channels.push_back(std::stoll(channels.substr(at, comma - at)));
+        at = comma + 1;
+      }
+    }
     if (auto a = x.attribute("min")) p.min = a.as_double();
     if (auto a = x.attribute("max")) p.max = a.as_double();
     for (auto c : x.children("choice")) p.choices.push_back(c.text().get());

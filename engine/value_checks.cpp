@@ -3,8 +3,12 @@
 #include <torch/script.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "engine/dataset.hpp"
+#include "engine/op_impl.hpp"
 #include "engine/value_io.hpp"
 
 namespace pipette {
@@ -87,6 +91,22 @@ std::string describe_nonfinite(const NonFinite& f) {
   if (!f.path.empty()) what += fmt::format(" in {}", f.path);
   if (!f.first.empty()) what += fmt::format(" (first at {}, of {} values)", index_text(f.first), f.total);
   return what;
+}
+
+void check_images(const at::Tensor& x, const std::string& what, const std::vector<int64_t>& channels) {
+  if (x.dim() != 4)
+    throw OpError(fmt::format("{} must be images [N, C, H, W], got a tensor of {} dimensions", what, x.dim()));
+  if (!channels.empty() && std::find(channels.begin(), channels.end(), x.size(1)) == channels.end())
+    throw OpError(fmt::format("{} must have {} channels, got {}", what, fmt::join(channels, " or "), x.size(1)));
+  if (!x.is_floating_point())
+    throw OpError(fmt::format("{} must be floating point in [0, 1], found {}{}", what, dtype_name(x.scalar_type()),
+                              x.scalar_type() == at::kByte ? " (divide 8-bit images by 255: tensor.div(x, 255.0))" : ""));
+  if (x.numel() == 0) return;
+  auto [lo_t, hi_t] = at::aminmax(x);
+  double lo = lo_t.item<double>(), hi = hi_t.item<double>();
+  if (!(lo >= -1e-6 && hi <= 1 + 1e-6))
+    throw OpError(fmt::format("{} must lie in [0, 1], found values in [{:.3g}, {:.3g}]{}", what, lo, hi,
+                              hi > 1 && hi <= 255 ? " (divide 8-bit images by 255)" : ""));
 }
 
 std::optional<at::ScalarType> model_dtype(const Value& model) {

@@ -31,7 +31,7 @@
 #include "engine/malloc_tuning.hpp"
 #include "engine/value_io.hpp"
 #include "lang/compiler.hpp"
-#include "stdlib/architectures.hpp"
+#include "stdlib/model/architectures.hpp"
 #include "stdlib/stdlib.hpp"
 
 using namespace pipette;

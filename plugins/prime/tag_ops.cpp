@@ -4,7 +4,9 @@
 
 #include <torch/script.h>
 
+#include "engine/chunks.hpp"
 #include "engine/model_arg.hpp"
+#include "engine/model_call.hpp"
 
 #include <fmt/format.h>
 
@@ -94,7 +96,7 @@ TagSet read_tag_csv(const std::filesystem::path& path, const std::vector<std::st
     ++rows;
   }
   at::Tensor values = at::tensor(cells, at::kByte).view({rows, static_cast<int64_t>(names.size())});
-  return make_tag_set(names, values, "'" + path.filename().string() + "'");
+  return make_tag_set(names, values, fmt::format("'{}'", path.filename().string()));
 }
 
 }  // namespace
@@ -148,6 +150,7 @@ void register_tag_ops(pipette::OpLibrary& lib) {
                          "is cut at its `fraction` and 1 - `fraction` quantiles: the lowest images get the first tag, "
                          "the highest the second.")
                  .input("images", "tensor", "[N, C, H, W], C = 1 or 3, values in [0, 1]")
+                 .images({1, 3})
                  .param("fraction", "float", Operand::real(1.0 / 3.0), "Share of images given each tag")
                  .range(0.01, 0.5)
                  .optional("like", "record", "Tags of another split: cut at its thresholds, so tags mean the same")
@@ -156,12 +159,7 @@ void register_tag_ops(pipette::OpLibrary& lib) {
                           "`measurements` [N, P]"),
              [](const OpArgs& a, OpContext&) -> Value {
                at::Tensor images = a.tensor("images").to(at::kCPU);
-               if (images.dim() != 4 || (images.size(1) != 1 && images.size(1) != 3))
-                 throw OpError("images must be [N, C, H, W] with 1 or 3 channels, found " +
-                               pipette::describe(Value(images)));
                if (images.size(0) == 0) throw OpError("there are no images to tag");
-               if (images.is_floating_point() && images.isnan().any().item<bool>()) throw OpError("the images hold NaN");
-               if (!images.is_floating_point()) images = images.to(at::kFloat) / 255.0;
                at::Tensor m = image_measurements(images);
                at::Tensor cuts;
                if (!a.is_none("like")) {
@@ -196,26 +194,17 @@ void register_tag_ops(pipette::OpLibrary& lib) {
                  .range(1)
                  .returns(kTagsType),
              [](const OpArgs& a, OpContext& ctx) -> Value {
-               torch::jit::Module m = pipette::model_arg(a, "model");
+               torch::jit::Module m = pipette::model_arg(a, "model", ctx.device);
                at::Tensor x = a.tensor("images");
                std::vector<std::string> names = strings_arg(a, "names");
-               int64_t n = x.size(0), batch = a.int_("batch");
-               const c10::Device device = pipette::model_device(m, x.device());
+               if (x.size(0) == 0) throw OpError("there are no images to tag");
                at::NoGradGuard no_grad;
-               std::vector<at::Tensor> outs;
-               for (int64_t i = 0; i < n; i += batch) {
-                 if (ctx.cancelled()) throw OpError("cancelled");
-                 Value y = m.forward({x.slice(0, i, std::min(n, i + batch)).to(device)});
-                 if (!y.isTensor()) throw OpError("the tagger must return a tensor [N, T], returned " + pipette::describe(y));
-                 outs.push_back(y.toTensor().to(at::kCPU, at::kFloat));
-                 ctx.progress(static_cast<uint64_t>(std::min(n, i + batch)), static_cast<uint64_t>(n));
-               }
-               if (outs.empty()) throw OpError("there are no images to tag");
-               at::Tensor s = at::cat(outs, 0);
+               at::Tensor s = pipette::map_chunks(ctx, x, a.int_("batch"), [&](const at::Tensor& xb, int64_t) {
+                 return pipette::logits_of(m, xb.to(ctx.device)).to(at::kCPU, at::kFloat);
+               });
                if (s.dim() != 2 || s.size(1) != static_cast<int64_t>(names.size()))
                  throw OpError(fmt::format("the tagger returned {} but {} tag names were given",
                                            pipette::describe(Value(s)), names.size()));
-               if (s.isnan().any().item<bool>()) throw OpError("the tagger returned NaN scores");
                at::Tensor p = a.string("scores") == "logits" ? s.sigmoid() : s;
                return to_value(make_tag_set(names, p >= a.float_("threshold"), "the tagger's tags"));
              });

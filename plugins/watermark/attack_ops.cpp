@@ -45,7 +45,9 @@ void register_attack_ops(pipette::OpLibrary& lib) {
                          "Train it with train.classifier(arch=\"resnet\") (convolutional with global pooling, so it "
                          "also classifies whole images), then attack with watermark.pgd.")
                  .input("marked", "tensor", "Watermarked images [N, C, H, W] in [0, 1]")
+                 .images({1, 3})
                  .input("clean", "tensor", "Clean images [M, C, H, W] in [0, 1]")
+                 .images({1, 3})
                  .param("size", "int", Operand::integer(32), "Crop size")
                  .range(4)
                  .param("count", "int", Operand::integer(2000), "Crops of each kind")
@@ -85,7 +87,9 @@ void register_attack_ops(pipette::OpLibrary& lib) {
                          "attacker needs is black-box access to embedding) into clean images X: "
                          "(1 - max(alpha Z)) X / max(X) + alpha Z, clipped and rounded to 8 bits.")
                  .input("images", "tensor", "Clean images [N, C, H, W] in [0, 1]")
+                 .images({1, 3})
                  .input("pattern", "tensor", "Watermarked noise [1 or N, C, H, W] in [0, 1]")
+                 .images({1, 3})
                  .param("alpha", "float", Operand::real(0.1), "Weight of the pasted pattern")
                  .range(0, 1)
                  .returns("tensor", "The spoofed images, same shape, in [0, 1]"),

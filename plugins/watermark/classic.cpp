@@ -179,20 +179,6 @@ int64_t classic_capacity(int64_t height, int64_t width) {
   return (height / (2 * kBlock)) * (width / (2 * kBlock));
 }
 
-void check_images(const at::Tensor& images, const std::string& what) {
-  if (images.dim() != 4)
-    throw std::invalid_argument(what + " must be images [N, C, H, W], got a tensor of " + std::to_string(images.dim()) +
-                                " dimensions");
-  if (images.size(1) != 1 && images.size(1) != 3)
-    throw std::invalid_argument(what + " must have 1 or 3 channels, got " + std::to_string(images.size(1)));
-  if (!images.is_floating_point()) throw std::invalid_argument(what + " must be floating point in [0, 1]");
-  if (images.numel() == 0) return;
-  double lo = images.min().item<double>(), hi = images.max().item<double>();
-  if (!(lo >= -1e-6 && hi <= 1 + 1e-6))
-    throw std::invalid_argument(what + " must lie in [0, 1], found values in [" + std::to_string(lo) + ", " +
-                                std::to_string(hi) + "] (divide 8-bit images by 255)");
-}
-
 void check_key(const at::Tensor& key) {
   if (key.dim() != 1 || key.size(0) == 0)
     throw std::invalid_argument("a key must be a 1-D tensor of bits (watermark.key), got shape " +

@@ -17,6 +17,8 @@
 
 #include <string>
 
+#include "engine/value_checks.hpp"
+
 namespace watermark {
 
 enum class Transform { DwtDct, DwtDctSvd };
@@ -44,8 +46,12 @@ at::Tensor classic_votes(const at::Tensor& images, int64_t bits, const ClassicCo
 // Bit accuracy [N] of votes against the key: the detector's score.
 at::Tensor bit_accuracy(const at::Tensor& votes, const at::Tensor& key);
 
-// Checks shared by every op: [N, C, H, W] floating point in [0, 1], C in {1, 3}.
-void check_images(const at::Tensor& images, const std::string& what);
+// Images as every watermark takes them: the SDK's contract (engine/value_checks.hpp)
+// with 1 or 3 channels. Ops declare it on their parameters; the library's
+// functions, which tests call directly, check it again here.
+inline void check_images(const at::Tensor& images, const std::string& what) {
+  pipette::check_images(images, what, {1, 3});
+}
 // A key: 1-D, 0/1 values, at least one bit.
 void check_key(const at::Tensor& key);
 

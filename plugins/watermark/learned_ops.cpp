@@ -17,6 +17,7 @@ void register_learned_ops(pipette::OpLibrary& lib) {
                   "with the MSE to the original as a second loss. A low strength makes an invisible watermark, a high "
                   "one a robust, visible one. Use the model with watermark.embed/detect(method=\"learned\", model=).")
           .input("images", "tensor", "Training images [N, C, H, W] in [0, 1]")
+                 .images({1, 3})
           .param("bits", "int", Operand::integer(32), "Key length the watermark carries")
           .range(1, 256)
           .param("strength", "float", Operand::real(8.0), "L-infinity budget of the residual, in 8-bit levels")

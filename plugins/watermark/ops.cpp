@@ -63,12 +63,13 @@ void register_ops(pipette::OpLibrary& lib) {
                                         "quantising its largest AC coefficient or singular value), or with a learned "
                                         "watermark's encoder (method=\"learned\", model=).")
                                 .input("images", "tensor", "Images [N, C, H, W] in [0, 1], C = 1 or 3")
+                 .images({1, 3})
                                 .input("key", "tensor", "Key bits [L] (watermark.key); L <= (H/8)*(W/8)"))
                  .returns("tensor", "The watermarked images, same shape, in [0, 1]"),
-             guarded([](const OpArgs& a, OpContext&) -> Value {
+             guarded([](const OpArgs& a, OpContext& ctx) -> Value {
                if (is_learned(a)) {
-                 torch::jit::Module m = pipette::model_arg(a, "model");
-                 return learned_embed(m, a.tensor("images"), a.tensor("key"));
+                 torch::jit::Module m = pipette::model_arg(a, "model", ctx.device);
+                 return learned_embed(m, a.tensor("images").to(ctx.device), a.tensor("key").to(ctx.device)).cpu();
                }
                return classic_embed(a.tensor("images"), a.tensor("key"), classic_config(a));
              }));
@@ -79,14 +80,15 @@ void register_ops(pipette::OpLibrary& lib) {
                                         "is scored by its bit accuracy against the key (1 = the key read back "
                                         "exactly; about 0.5 for unmarked images or a wrong key).")
                                 .input("images", "tensor", "Images [N, C, H, W] in [0, 1]")
+                 .images({1, 3})
                                 .input("key", "tensor", "The key that was embedded"))
                  .returns("tensor", "[N] bit accuracy in [0, 1]"),
-             guarded([](const OpArgs& a, OpContext&) -> Value {
+             guarded([](const OpArgs& a, OpContext& ctx) -> Value {
                auto key = a.tensor("key");
                check_key(key);
                if (is_learned(a)) {
-                 torch::jit::Module m = pipette::model_arg(a, "model");
-                 return bit_accuracy(learned_votes(m, a.tensor("images"), key), key);
+                 torch::jit::Module m = pipette::model_arg(a, "model", ctx.device);
+                 return bit_accuracy(learned_votes(m, a.tensor("images").to(ctx.device), key.to(ctx.device)).cpu(), key);
                }
                auto votes = classic_votes(a.tensor("images"), key.size(0), classic_config(a));
                return bit_accuracy(votes, key);
@@ -98,13 +100,13 @@ void register_ops(pipette::OpLibrary& lib) {
                          "(fraction of each side kept, resized back), resize (scale down and back). Chain them with "
                          "|> for combinations.")
                  .input("images", "tensor", "Images [N, C, H, W] in [0, 1]")
+                 .images({1, 3})
                  .input("kind", "string", "jpeg, blur, noise, brightness, contrast, rotation, crop or resize")
                  .input("strength", "float", "The distortion's parameter (see above)")
                  .stochastic()
                  .returns("tensor", "The distorted images, same shape, in [0, 1]"),
              guarded([](const OpArgs& a, OpContext& ctx) -> Value {
                auto images = a.tensor("images");
-               check_images(images, "images");
                return distort(images, a.string("kind"), a.float_("strength"), ctx.generator());
              }));
 

@@ -5,7 +5,9 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/script.h>
 
+#include "engine/chunks.hpp"
 #include "engine/model_arg.hpp"
+#include "engine/model_call.hpp"
 
 #include "classic.hpp"
 #include "ops.hpp"
@@ -22,10 +24,7 @@ at::Tensor pgd(torch::jit::Module& model, const at::Tensor& x0, const at::Tensor
   for (int64_t t = 0; t < steps; ++t) {
     if (ctx.cancelled()) throw OpError("cancelled");
     x.requires_grad_(true);
-    Value out = model.forward({x});
-    if (!out.isTensor() || out.toTensor().dim() != 2)
-      throw OpError("the model must return logits [N, classes], returned " + pipette::describe(out));
-    at::Tensor logits = out.toTensor();
+    at::Tensor logits = pipette::score_rows(pipette::logits_of(model, x));
     if (target.max().item<int64_t>() >= logits.size(1))
       throw OpError("target class " + std::to_string(target.max().item<int64_t>()) + " but the model has " +
                     std::to_string(logits.size(1)) + " classes");
@@ -49,6 +48,7 @@ void register_pgd_ops(pipette::OpLibrary& lib) {
                          "watermarked images with target=0 (evasion) or clean ones with target=1 (spoofing).")
                  .input("model", "model", "A classifier returning logits [N, classes] (TorchScript)")
                  .input("images", "tensor", "Images [N, C, H, W] in [0, 1]")
+                 .images({1, 3})
                  .input("target", "int|tensor", "The class to push towards: one for all, or [N]")
                  .param("eps", "float", Operand::real(8.0), "The L-infinity radius in 8-bit levels (the paper: 4, 8, 12)")
                  .range(0, 255)
@@ -60,10 +60,8 @@ void register_pgd_ops(pipette::OpLibrary& lib) {
                  .range(1)
                  .returns("tensor", "The adversarial images: |x' - x| <= eps/255 everywhere, in [0, 1]"),
              guarded([](const OpArgs& a, OpContext& ctx) -> Value {
-               torch::jit::Module model = pipette::model_arg(a, "model");
-               model.eval();
+               torch::jit::Module model = pipette::model_arg(a, "model", ctx.device);
                at::Tensor x = a.tensor("images");
-               check_images(x, "images");
                const int64_t n = x.size(0);
                at::Tensor target = a.tensor("target").to(at::kLong).flatten();
                if (target.numel() == 1) target = target.expand({n});
@@ -71,17 +69,17 @@ void register_pgd_ops(pipette::OpLibrary& lib) {
                  throw OpError("target has " + std::to_string(target.numel()) + " classes for " + std::to_string(n) +
                                " images");
                if (n > 0 && target.min().item<int64_t>() < 0) throw OpError("target classes must not be negative");
-               const c10::Device device = pipette::model_device(model, x.device());
                const double eps = a.float_("eps") / 255.0, step = a.float_("step") * eps;
                const int64_t batch = a.int_("batch"), steps = a.int_("steps");
-               std::vector<at::Tensor> outs;
-               for (int64_t i = 0; i < n; i += batch) {
-                 int64_t j = std::min(n, i + batch);
-                 outs.push_back(pgd(model, x.slice(0, i, j).to(device, at::kFloat), target.slice(0, i, j).to(device),
-                                    eps, step, steps, ctx)
-                                    .to(x.device()));
-               }
-               return n ? at::cat(outs) : x.clone();
+               if (n == 0) return x.clone();
+               return pipette::map_chunks(
+                   ctx, x, batch,
+                   [&](const at::Tensor& xb, int64_t i) {
+                     return pgd(model, xb.to(ctx.device, at::kFloat), target.slice(0, i, i + xb.size(0)).to(ctx.device),
+                                eps, step, steps, ctx)
+                         .to(x.device());
+                   },
+                   pipette::ChunkProgress::Quiet);  // pgd reports its steps
              }));
 }
 

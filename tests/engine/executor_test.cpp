@@ -15,7 +15,7 @@
 #include "engine/value_io.hpp"
 #include "lang/compiler.hpp"
 #include "engine/provenance.hpp"
-#include "stdlib/npy_reader.hpp"
+#include "stdlib/data/npy_reader.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette {

@@ -32,12 +32,33 @@ report "gradcam_f3" = attr.grad_cam(net, x, target=t, layer="features.3", relu=f
 report "lig_conv2" = attr.layer_integrated_gradients(net, x, target=t, layer="features.2.conv2", baselines=0.0, steps=32, method="gausslegendre")
 report "layer_act_f2" = attr.layer_activation(net, x, layer="features.2")
 report "gxa_conv1" = attr.layer_gradient_x_activation(net, x, target=t, layer="features.2.conv1")
+report "cond_f2" = attr.layer_conductance(net, x, target=t, layer="features.2", baselines=0.0, steps=32, method="gausslegendre")
+report "cond_conv1_left" = attr.layer_conductance(net, x, target=t, layer="features.2.conv1", steps=16, method="riemann_left")
 report "guided" = attr.guided_backprop(net, x, target=t)
 report "deconv" = attr.deconvolution(net, x, target=t)
 report "gradient" = attr.saliency(net, x, target=t, abs=false)
 PIPE
   expect 0 "hook points in a $how model" -- "$PIPETTE" run m/$how.pipe --out m/$how --no-cache
 done
+# Conductance chunked along the path (a budget too small for one example's
+# 33 points at once) equals it in one piece.
+expect 0 "conductance in chunks of points" -- "$PIPETTE" run m/scripted.pipe --out m/chunked --no-cache --memory-budget 64K
+# A model as users write them: forward(x, mask, scale) -> dict, bound by
+# model.load's args= (by position or by name) and output=.
+cat >m/two.pipe <<'PIPE'
+let x = tensor.load("two_x.pt")
+let mask = tensor.load("mask.pt")
+let two = model.load("two_inputs.pt", args=[mask, 0.5], output="logits")
+let bound = model.load("two_inputs.pt", args={mask: mask, scale: 0.5}, output="logits")
+report "outputs" = model.predict(two, x)
+report "bound_outputs" = model.predict(bound, x)
+report "ig" = attr.integrated_gradients(two, x, target=1, steps=32, method="gausslegendre")
+report "lig_body1" = attr.layer_integrated_gradients(two, x, target=1, layer="body.1", steps=32)
+report "zero_body1" = model.patch(bound, x, at="body.1", mode="zero")
+report "hooks" = model.hooks(two, x)
+PIPE
+expect 0 "a model with two inputs and a dict output" -- "$PIPETTE" run m/two.pipe --out m/two --no-cache
+[[ $fail -eq 0 ]] || exit 1
 [[ $fail -eq 0 ]] || exit 1
 "$PY" - m <<'PY' || { echo "FAIL: values differ"; fail=1; }
 import json, sys, torch
@@ -66,9 +87,23 @@ for how in ("scripted", "traced"):
                          ("layer_act_f2", "captum_layer_act_f2"), ("gxa_conv1", "captum_gxa_conv1"),
                          ("guided", "captum_guided"), ("deconv", "captum_deconv")):
         worst = max(worst, close(t(r[name]), e[captum], f"{how} {name} vs Captum"))
+    for name, captum in (("cond_f2", "captum_cond_f2"), ("cond_conv1_left", "captum_cond_conv1_left")):
+        worst = max(worst, close(t(r[name]), e[captum], f"{how} {name} vs Captum"))
     # The rules change the answer: neither equals the plain gradient.
     for name in ("guided", "deconv"):
         assert not torch.allclose(t(r[name]), t(r["gradient"]), atol=1e-6), f"{name} equals the plain gradient"
+# Chunked along the path, the same sums in another order.
+rc = json.load(open(f"{d}/chunked/report.json"))["reports"]
+for name in ("cond_f2", "cond_conv1_left"):
+    worst = max(worst, close(torch.load(f"{d}/chunked/" + rc[name]["file"]), e["captum_" + name], f"chunked {name}"))
+# Conductance is not the layer's activation or its IG: the cases can fail.
+assert not torch.allclose(e["captum_cond_f2"], e["captum_layer_act_f2"], atol=1e-3)
+r2 = json.load(open(f"{d}/two/report.json"))["reports"]
+t2 = lambda v: torch.load(f"{d}/two/" + v["file"])
+for name, want in (("outputs", "two_outputs"), ("bound_outputs", "two_outputs"), ("ig", "two_ig"),
+                   ("lig_body1", "two_lig_body1"), ("zero_body1", "two_zero_body1")):
+    worst = max(worst, close(t2(r2[name]), e[want], f"two-input model: {name}"))
+assert "body.1" in r2["hooks"]["hook"] and not any(h.startswith("model.") for h in r2["hooks"]["hook"]), r2["hooks"]["hook"]
 s, tr = hooks["scripted"], hooks["traced"]
 assert s["hook"] == tr["hook"], ("scripted and traced list different hook points", s["hook"], tr["hook"])
 calls = dict(zip(s["hook"], s["calls"]))
@@ -78,6 +113,13 @@ assert shapes["features.2.conv2"] == "[*, 4, 8, 8]" and shapes["head.1"] == "[*,
 print(f"ok: activations equal forward hooks and nnsight, patches equal forward hooks, layer methods, guided backprop and deconvolution equal Captum "
       f"(largest difference {worst:.1e}); {len(s['hook'])} hook points, the same scripted and traced")
 PY
+# pipette hooks: the same table for a model file, without a script.
+expect 0 "pipette hooks on a model file" -- "$PIPETTE" hooks m/net_scripted.pt --inputs m/x.pt
+grep -qE '^features\.2\.conv2 +Conv2d +Tensor +1  \[\*, 4, 8, 8\]$' "$tmp/out" ||
+  { echo "FAIL: pipette hooks: no row for features.2.conv2 with its shape"; cat "$tmp/out"; fail=1; }
+expect 0 "pipette hooks --json" -- "$PIPETTE" hooks m/two_inputs.pt --json
+grep -q '"hook": "body.1"' "$tmp/out" || { echo "FAIL: pipette hooks --json lists no body.1"; cat "$tmp/out"; fail=1; }
+expect_error "pipette hooks on a file that is no model" "cannot load TorchScript model" -- "$PIPETTE" hooks m/x.pt
 # Bad input: each an error naming the script line and what is wrong.
 bad() { printf 'let net = model.load("net_scripted.pt")\nlet x = tensor.load("x.pt")\n%s\n' "$2" >m/bad.pipe
         expect_error "$1" "$3" -- "$PIPETTE" run m/bad.pipe --out m/bad --no-cache
@@ -90,6 +132,13 @@ bad "an index past the channels" 'report "a" = model.patch(net, x, at="features.
   "index 7 at hook point 'features.0': dimension 1 has 4 entries"
 bad "replace without a value" 'report "a" = model.patch(net, x, at="features.0")' \
   'mode="replace" takes value= (a tensor) or source= (inputs to patch from), one of them'
+printf 'report "a" = model.predict(model.load("two_inputs.pt", output="logits"), tensor.load("two_x.pt"))\n' >m/noargs.pipe
+expect_error "a two-input model without args=" \
+  "has forward(x: Tensor, mask: Tensor, scale: float) -> Dict[str, Tensor]; it takes more than the input: args= gives the rest" -- \
+  "$PIPETTE" run m/noargs.pipe --out m/noargs --no-cache
+printf 'report "a" = model.bind(model.load("two_inputs.pt", args=[tensor.load("mask.pt"), 0.5], output="logits"), args=[1])\n' >m/twice.pipe
+expect_error "binding a bound model again" "the model already has its arguments and output bound" -- \
+  "$PIPETTE" run m/twice.pipe --out m/twice --no-cache
 printf 'report "a" = model.activations(model.load("pairnet.pt"), tensor.load("x.pt"), at="pair")\n' >m/pair.pipe
 expect_error "a site whose value is not a tensor" \
   "the hook point 'pair' (Pair) holds Tuple[Tensor, Tensor], not a tensor" -- "$PIPETTE" run m/pair.pipe --out m/pair --no-cache

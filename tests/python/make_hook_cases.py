@@ -14,9 +14,11 @@ and LayerGradientXActivation at named modules, GuidedBackprop and
 Deconvolution (rules at the ReLU modules). Seeded: the same files every time.
 """
 import sys
+from typing import Dict
 
 import torch
-from captum.attr import Deconvolution, GuidedBackprop, LayerActivation, LayerGradCam, LayerGradientXActivation, LayerIntegratedGradients
+from captum.attr import (Deconvolution, GuidedBackprop, IntegratedGradients, LayerActivation, LayerConductance, LayerGradCam,
+                          LayerGradientXActivation, LayerIntegratedGradients)
 from nnsight import NNsight
 
 out = sys.argv[1]
@@ -42,6 +44,18 @@ class Net(torch.nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x))
+
+
+class TwoInputs(torch.nn.Module):
+    """forward(x, mask, scale) -> {"logits", "features"}: a model as users write them."""
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.Tanh())
+        self.fc = torch.nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, scale: float) -> Dict[str, torch.Tensor]:
+        h = self.body(x * mask) * scale
+        return {"features": h, "logits": self.fc(h)}
 
 
 class Pair(torch.nn.Module):
@@ -129,8 +143,28 @@ e["captum_lig_conv2"] = LayerIntegratedGradients(net, net.features[2].conv2).att
     x, baselines=torch.zeros_like(x), target=targets, n_steps=32, method="gausslegendre").detach()
 e["captum_layer_act_f2"] = LayerActivation(net, net.features[2]).attribute(x).detach()
 e["captum_gxa_conv1"] = LayerGradientXActivation(net, net.features[2].conv1).attribute(x, target=targets).detach()
+e["captum_cond_f2"] = LayerConductance(net, net.features[2]).attribute(
+    x, baselines=torch.zeros_like(x), target=targets, n_steps=32, method="gausslegendre").detach()
+e["captum_cond_conv1_left"] = LayerConductance(net, net.features[2].conv1).attribute(
+    x, baselines=torch.zeros_like(x), target=targets, n_steps=16, method="riemann_left").detach()
 e["captum_guided"] = GuidedBackprop(net).attribute(x, target=targets).detach()
 e["captum_deconv"] = Deconvolution(net).attribute(x, target=targets).detach()
+# Two inputs and a dict output: what Captum reads through a forward function
+# that fixes the extra arguments and picks "logits".
+two = TwoInputs().eval()
+torch.jit.script(two).save(f"{out}/two_inputs.pt")
+tx = torch.rand(5, 8)
+mask = (torch.rand(8) > 0.3).float()
+fwd = lambda inp: two(inp, mask, 0.5)["logits"]
+e["two_outputs"] = fwd(tx).detach()
+e["two_ig"] = IntegratedGradients(fwd).attribute(tx, target=1, n_steps=32, method="gausslegendre").detach()
+e["two_lig_body1"] = LayerIntegratedGradients(fwd, two.body[1]).attribute(tx, target=1, n_steps=32).detach()
+h = two.body[1].register_forward_hook(lambda m, i, o: torch.zeros_like(o))
+with torch.no_grad():
+    e["two_zero_body1"] = fwd(tx)
+h.remove()
+torch.save(tx, f"{out}/two_x.pt")
+torch.save(mask, f"{out}/mask.pt")
 torch.save(x, f"{out}/x.pt")
 torch.save(source, f"{out}/source.pt")
 torch.save(targets, f"{out}/targets.pt")

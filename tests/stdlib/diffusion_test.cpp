@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "stdlib/diffusion.hpp"
+#include "stdlib/diffusion/diffusion.hpp"
 #include "stdlib_fixture.hpp"
 
 namespace pipette {
@@ -43,6 +43,14 @@ TEST_F(Diffusion, LinearScheduleIsDdpms) {
   EXPECT_LT(abar[999].item<double>(), 1e-4);  // the last step is noise
   // Scaled for shorter schedules: still ends in noise.
   EXPECT_LT(stdlib::noise_schedule("linear", 100)[99].item<double>(), 1e-3);
+  // Short schedules: the scaled betas are capped below 1, so every noise level
+  // is a number in (0, 1) and decreasing (10 steps gave NaN levels before).
+  for (int64_t T : {2, 10, 20}) {
+    at::Tensor short_abar = stdlib::noise_schedule("linear", T);
+    EXPECT_TRUE(short_abar.isfinite().all().item<bool>()) << T;
+    EXPECT_GT(short_abar.min().item<double>(), 0) << T;
+    EXPECT_TRUE((short_abar.slice(0, 1) < short_abar.slice(0, 0, -1)).all().item<bool>()) << T;
+  }
 }
 
 TEST_F(Diffusion, CosineScheduleTelescopes) {

@@ -5,7 +5,7 @@
 // a tensor of heap bytes or a silently wrong value.
 #include <fstream>
 
-#include "stdlib/path_integral.hpp"
+#include "stdlib/attr/path_integral.hpp"
 #include "stdlib_fixture.hpp"
 
 namespace pipette {

@@ -5,8 +5,8 @@
 #include <ATen/ATen.h>
 #include <torch/script.h>
 
-#include "stdlib/architectures.hpp"
-#include "stdlib/model_util.hpp"
+#include "stdlib/model/architectures.hpp"
+#include "stdlib/model/model_util.hpp"
 
 namespace pipette::stdlib {
 namespace {

@@ -1,0 +1,11 @@
+#include "stdlib/attr/attribution.hpp"
+
+namespace pipette::stdlib {
+
+void register_attr(OpLibrary& lib) {
+  register_attr_gradient(lib);
+  register_attr_perturbation(lib);
+  register_attr_layer(lib);
+}
+
+}  // namespace pipette::stdlib
