@@ -46,22 +46,25 @@ int hooks_command(const HooksArgs& args) {
     if (args.json) {
       nlohmann::ordered_json out = nlohmann::ordered_json::array();
       for (const auto& r : rows)
-        out.push_back({{"hook", r.hook}, {"module", r.module}, {"value", r.value}, {"calls", r.calls},
+        out.push_back({{"hook", r.hook}, {"kind", r.kind}, {"module", r.module}, {"value", r.value}, {"calls", r.calls},
                        {"shape", r.shape}});
       std::printf("%s\n", out.dump(2).c_str());
       return 0;
     }
-    size_t wh = 4, wm = 6, wv = 5;
+    size_t wh = 4, wk = 6, wm = 6, wv = 5;
     for (const auto& r : rows) {
       wh = std::max(wh, r.hook.size());
+      wk = std::max(wk, r.kind.size());
       wm = std::max(wm, r.module.size());
       wv = std::max(wv, r.value.size());
     }
-    std::string header = fmt::format("{:<{}}  {:<{}}  {:<{}}  calls", "hook", wh, "module", wm, "value", wv);
+    std::string header =
+        fmt::format("{:<{}}  {:<{}}  {:<{}}  {:<{}}  calls", "hook", wh, "kind", wk, "module", wm, "value", wv);
     if (x.defined()) header += "  shape";
     std::printf("%s\n", header.c_str());
     for (const auto& r : rows) {
-      std::string line = fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>5}", r.hook, wh, r.module, wm, r.value, wv, r.calls);
+      std::string line = fmt::format("{:<{}}  {:<{}}  {:<{}}  {:<{}}  {:>5}", r.hook, wh, r.kind, wk, r.module, wm,
+                                     r.value, wv, r.calls);
       if (x.defined()) line += "  " + r.shape;
       std::printf("%s\n", line.c_str());
     }

@@ -93,7 +93,10 @@ void write_signature_xml(const OpSignature& sig, pugi::xml_node parent) {
     if (!p.feeds.empty()) x.append_attribute("feeds") = p.feeds.c_str();
     if (p.images) {
       std::string channels;
-      for (int64_t c : p.image_channels) channels += (channels.empty() ? "" : ",") + std::to_string(c);
+      for (int64_t c : p.image_channels) {
+        if (!channels.empty()) channels += ',';
+        channels += std::to_string(c);
+      }
       x.append_attribute("images") = channels.empty() ? "any" : channels.c_str();
     }
     if (p.min) x.append_attribute("min") = *p.min;

@@ -65,6 +65,13 @@ Value string_list(const std::vector<std::string>& items) {
 
 }  // namespace
 
+std::string hook_kind(const std::string& path, bool input, const std::string& module_type) {
+  if (input) return "input";
+  if (module_type == "method") return "method";
+  size_t dot = path.rfind('.');
+  return path.compare(dot == std::string::npos ? 0 : dot + 1, 5, "hook_") == 0 ? "named" : "output";
+}
+
 std::vector<HookRow> hook_table(const torch::jit::Module& m, const at::Tensor& inputs) {
   HookedModel h = hooked(m);
   std::map<std::string, std::string> shapes;
@@ -81,7 +88,8 @@ std::vector<HookRow> hook_table(const torch::jit::Module& m, const at::Tensor& i
   }
   std::vector<HookRow> rows;
   for (const HookSiteInfo& s : h.sites)
-    rows.push_back(HookRow{s.site.name(), s.module_type, s.value_type, s.calls,
+    rows.push_back(HookRow{s.site.name(), hook_kind(s.site.path, s.site.input, s.module_type), s.module_type,
+                           s.value_type, s.calls,
                            shapes.count(s.site.name()) ? shapes[s.site.name()] : std::string()});
   return rows;
 }
@@ -94,21 +102,24 @@ void register_model_hooks(OpLibrary& lib) {
                  .input("model", "model", "The model")
                  .optional("inputs", "tensor", "Example inputs: one forward pass on the first two gives each site's shape")
                  .feeds("model")
-                 .returns("table", "Columns hook (the name layer=/at= take), module (its class), value (its "
+                 .returns("table", "Columns hook (the name layer=/at= take), kind (output, input, method, or named: a "
+                                   "hook_* site), module (its class), value (its "
                                    "TorchScript type), calls (per forward pass; captures keep the last) and shape "
                                    "(per example; empty without inputs)"),
              [](const OpArgs& a, OpContext& ctx) {
                at::Tensor x = a.is_none("inputs") ? at::Tensor() : a.tensor("inputs").to(ctx.device);
-               std::vector<std::string> hook, module, value, shape;
+               std::vector<std::string> hook, kind, module, value, shape;
                c10::List<int64_t> calls;
                for (const HookRow& r : hook_table(model_arg(a, "model", ctx.device), x)) {
                  hook.push_back(r.hook);
+                 kind.push_back(r.kind);
                  module.push_back(r.module);
                  value.push_back(r.value);
                  calls.push_back(r.calls);
                  shape.push_back(r.shape);
                }
                return make_record({{"hook", string_list(hook)},
+                                   {"kind", string_list(kind)},
                                    {"module", string_list(module)},
                                    {"value", string_list(value)},
                                    {"calls", Value(calls)},

@@ -107,6 +107,8 @@ assert "body.1" in r2["hooks"]["hook"] and not any(h.startswith("model.") for h 
 s, tr = hooks["scripted"], hooks["traced"]
 assert s["hook"] == tr["hook"], ("scripted and traced list different hook points", s["hook"], tr["hook"])
 calls = dict(zip(s["hook"], s["calls"]))
+kinds = dict(zip(s["hook"], s["kind"]))
+assert kinds["features.2.conv2"] == "output" and kinds["features.3:input"] == "input", kinds
 assert calls["features.2.relu"] == 2 and calls["features.2.conv1"] == 1, calls
 shapes = dict(zip(s["hook"], s["shape"]))
 assert shapes["features.2.conv2"] == "[*, 4, 8, 8]" and shapes["head.1"] == "[*, 16]", shapes
@@ -115,7 +117,7 @@ print(f"ok: activations equal forward hooks and nnsight, patches equal forward h
 PY
 # pipette hooks: the same table for a model file, without a script.
 expect 0 "pipette hooks on a model file" -- "$PIPETTE" hooks m/net_scripted.pt --inputs m/x.pt
-grep -qE '^features\.2\.conv2 +Conv2d +Tensor +1  \[\*, 4, 8, 8\]$' "$tmp/out" ||
+grep -qE '^features\.2\.conv2 +output +Conv2d +Tensor +1  \[\*, 4, 8, 8\]$' "$tmp/out" ||
   { echo "FAIL: pipette hooks: no row for features.2.conv2 with its shape"; cat "$tmp/out"; fail=1; }
 expect 0 "pipette hooks --json" -- "$PIPETTE" hooks m/two_inputs.pt --json
 grep -q '"hook": "body.1"' "$tmp/out" || { echo "FAIL: pipette hooks --json lists no body.1"; cat "$tmp/out"; fail=1; }

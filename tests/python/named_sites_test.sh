@@ -51,8 +51,11 @@ want = {"mlp": ["hook_fc1_pre", "hook_fc1_post", "hook_fc2_pre", "hook_fc2_post"
         "cnn": ["hook_conv1_pre", "hook_conv1_post", "hook_conv2_pre", "hook_conv2_post", "hook_fc1_pre", "hook_fc1_post"],
         "resnet": ["hook_stem_post", "hook_b1_resid_post", "hook_b2_resid_post"]}
 for arch, sites in want.items():
+    kinds = dict(zip(names[arch], r[f"hooks_{arch}"]["kind"]))
     for s in sites:
         assert s in names[arch], (arch, s, names[arch])
+        assert kinds[s] == "named", (arch, s, kinds[s])
+    assert kinds["features"] == "method", kinds
 unet = r["hooks_unet"]["hook"]
 for s in ("hook_temb", "down1.hook_mid", "down1.hook_resid_post", "mid.hook_resid_post", "up1.hook_resid_post"):
     assert s in unet, (s, unet)
