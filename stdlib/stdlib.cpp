@@ -7,6 +7,7 @@ void register_all(OpLibrary& lib) {
   register_tensor(lib);
   register_data(lib);
   register_data_files(lib);
+  register_data_text(lib);
   register_model(lib);
   register_train(lib);
   register_diffusion(lib);

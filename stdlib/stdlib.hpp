@@ -12,6 +12,7 @@ void register_core(OpLibrary& lib);    // save
 void register_tensor(OpLibrary& lib);  // tensor.*
 void register_data(OpLibrary& lib);    // data.* over Fashion-MNIST and tensors
 void register_data_files(OpLibrary& lib);  // data.* over image folders, CSV; data.normalize
+void register_data_text(OpLibrary& lib);   // data.captioned, data.tokenize, data.captions
 void register_model(OpLibrary& lib);   // model.*
 void register_model_hooks(OpLibrary& lib);  // model.hooks, model.activations, model.patch
 void register_train(OpLibrary& lib);   // train.*
