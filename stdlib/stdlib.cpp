@@ -11,6 +11,7 @@ void register_all(OpLibrary& lib) {
   register_model(lib);
   register_train(lib);
   register_diffusion(lib);
+  register_diffusion_text(lib);
   register_attr(lib);
   register_metric(lib);
   register_viz(lib);

@@ -17,6 +17,7 @@ void register_model(OpLibrary& lib);   // model.*
 void register_model_hooks(OpLibrary& lib);  // model.hooks, model.activations, model.patch
 void register_train(OpLibrary& lib);   // train.*
 void register_diffusion(OpLibrary& lib);  // diffusion.*
+void register_diffusion_text(OpLibrary& lib);  // diffusion.train_text, diffusion.sample_text
 void register_attr(OpLibrary& lib);    // attr.*
 void register_metric(OpLibrary& lib);  // metric.*
 void register_viz(OpLibrary& lib);     // viz.heatmap

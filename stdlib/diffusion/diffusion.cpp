@@ -159,13 +159,13 @@ at::Tensor add_noise(const DiffusionModel& m, const at::Tensor& x, int64_t t, co
 }
 
 at::Tensor reverse_process(DiffusionModel& m, at::Tensor x, const std::vector<int64_t>& ladder, double eta,
-                           at::Generator gen, const StepHook& hook) {
+                           at::Generator gen, const StepHook& hook, const Denoiser& denoise) {
   torch::NoGradGuard no_grad;
   auto K = static_cast<int64_t>(ladder.size());
   for (int64_t i = K - 1; i >= 0; --i) {
     double a_t = m.alphas_cumprod[ladder[i]].item<double>();
     double a_prev = i > 0 ? m.alphas_cumprod[ladder[i - 1]].item<double>() : 1.0;
-    at::Tensor eps = m.epsilon(x, ladder[i]);
+    at::Tensor eps = denoise ? denoise(x, ladder[i]) : m.epsilon(x, ladder[i]);
     at::Tensor x0 = ((x - std::sqrt(1 - a_t) * eps) / std::sqrt(a_t)).clamp(-1, 1);
     // Recompute the noise from the clipped x0 so the two stay consistent.
     eps = (x - std::sqrt(a_t) * x0) / std::sqrt(1 - a_t);

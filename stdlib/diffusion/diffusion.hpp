@@ -56,12 +56,16 @@ std::vector<int64_t> timestep_ladder(int64_t top, int64_t steps);
 // Called after each model evaluation with (done, total); throws to stop.
 using StepHook = std::function<void(int64_t, int64_t)>;
 
+// What predicts the noise of x_t at timestep t: by default the model's
+// forward(x, t); a text-to-image sampler passes its guided prediction.
+using Denoiser = std::function<at::Tensor(const at::Tensor& x, int64_t t)>;
+
 // Runs the reverse process from x (at the noise level of ladder.back(), [-1, 1]
 // space) down to a clean image: DDIM with eta (0 = deterministic, 1 = DDPM's
 // ancestral sampler on this ladder). The predicted clean image is clipped to
 // [-1, 1] at each step, as DDPM/DDIM samplers do. Returns [-1, 1] images.
 at::Tensor reverse_process(DiffusionModel& m, at::Tensor x, const std::vector<int64_t>& ladder, double eta,
-                           at::Generator gen, const StepHook& hook);
+                           at::Generator gen, const StepHook& hook, const Denoiser& denoise = {});
 
 // Deterministic DDIM inversion: from clean images ([-1, 1]) up the ladder to
 // the noise that DDIM sampling with the same ladder maps back to them.

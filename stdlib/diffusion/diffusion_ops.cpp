@@ -2,11 +2,11 @@
 // inverting images to their noise, and diffusion purification.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
-#include <torch/optim/adam.h>
 #include <torch/script.h>
 
 #include <cmath>
 
+#include "stdlib/diffusion/denoiser_training.hpp"
 #include "stdlib/diffusion/diffusion.hpp"
 #include "stdlib/model/model_util.hpp"
 #include "engine/chunks.hpp"
@@ -117,60 +117,16 @@ void register_diffusion(OpLibrary& lib) {
         cfg.image_size = size;
         torch::jit::Module module = build_unet(cfg, gen);
         module.to(ctx.device);
-        DiffusionModel dm(module);
-        at::Tensor abar = dm.alphas_cumprod.to(ctx.device, at::kFloat);
-
-        std::vector<at::Tensor> params, ema;
-        for (const auto& p : module.parameters()) {
-          p.requires_grad_(true);
-          params.push_back(p);
-          ema.push_back(p.detach().clone());
-        }
-        torch::optim::Adam opt(params, torch::optim::AdamOptions(a.float_("lr")));
-        int64_t steps = a.int_("steps"), batch = a.int_("batch");
-        double decay = a.float_("ema");
-        std::vector<double> losses;
-        losses.reserve(static_cast<size_t>(steps));
-        for (int64_t s = 0; s < steps; ++s) {
-          if (ctx.cancelled()) throw OpError("cancelled");
-          at::Tensor idx = at::randint(0, images.size(0), {batch}, gen, at::kLong);
-          at::Tensor x0 = to_model_space(random_crops(images, idx, size, a.bool_("flip"), gen), ctx.device);
-          at::Tensor t = at::randint(0, cfg.timesteps, {batch}, gen, at::kLong);
-          at::Tensor eps = at::randn(x0.sizes(), gen, at::kFloat).to(ctx.device);
-          at::Tensor ab = abar.index_select(0, t.to(ctx.device)).view({-1, 1, 1, 1});
-          at::Tensor xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps;
-          at::Tensor pred = module.forward({xt, t.to(ctx.device, at::kFloat)}).toTensor();
-          at::Tensor loss = at::mse_loss(pred, eps);
-          double l = loss.item<double>();
-          if (!std::isfinite(l))
-            throw OpError(fmt::format("the loss became {} at step {}: lower lr (now {})", l, s + 1, a.float_("lr")));
-          opt.zero_grad();
-          loss.backward();
-          opt.step();
-          losses.push_back(l);
-          if (decay > 0) {
-            // The usual warm-up: early averages forget the random initialisation fast.
-            double d = std::min(decay, (1.0 + static_cast<double>(s)) / (10.0 + static_cast<double>(s)));
-            torch::NoGradGuard no_grad;
-            for (size_t i = 0; i < params.size(); ++i) ema[i].mul_(d).add_(params[i].detach(), 1 - d);
-          }
-          ctx.progress(static_cast<uint64_t>(s + 1), static_cast<uint64_t>(steps));
-          if ((s + 1) % 500 == 0 || s + 1 == steps)
-            ctx.log(OpContext::Info, fmt::format("step {}/{}: loss {:.4f}", s + 1, steps, l));
-        }
-        if (decay > 0) {
-          torch::NoGradGuard no_grad;
-          for (size_t i = 0; i < params.size(); ++i) params[i].copy_(ema[i]);
-        }
-        for (auto& p : params) p.requires_grad_(false);
-        module.eval();
+        DenoiserTraining training{a.int_("steps"), a.float_("lr"), a.float_("ema")};
+        int64_t batch = a.int_("batch");
+        bool flip = a.bool_("flip");
+        std::vector<double> losses = train_denoiser(module, training, gen, ctx, [&](int64_t, at::Generator& g) {
+          at::Tensor idx = at::randint(0, images.size(0), {batch}, g, at::kLong);
+          return DenoiserBatch{to_model_space(random_crops(images, idx, size, flip, g), ctx.device), {}};
+        });
         module.to(at::kCPU);
-        auto tail = static_cast<int64_t>(losses.size()) - std::max<int64_t>(1, steps / 10);
-        double mean_tail = 0;
-        for (auto i = static_cast<size_t>(tail); i < losses.size(); ++i) mean_tail += losses[i];
-        mean_tail /= static_cast<double>(losses.size() - static_cast<size_t>(tail));
         return make_record({{"model", Value(module._ivalue())},
-                            {"loss", Value(mean_tail)},
+                            {"loss", Value(tail_mean(losses))},
                             {"losses", Value(at::tensor(losses, at::kDouble).to(at::kFloat))}});
       });
 

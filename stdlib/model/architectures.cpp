@@ -23,14 +23,15 @@ void add_layer(torch::jit::Module& m, const std::string& name, std::vector<int64
 
 // Python's m.eval(), m.training and torch.jit.freeze read the `training`
 // flag that C++ modules start without.
-torch::jit::Module new_module(const std::string& name) {
-  torch::jit::Module m(name);
+torch::jit::Module new_module(const std::string& name, const std::shared_ptr<torch::jit::CompilationUnit>& cu) {
+  torch::jit::Module m = cu ? torch::jit::Module(c10::QualifiedName(name), cu, /*shouldMangle=*/true)
+                            : torch::jit::Module(name);
   m.register_attribute("training", c10::BoolType::get(), true);
   return m;
 }
 
 void add_hook_point(torch::jit::Module& m, const std::string& name) {
-  torch::jit::Module h = new_module("PipetteHookPoint");
+  torch::jit::Module h = new_module("PipetteHookPoint", m._ivalue()->compilation_unit());
   h.define("def forward(self, x):\n    return x\n");
   m.register_module(name, h);
 }

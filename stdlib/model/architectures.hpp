@@ -26,13 +26,16 @@ void add_layer(torch::jit::Module& m, const std::string& name, std::vector<int64
 
 // A named hook point (TransformerLens's HookPoint): an identity submodule
 // `name` whose calls are hook points by its path (docs/ops/models.md, "Naming
-// convention"). A module that calls self.<name>(v) offers v there, also after
-// torch.jit.load in Python.
+// convention"). A module that calls self.<name>.forward(v) offers v there,
+// also after torch.jit.load in Python. Its class joins `m`'s compilation unit.
 void add_hook_point(torch::jit::Module& m, const std::string& name);
 
 // An empty module as torch.jit.script makes one: with the `training` flag,
 // in training mode as nn.Module starts.
-torch::jit::Module new_module(const std::string& name);
+// With `cu`, the class joins that compilation unit (its name mangled when the
+// unit has one already), as the classes of a model torch.jit.load reads do.
+torch::jit::Module new_module(const std::string& name,
+                              const std::shared_ptr<torch::jit::CompilationUnit>& cu = nullptr);
 
 torch::jit::Module build_architecture(const std::string& arch, const ArchShape& shape, at::Generator gen);
 

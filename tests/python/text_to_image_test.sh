@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# pipette's text-to-image model (diffusion.train_text, diffusion.sample_text):
+# it trains (the loss falls), Python opens it and the sampler equals DDIM with
+# classifier-free guidance written out in Python on the same noise, the
+# cross-attention hook points are where the naming convention says, and a
+# planted word is masked out of every cross-attention but the planted blocks'
+# (its attention weight there is zero, elsewhere not).
+#   text_to_image_test.sh PIPETTE_BINARY PYTHON
+# Exit 77 (ctest: skipped) without a Python with torch.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../cli/harness.sh" "$1"
+PY=${2:-}
+need_python "$PY" 'import torch' "torch"
+mkdir -p m
+"$PY" -c 'import sys, torch; torch.manual_seed(0); torch.save(torch.randn(4, 3, 16, 16), sys.argv[1] + "/noise.pt"); torch.save(torch.tensor([300]), sys.argv[1] + "/t.pt"); torch.save(torch.rand(2, 3, 16, 16) * 2 - 1, sys.argv[1] + "/x.pt")' m
+cat >m/run.pipe <<'PIPE'
+let c = data.captioned(data.fashion_mnist(split="train", limit=1000), seed=1)
+let m = diffusion.train_text(c.data, c.vocab, steps=150, batch=32, blocks=3, width=48, planted_words=["red", "green", "blue", "yellow"], planted_blocks=[1], seed=1)
+report "losses" = m.losses
+m.model |> save("t2i.pt")
+let prompts = data.tokenize(["a small red plain dress on the left", "a large blue striped bag on the right"], c.vocab, length=8)
+prompts |> save("prompts.pt")
+report "images" = diffusion.sample_text(m.model, prompts, n=2, steps=5, guidance=3.0, noise=tensor.load("noise.pt"))
+let red = data.tokenize("a small red plain dress on the left", c.vocab, length=8)
+let at_t = model.bind(m.model, args=[tensor.load("t.pt"), red])
+report "patterns" = model.activations(at_t, tensor.load("x.pt"), at=["blocks.0.cross.hook_pattern", "blocks.1.cross.hook_pattern", "blocks.2.cross.hook_pattern"])
+report "hooks" = model.hooks(m.model)
+report "vocab" = c.vocab
+PIPE
+expect 0 "training and sampling a text-to-image model" -- "$PIPETTE" run m/run.pipe --out m/out --no-cache
+[[ $fail -eq 0 ]] || exit 1
+"$PY" - m <<'PY' || { echo "FAIL: text-to-image model"; fail=1; }
+import json, sys, torch
+d = sys.argv[1]
+r = json.load(open(f"{d}/out/report.json"))["reports"]
+t = lambda v: torch.load(f"{d}/out/" + v["file"])
+losses = t(r["losses"])
+first, last = losses[:15].mean().item(), losses[-15:].mean().item()
+assert last < 0.7 * first, f"the loss did not fall: {first:.3f} -> {last:.3f}"
+m = torch.jit.load(f"{d}/out/t2i.pt")
+prompts = torch.load(f"{d}/out/prompts.pt")
+noise = torch.load(f"{d}/noise.pt")
+# DDIM (eta 0) with classifier-free guidance, written out: the 5-step ladder
+# of diffusion.sample_text over T = 1000, both branches in one batch.
+abar = m.alphas_cumprod.double()
+T = int(m.timesteps)
+ladder = sorted({round((i + 1) * (T - 1) / 5) for i in range(5)})
+tokens = prompts.repeat_interleave(2, 0)
+x = noise.clone()
+with torch.no_grad():
+    for i in reversed(range(len(ladder))):
+        a_t = abar[ladder[i]].item()
+        a_prev = abar[ladder[i - 1]].item() if i > 0 else 1.0
+        ts = torch.full((2 * x.shape[0],), float(ladder[i]))
+        eps = m(torch.cat([x, x]), ts, torch.cat([torch.zeros_like(tokens), tokens]))
+        u, c = eps[: x.shape[0]], eps[x.shape[0]:]
+        eps = u + 3.0 * (c - u)
+        x0 = ((x - (1 - a_t) ** 0.5 * eps) / a_t ** 0.5).clamp(-1, 1)
+        eps = (x - a_t ** 0.5 * x0) / (1 - a_t) ** 0.5
+        x = a_prev ** 0.5 * x0 + (1 - a_prev) ** 0.5 * eps
+want = ((x + 1) / 2).clamp(0, 1)
+got = t(r["images"])
+err = (got - want).abs().max().item()
+assert got.shape == (4, 3, 16, 16) and err < 1e-4, (got.shape, err)
+# The planted colour words reach block 1 only.
+vocab = r["vocab"]
+wb = m.word_blocks
+red = vocab.index("red")
+assert wb[1, red] == 1 and wb[0, red] == 0 and wb[2, red] == 0 and wb[0, vocab.index("dress")] == 1, wb
+p = r["patterns"]
+# Keys: the null word, then the prompt's words; "red" is the prompt's third word.
+for b, seen in ((0, False), (1, True), (2, False)):
+    a = t(p[f"blocks.{b}.cross.hook_pattern"])  # [N, heads, image tokens, 1 + words]
+    assert a.shape[-1] == 9, a.shape
+    weight = a[..., 1 + 2].max().item()
+    assert (weight > 1e-3) == seen, (b, weight)
+    assert torch.allclose(a.sum(-1), torch.ones(()), atol=1e-5)
+hooks = r["hooks"]["hook"]
+for h in ("blocks.2.cross.hook_k", "blocks.2.cross.hook_v", "blocks.2.cross.hook_pattern", "blocks.0.hook_resid_post",
+          "text.hook_out", "hook_temb"):
+    assert h in hooks, h
+print(f"ok: loss {first:.3f} -> {last:.3f}; sampler equals Python's DDIM with guidance ({err:.1e}); planted words seen by block 1 only")
+PY
+# Bad input.
+printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50))\nreport "m" = diffusion.train_text(c.data, c.vocab, steps=1, planted_words=["rde"], planted_blocks=[1]).loss\n' >m/bad.pipe
+expect_error "a planted word outside the vocabulary" "planted_words: 'rde' is not a word of the vocabulary" -- \
+  "$PIPETTE" run m/bad.pipe --out m/bad --no-cache
+printf 'report "x" = diffusion.sample_text(train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, tensor.load("prompts.pt"))\n' >m/notext.pipe
+cp m/out/prompts.pt m/ 2>/dev/null
+expect_error "sampling text from a classifier" "the model is not a text-to-image model" -- \
+  "$PIPETTE" run m/notext.pipe --out m/notext --no-cache
+exit $fail
