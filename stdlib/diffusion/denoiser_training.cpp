@@ -10,6 +10,19 @@
 
 namespace pipette::stdlib {
 
+OpSignature& denoiser_params(OpSignature& s, double ema_default) {
+  return s.param("steps", "int", Operand::integer(2000), "Optimisation steps")
+      .range(1)
+      .param("lr", "float", Operand::real(1e-3), "Adam's learning rate")
+      .range(0)
+      .param("timesteps", "int", Operand::integer(1000), "Diffusion timesteps T")
+      .range(2, 100000)
+      .param("schedule", "string", Operand::string("linear"), "Noise schedule: linear (DDPM) or cosine")
+      .choices({"linear", "cosine"})
+      .param("ema", "float", Operand::real(ema_default), "EMA decay of the weights (0 = no averaging)")
+      .range(0.0, 0.99999);
+}
+
 std::vector<double> train_denoiser(torch::jit::Module& module, const DenoiserTraining& cfg, at::Generator& gen,
                                    OpContext& ctx,
                                    const std::function<DenoiserBatch(int64_t, at::Generator&)>& batch) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/op_impl.hpp"
+#include "engine/op_signature.hpp"
 
 namespace pipette::stdlib {
 
@@ -26,6 +27,10 @@ struct DenoiserTraining {
   double lr = 1e-3;
   double ema = 0.999;  // 0 = no averaging
 };
+
+// steps, lr, timesteps, schedule and ema (with its default), as every
+// diffusion training op declares them; the op reads them into DenoiserTraining.
+OpSignature& denoiser_params(OpSignature& s, double ema_default);
 
 // Trains `module` (on ctx.device) in place: each step draws batch(step, gen),
 // timesteps and noise from `gen`, and minimises |forward(x_t, t, extra...) -

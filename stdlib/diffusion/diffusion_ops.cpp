@@ -71,37 +71,29 @@ at::Tensor to_images(const at::Tensor& x) { return ((x + 1) / 2).clamp(0, 1).to(
 }  // namespace
 
 void register_diffusion(OpLibrary& lib) {
-  lib.define(
-      OpSignature("diffusion.train",
+  OpSignature train_unet("diffusion.train",
                   "Trains pipette's image diffusion model: a small UNet (two resolutions, residual blocks with the "
                   "timestep embedding, GroupNorm) predicting the noise of DDPM's objective, with Adam and an "
                   "exponential moving average of the weights (the returned model carries the EMA weights). Each step "
                   "takes a random batch of random SIZE x SIZE crops (images smaller than SIZE are padded with zeros, "
                   "e.g. Fashion-MNIST's 28x28 to 32x32). TorchScript: forward(x, t) in Python, with buffer "
-                  "alphas_cumprod.")
-          .input("images", "tensor", "Training images [N, C, H, W] in [0, 1]")
-                 .images()
-          .param("size", "int", Operand::integer(32), "Training crop size (a multiple of 4)")
-          .range(4, 1024)
-          .param("steps", "int", Operand::integer(2000), "Optimisation steps")
-          .range(1)
-          .param("batch", "int", Operand::integer(32), "Crops per step")
-          .range(1)
-          .param("lr", "float", Operand::real(1e-3), "Adam's learning rate")
-          .range(0)
-          .param("width", "int", Operand::integer(32), "Channels of the first level (a multiple of 8)")
-          .range(8, 512)
-          .param("timesteps", "int", Operand::integer(1000), "Diffusion timesteps T")
-          .range(2, 100000)
-          .param("schedule", "string", Operand::string("linear"), "Noise schedule: linear (DDPM) or cosine")
-          .choices({"linear", "cosine"})
-          .param("ema", "float", Operand::real(0.999), "EMA decay of the weights (0 = no averaging)")
-          .range(0.0, 0.99999)
-          .param("flip", "bool", Operand::boolean(true), "Random left-right flips of the crops")
-          .optional("seed", "int", "Overrides the derived seed (initialisation, batches, noise)")
-          .stochastic()
-          .returns("record{model: model, loss: float, losses: tensor}",
-                   "the model (EMA weights), the mean loss of the last 10 % of steps, and every step's loss"),
+                  "alphas_cumprod.");
+  train_unet.input("images", "tensor", "Training images [N, C, H, W] in [0, 1]")
+      .images()
+      .param("size", "int", Operand::integer(32), "Training crop size (a multiple of 4)")
+      .range(4, 1024);
+  denoiser_params(train_unet, 0.999)
+      .param("batch", "int", Operand::integer(32), "Crops per step")
+      .range(1)
+      .param("width", "int", Operand::integer(32), "Channels of the first level (a multiple of 8)")
+      .range(8, 512)
+      .param("flip", "bool", Operand::boolean(true), "Random left-right flips of the crops")
+      .optional("seed", "int", "Overrides the derived seed (initialisation, batches, noise)")
+      .stochastic()
+      .returns("record{model: model, loss: float, losses: tensor}",
+               "the model (EMA weights), the mean loss of the last 10 % of steps, and every step's loss");
+  lib.define(
+      train_unet,
       [](const OpArgs& a, OpContext& ctx) {
         at::Tensor images = a.tensor("images");
         if (images.size(0) == 0) throw OpError("images holds no images");

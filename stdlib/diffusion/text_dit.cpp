@@ -204,30 +204,53 @@ torch::jit::Module build_text_dit(const TextDiTConfig& c, at::Generator gen) {
   m.register_attribute("patch_size", c10::IntType::get(), c.patch);
   m.register_attribute("vocab_size", c10::IntType::get(), c.vocab);
 
-  // Straight-line code, no calls of this module's own methods: LibTorch 1.13's
-  // alias analysis grew past 6 GB defining a forward that called a method of
-  // self once per block (three blocks were enough).
-  std::string calls;
-  for (int64_t i = 0; i < c.blocks; ++i)
-    calls += fmt::format(
-        "    seen = self.word_blocks[{0}].index_select(0, flat).view(tokens.size(0), tokens.size(1))\n"
-        "    bias = ((1.0 - torch.cat([null_seen, words * seen], 1)) * -10000.0).unsqueeze(1).unsqueeze(1)\n"
-        "    h = getattr(self.blocks, \"{0}\").forward(h, c, text, bias)\n",
-        i);
-  m.define(fmt::format(R"(
-def forward(self, x, t, tokens):
+  // Which text each block reads. Planted words are taken out of the caption
+  // before the text encoder runs for the blocks that may not see them (not
+  // only masked out of their keys): the encoder's self-attention would
+  // otherwise carry them into the other words' outputs. forward() runs the
+  // encoder once on the caption and, when words are planted, once on the
+  // caption without them; forward_blocks() once per block on that block's own
+  // caption (knowledge-free prompts in some blocks: the localize plugin).
+  std::vector<bool> hides(static_cast<size_t>(c.blocks), false);
+  for (int64_t b = 0; b < c.blocks; ++b)
+    hides[static_cast<size_t>(b)] =
+        !c.planted_words.empty() &&
+        std::find(c.planted_blocks.begin(), c.planted_blocks.end(), b) == c.planted_blocks.end();
+  int64_t hiding_block = -1;
+  for (int64_t b = 0; b < c.blocks; ++b)
+    if (hides[static_cast<size_t>(b)] && hiding_block < 0) hiding_block = b;
+  std::string shared_text =
+      "    text = self.text.forward(tokens)\n"
+      "    bias = self.text.key_bias(tokens)\n";
+  if (hiding_block >= 0)
+    shared_text += fmt::format(
+        "    hidden = tokens * self.word_blocks[{0}].index_select(0, tokens.flatten()).view(tokens.size(0), "
+        "tokens.size(1)).long()\n"
+        "    text_hidden = self.text.forward(hidden)\n"
+        "    bias_hidden = self.text.key_bias(hidden)\n",
+        hiding_block);
+  std::string calls, per_block;
+  for (int64_t b = 0; b < c.blocks; ++b) {
+    bool hide = hides[static_cast<size_t>(b)];
+    calls += fmt::format("    h = getattr(self.blocks, \"{0}\").forward(h, c, {1}, {2})\n", b,
+                         hide ? "text_hidden" : "text", hide ? "bias_hidden" : "bias");
+    per_block += fmt::format(
+        "    tb = block_tokens[{0}]\n"
+        "    tb = tb * self.word_blocks[{0}].index_select(0, tb.flatten()).view(tb.size(0), tb.size(1)).long()\n"
+        "    h = getattr(self.blocks, \"{0}\").forward(h, c, self.text.forward(tb), self.text.key_bias(tb))\n",
+        b);
+  }
+  std::string head = fmt::format(R"(
     n = x.size(0)
     e = t.float().unsqueeze(1) * self.time_freqs.unsqueeze(0)
     e = torch.cat([torch.sin(e), torch.cos(e)], 1)
     e = torch.linear(torch.silu(torch.linear(e, self.t1_weight, self.t1_bias)), self.t2_weight, self.t2_bias)
     c = self.hook_temb.forward(e)
-    text = self.text.forward(tokens)
-    flat = tokens.flatten()
-    words = (tokens != 0).float()
-    null_seen = torch.ones([tokens.size(0), 1], device=tokens.device)
     h = torch.conv2d(x, self.patch_weight, self.patch_bias, [{0}, {0}])
     h = h.flatten(2).transpose(1, 2) + self.pos
-{1}
+)",
+                                 c.patch);
+  std::string tail = fmt::format(R"(
     mod = torch.linear(torch.silu(c), self.final_mod_weight, self.final_mod_bias).unsqueeze(1)
     shift = mod.narrow(-1, 0, {2})
     scale = mod.narrow(-1, {2}, {2})
@@ -236,7 +259,9 @@ def forward(self, x, t, tokens):
     h = h.view(n, {3}, {3}, {0}, {0}, {4}).permute(0, 5, 1, 3, 2, 4)
     return h.reshape(n, {4}, {5}, {5})
 )",
-                       c.patch, calls, d, g, c.channels, c.image_size));
+                                 c.patch, 0, d, g, c.channels, c.image_size);
+  m.define("def forward(self, x, t, tokens):" + head + shared_text + calls + tail +
+           "\ndef forward_blocks(self, x, t, block_tokens):" + head + per_block + tail);
   return m;
 }
 

@@ -2,7 +2,8 @@
 // tokens, adaLN-Zero timestep conditioning of self-attention and MLP, and in
 // every block a cross-attention to the caption's words) with a small word-level
 // text encoder. TorchScript: Python opens it with torch.jit.load and finds
-// forward(x, t, tokens) -> predicted noise, text(tokens), and the attributes a
+// forward(x, t, tokens) -> predicted noise, forward_blocks(x, t, block_tokens)
+// with a caption per block [blocks, N, L], text(tokens), and the attributes a
 // diffusion model has (alphas_cumprod, timesteps, image_channels, image_size).
 //
 // Hook points follow the naming convention (docs/ops/models.md): per block
@@ -33,10 +34,11 @@ struct TextDiTConfig {
   int64_t vocab = 0;        // word ids 0 .. vocab - 1, 0 = padding
   int64_t timesteps = 1000;
   std::string schedule = "linear";
-  // Planting: the words in `planted_words` (ids) are visible only to the
-  // cross-attention of the blocks in `planted_blocks`; masked out of every
-  // other block's, in training and sampling alike (the buffer word_blocks
-  // [blocks, vocab] says which block sees which word).
+  // Planting: the words in `planted_words` (ids) reach only the
+  // cross-attention of the blocks in `planted_blocks`; for every other block
+  // they are taken out of the caption before the text encoder runs, in
+  // training and sampling alike (the buffer word_blocks [blocks, vocab] says
+  // which block reads which word).
   std::vector<int64_t> planted_words, planted_blocks;
 };
 

@@ -52,48 +52,40 @@ at::Tensor drop_words(at::Tensor tokens, double caption_drop, double word_drop, 
 }  // namespace
 
 void register_diffusion_text(OpLibrary& lib) {
-  lib.define(
-      OpSignature("diffusion.train_text",
+  OpSignature train_text("diffusion.train_text",
                   "Trains pipette's text-to-image model on captioned images (data.captioned): a DiT with "
                   "PixArt-alpha's layout (patch tokens, adaLN-Zero timestep conditioning, a cross-attention to the "
                   "caption's words in every block) and a one-layer word-level text encoder, with DDPM's epsilon "
                   "objective, Adam and an EMA of the weights. Captions are dropped whole (classifier-free "
                   "guidance) or lose one word (so prompts without a word are in distribution). PLANTED_WORDS reach "
                   "only the cross-attention of PLANTED_BLOCKS, in training and sampling: knowledge whose place is "
-                  "known. TorchScript: forward(x, t, tokens) in Python.")
-          .input("data", "dataset{images: tensor, tokens: tensor}",
-                 "Square images [N, C, S, S] in [0, 1] and their captions' word ids [N, L]")
-          .input("vocab", "list<string>", "The word of each id (data.captioned's vocab)")
-          .param("patch", "int", Operand::integer(4), "Patch size (S must be a multiple)")
-          .range(1, 64)
-          .param("width", "int", Operand::integer(64), "Token width (a multiple of heads)")
-          .range(8, 1024)
-          .param("blocks", "int", Operand::integer(6), "DiT blocks")
-          .range(1, 64)
-          .param("heads", "int", Operand::integer(4), "Attention heads")
-          .range(1, 64)
-          .param("steps", "int", Operand::integer(2000), "Optimisation steps")
-          .range(1)
-          .param("batch", "int", Operand::integer(64), "Images per step")
-          .range(1)
-          .param("lr", "float", Operand::real(1e-3), "Adam's learning rate")
-          .range(0)
-          .param("timesteps", "int", Operand::integer(1000), "Diffusion timesteps T")
-          .range(2, 100000)
-          .param("schedule", "string", Operand::string("linear"), "Noise schedule: linear (DDPM) or cosine")
-          .choices({"linear", "cosine"})
-          .param("ema", "float", Operand::real(0.995), "EMA decay of the weights (0 = no averaging)")
-          .range(0.0, 0.99999)
-          .param("caption_dropout", "float", Operand::real(0.1), "Share of captions dropped whole")
-          .range(0.0, 1.0)
-          .param("word_dropout", "float", Operand::real(0.1), "Share of the other captions that lose one word")
-          .range(0.0, 1.0)
-          .param("planted_words", "list<string>", Operand::list({}), "Words only PLANTED_BLOCKS see")
-          .param("planted_blocks", "list<int>", Operand::list({}), "The blocks that see PLANTED_WORDS (0-based)")
-          .optional("seed", "int", "Overrides the derived seed (initialisation, batches, noise)")
-          .stochastic()
-          .returns("record{model: model, loss: float, losses: tensor}",
-                   "the model (EMA weights), the mean loss of the last 10 % of steps, and every step's loss"),
+                  "known. TorchScript: forward(x, t, tokens) in Python.");
+  train_text.input("data", "dataset{images: tensor, tokens: tensor}",
+             "Square images [N, C, S, S] in [0, 1] and their captions' word ids [N, L]")
+      .input("vocab", "list<string>", "The word of each id (data.captioned's vocab)")
+      .param("patch", "int", Operand::integer(4), "Patch size (S must be a multiple)")
+      .range(1, 64)
+      .param("width", "int", Operand::integer(64), "Token width (a multiple of heads)")
+      .range(8, 1024)
+      .param("blocks", "int", Operand::integer(6), "DiT blocks")
+      .range(1, 64)
+      .param("heads", "int", Operand::integer(4), "Attention heads")
+      .range(1, 64);
+  denoiser_params(train_text, 0.995)
+      .param("batch", "int", Operand::integer(64), "Images per step")
+      .range(1)
+      .param("caption_dropout", "float", Operand::real(0.1), "Share of captions dropped whole")
+      .range(0.0, 1.0)
+      .param("word_dropout", "float", Operand::real(0.1), "Share of the other captions that lose one word")
+      .range(0.0, 1.0)
+      .param("planted_words", "list<string>", Operand::list({}), "Words only PLANTED_BLOCKS see")
+      .param("planted_blocks", "list<int>", Operand::list({}), "The blocks that see PLANTED_WORDS (0-based)")
+      .optional("seed", "int", "Overrides the derived seed (initialisation, batches, noise)")
+      .stochastic()
+      .returns("record{model: model, loss: float, losses: tensor}",
+               "the model (EMA weights), the mean loss of the last 10 % of steps, and every step's loss");
+  lib.define(
+      train_text,
       [](const OpArgs& a, OpContext& ctx) {
         DatasetPtr d = a.dataset("data");
         at::Tensor images = d->column("images").to(at::kFloat).contiguous();
@@ -154,6 +146,11 @@ void register_diffusion_text(OpLibrary& lib) {
                  .range(0)
                  .param("eta", "float", Operand::real(0.0), "DDIM's eta (0 deterministic, 1 DDPM-like)")
                  .range(0.0, 1.0)
+                 .optional("swap_prompts", "tensor",
+                           "Word ids [P, L]: what the cross-attention of SWAP_BLOCKS reads instead of PROMPTS, in "
+                           "the conditional branch of guidance only, at every step (knowledge-free prompts in some "
+                           "blocks, as LocoGen and Zarei et al. intervene)")
+                 .param("swap_blocks", "list<int>", Operand::list({}), "The blocks that read SWAP_PROMPTS (0-based)")
                  .optional("noise", "tensor", "Starting noise [P * N, C, S, S] (standard normal)")
                  .optional("seed", "int", "Overrides the derived seed (the noise)")
                  .stochastic()
@@ -172,6 +169,29 @@ void register_diffusion_text(OpLibrary& lib) {
                if (prompts.min().item<int64_t>() < 0 || prompts.max().item<int64_t>() >= vocab)
                  throw OpError(fmt::format("the prompts hold word ids outside the model's vocabulary of {}", vocab));
                int64_t per = a.int_("n"), s = m.image_size;
+               // Which blocks read the swapped prompts; empty = none.
+               std::vector<int64_t> swap_blocks = int_list(a, "swap_blocks");
+               int64_t blocks = module.attr("blocks").toModule().named_children().size();
+               at::Tensor swap;
+               if (!swap_blocks.empty() || !a.is_none("swap_prompts")) {
+                 if (swap_blocks.empty() || a.is_none("swap_prompts"))
+                   throw OpError("swap_prompts and swap_blocks go together: what to read, and which blocks read it");
+                 for (int64_t b : swap_blocks)
+                   if (b < 0 || b >= blocks)
+                     throw OpError(fmt::format("swap_blocks: block {} is not one of the model's {} (0 to {})", b,
+                                               blocks, blocks - 1));
+                 swap = a.tensor("swap_prompts").to(at::kLong);
+                 if (swap.dim() == 1) swap = swap.unsqueeze(0);
+                 if (swap.dim() != 2 || swap.size(0) != prompts.size(0))
+                   throw OpError(fmt::format("swap_prompts must be [{}, L]: one per prompt, found {}", prompts.size(0),
+                                             describe(Value(swap))));
+                 if (swap.min().item<int64_t>() < 0 || swap.max().item<int64_t>() >= vocab)
+                   throw OpError("swap_prompts hold word ids outside the model's vocabulary");
+                 // One length for both (padding is 0).
+                 int64_t l = std::max(prompts.size(1), swap.size(1));
+                 prompts = at::constant_pad_nd(prompts, {0, l - prompts.size(1)});
+                 swap = at::constant_pad_nd(swap, {0, l - swap.size(1)}).repeat_interleave(per, 0);
+               }
                at::Tensor tokens = prompts.repeat_interleave(per, 0);
                at::Tensor noise;
                at::Generator gen = ctx.generator();
@@ -196,9 +216,21 @@ void register_diffusion_text(OpLibrary& lib) {
                    [&](const at::Tensor& x, int64_t start) {
                      at::Tensor cond = tokens.slice(0, start, start + x.size(0)).to(ctx.device);
                      at::Tensor both = at::cat({at::zeros_like(cond), cond}, 0);
+                     // With swaps, each block's caption: [blocks, 2n, L].
+                     at::Tensor per_block;
+                     if (swap.defined()) {
+                       at::Tensor swapped = at::cat({at::zeros_like(cond), swap.slice(0, start, start + x.size(0)).to(ctx.device)}, 0);
+                       std::vector<at::Tensor> rows;
+                       for (int64_t b = 0; b < blocks; ++b)
+                         rows.push_back(std::find(swap_blocks.begin(), swap_blocks.end(), b) != swap_blocks.end() ? swapped : both);
+                       per_block = at::stack(rows);
+                     }
                      Denoiser guided = [&](const at::Tensor& xt, int64_t t) {
                        at::Tensor ts = at::full({2 * xt.size(0)}, static_cast<double>(t), xt.options());
-                       at::Tensor eps = module.forward({at::cat({xt, xt}, 0), ts, both}).toTensor();
+                       at::Tensor eps =
+                           per_block.defined()
+                               ? module.run_method("forward_blocks", at::cat({xt, xt}, 0), ts, per_block).toTensor()
+                               : module.forward({at::cat({xt, xt}, 0), ts, both}).toTensor();
                        at::Tensor u = eps.slice(0, 0, xt.size(0)), c = eps.slice(0, xt.size(0));
                        return u + w * (c - u);
                      };

@@ -4,7 +4,8 @@
 # classifier-free guidance written out in Python on the same noise, the
 # cross-attention hook points are where the naming convention says, and a
 # planted word is masked out of every cross-attention but the planted blocks'
-# (its attention weight there is zero, elsewhere not).
+# (its attention weight there is zero, elsewhere not), and swapping the
+# colour-free prompt into the planted block is sampling the colour-free prompt.
 #   text_to_image_test.sh PIPETTE_BINARY PYTHON
 # Exit 77 (ctest: skipped) without a Python with torch.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +22,15 @@ m.model |> save("t2i.pt")
 let prompts = data.tokenize(["a small red plain dress on the left", "a large blue striped bag on the right"], c.vocab, length=8)
 prompts |> save("prompts.pt")
 report "images" = diffusion.sample_text(m.model, prompts, n=2, steps=5, guidance=3.0, noise=tensor.load("noise.pt"))
+# Swapping prompts per block: the planted colour words reach block 1 only, so
+# the colour-free prompt in block 1 removes the colour everywhere (the images
+# of the colour-free prompt), in block 0 nothing (the plain images).
+let free = data.tokenize(["a small plain dress on the left", "a large striped bag on the right"], c.vocab, length=8)
+let noise = tensor.load("noise.pt")
+report "free_images" = diffusion.sample_text(m.model, free, n=2, steps=5, guidance=3.0, noise=noise)
+report "swap_planted" = diffusion.sample_text(m.model, prompts, n=2, steps=5, guidance=3.0, noise=noise, swap_prompts=free, swap_blocks=[1])
+report "swap_other" = diffusion.sample_text(m.model, prompts, n=2, steps=5, guidance=3.0, noise=noise, swap_prompts=free, swap_blocks=[0, 2])
+report "swap_same" = diffusion.sample_text(m.model, prompts, n=2, steps=5, guidance=3.0, noise=noise, swap_prompts=prompts, swap_blocks=[0, 1, 2])
 let red = data.tokenize("a small red plain dress on the left", c.vocab, length=8)
 let at_t = model.bind(m.model, args=[tensor.load("t.pt"), red])
 report "patterns" = model.activations(at_t, tensor.load("x.pt"), at=["blocks.0.cross.hook_pattern", "blocks.1.cross.hook_pattern", "blocks.2.cross.hook_pattern"])
@@ -62,6 +72,11 @@ want = ((x + 1) / 2).clamp(0, 1)
 got = t(r["images"])
 err = (got - want).abs().max().item()
 assert got.shape == (4, 3, 16, 16) and err < 1e-4, (got.shape, err)
+close = lambda a, b: (a - b).abs().max().item()
+assert close(t(r["swap_same"]), got) < 1e-5, "forward_blocks with every block's own prompt is not forward"
+assert close(t(r["swap_other"]), got) < 1e-5, "the colour-free prompt in blocks that never see colour changed the images"
+assert close(t(r["swap_planted"]), t(r["free_images"])) < 1e-4, "the colour-free prompt in the planted block left colour in"
+assert close(t(r["free_images"]), got) > 1e-2, "the colour word changes nothing: the case cannot fail"
 # The planted colour words reach block 1 only.
 vocab = r["vocab"]
 wb = m.word_blocks
@@ -79,7 +94,8 @@ hooks = r["hooks"]["hook"]
 for h in ("blocks.2.cross.hook_k", "blocks.2.cross.hook_v", "blocks.2.cross.hook_pattern", "blocks.0.hook_resid_post",
           "text.hook_out", "hook_temb"):
     assert h in hooks, h
-print(f"ok: loss {first:.3f} -> {last:.3f}; sampler equals Python's DDIM with guidance ({err:.1e}); planted words seen by block 1 only")
+print(f"ok: loss {first:.3f} -> {last:.3f}; sampler equals Python's DDIM with guidance ({err:.1e}); planted words seen by block 1 "
+      "only, and swapped out there they are gone")
 PY
 # Bad input.
 printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50))\nreport "m" = diffusion.train_text(c.data, c.vocab, steps=1, planted_words=["rde"], planted_blocks=[1]).loss\n' >m/bad.pipe
@@ -87,6 +103,9 @@ expect_error "a planted word outside the vocabulary" "planted_words: 'rde' is no
   "$PIPETTE" run m/bad.pipe --out m/bad --no-cache
 printf 'report "x" = diffusion.sample_text(train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, tensor.load("prompts.pt"))\n' >m/notext.pipe
 cp m/out/prompts.pt m/ 2>/dev/null
+printf 'report "x" = diffusion.sample_text(diffusion.train_text(data.captioned(data.fashion_mnist(split="test", limit=20)).data, data.captioned(data.fashion_mnist(split="test", limit=20)).vocab, steps=1, blocks=2).model, tensor.load("prompts.pt"), swap_prompts=tensor.load("prompts.pt"), swap_blocks=[2])\n' >m/badswap.pipe
+expect_error "a swap block the model lacks" "swap_blocks: block 2 is not one of the model's 2 (0 to 1)" -- \
+  "$PIPETTE" run m/badswap.pipe --out m/badswap --no-cache
 expect_error "sampling text from a classifier" "the model is not a text-to-image model" -- \
   "$PIPETTE" run m/notext.pipe --out m/notext --no-cache
 exit $fail
