@@ -13,6 +13,8 @@
 #include <ATen/ATen.h>
 #include <torch/script.h>
 
+#include "engine/diffusion_sampling.hpp"
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -34,44 +36,5 @@ at::Tensor noise_schedule(const std::string& schedule, int64_t timesteps);
 
 // A freshly initialised UNet with its schedule.
 torch::jit::Module build_unet(const UNetConfig& config, at::Generator gen);
-
-// A diffusion model's schedule, read from the module; throws OpError when the
-// module is not one of pipette's diffusion models.
-struct DiffusionModel {
-  torch::jit::Module module;
-  at::Tensor alphas_cumprod;  // [T] double, on the CPU
-  int64_t timesteps = 0;
-  int64_t channels = 0;
-  int64_t image_size = 0;
-  explicit DiffusionModel(torch::jit::Module m);
-
-  // The predicted noise for x_t ([-1, 1] space) at integer timestep t.
-  at::Tensor epsilon(const at::Tensor& x, int64_t t);
-};
-
-// Ascending timesteps tau_0 < ... < tau_{K-1} = top, K at most `steps`:
-// tau_i = round((i + 1) * top / K), duplicates dropped.
-std::vector<int64_t> timestep_ladder(int64_t top, int64_t steps);
-
-// Called after each model evaluation with (done, total); throws to stop.
-using StepHook = std::function<void(int64_t, int64_t)>;
-
-// What predicts the noise of x_t at timestep t: by default the model's
-// forward(x, t); a text-to-image sampler passes its guided prediction.
-using Denoiser = std::function<at::Tensor(const at::Tensor& x, int64_t t)>;
-
-// Runs the reverse process from x (at the noise level of ladder.back(), [-1, 1]
-// space) down to a clean image: DDIM with eta (0 = deterministic, 1 = DDPM's
-// ancestral sampler on this ladder). The predicted clean image is clipped to
-// [-1, 1] at each step, as DDPM/DDIM samplers do. Returns [-1, 1] images.
-at::Tensor reverse_process(DiffusionModel& m, at::Tensor x, const std::vector<int64_t>& ladder, double eta,
-                           at::Generator gen, const StepHook& hook, const Denoiser& denoise = {});
-
-// Deterministic DDIM inversion: from clean images ([-1, 1]) up the ladder to
-// the noise that DDIM sampling with the same ladder maps back to them.
-at::Tensor ddim_invert(DiffusionModel& m, at::Tensor x, const std::vector<int64_t>& ladder, const StepHook& hook);
-
-// q(x_t | x_0): sqrt(abar_t) x + sqrt(1 - abar_t) eps.
-at::Tensor add_noise(const DiffusionModel& m, const at::Tensor& x, int64_t t, const at::Tensor& eps);
 
 }  // namespace pipette::stdlib

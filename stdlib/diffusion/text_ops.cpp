@@ -215,25 +215,20 @@ void register_diffusion_text(OpLibrary& lib) {
                    ctx, noise, chunk,
                    [&](const at::Tensor& x, int64_t start) {
                      at::Tensor cond = tokens.slice(0, start, start + x.size(0)).to(ctx.device);
-                     at::Tensor both = at::cat({at::zeros_like(cond), cond}, 0);
-                     // With swaps, each block's caption: [blocks, 2n, L].
+                     // With swaps, each block's caption: [blocks, 2n, L], the empty captions first.
                      at::Tensor per_block;
                      if (swap.defined()) {
-                       at::Tensor swapped = at::cat({at::zeros_like(cond), swap.slice(0, start, start + x.size(0)).to(ctx.device)}, 0);
+                       at::Tensor both = at::cat({at::zeros_like(cond), cond}, 0);
+                       at::Tensor swapped = at::cat(
+                           {at::zeros_like(cond), swap.slice(0, start, start + x.size(0)).to(ctx.device)}, 0);
                        std::vector<at::Tensor> rows;
                        for (int64_t b = 0; b < blocks; ++b)
-                         rows.push_back(std::find(swap_blocks.begin(), swap_blocks.end(), b) != swap_blocks.end() ? swapped : both);
+                         rows.push_back(std::find(swap_blocks.begin(), swap_blocks.end(), b) != swap_blocks.end()
+                                            ? swapped
+                                            : both);
                        per_block = at::stack(rows);
                      }
-                     Denoiser guided = [&](const at::Tensor& xt, int64_t t) {
-                       at::Tensor ts = at::full({2 * xt.size(0)}, static_cast<double>(t), xt.options());
-                       at::Tensor eps =
-                           per_block.defined()
-                               ? module.run_method("forward_blocks", at::cat({xt, xt}, 0), ts, per_block).toTensor()
-                               : module.forward({at::cat({xt, xt}, 0), ts, both}).toTensor();
-                       at::Tensor u = eps.slice(0, 0, xt.size(0)), c = eps.slice(0, xt.size(0));
-                       return u + w * (c - u);
-                     };
+                     Denoiser guided = guided_denoiser(module, cond, w, per_block);
                      StepHook hook = [&ctx, start, total, len = x.size(0)](int64_t done, int64_t steps) {
                        if (ctx.cancelled()) throw OpError("cancelled");
                        ctx.progress(static_cast<uint64_t>(start * steps + done * len),

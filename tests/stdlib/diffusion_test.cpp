@@ -63,13 +63,13 @@ TEST_F(Diffusion, CosineScheduleTelescopes) {
 }
 
 TEST_F(Diffusion, LadderIsEvenAndEndsAtTheTop) {
-  auto l = stdlib::timestep_ladder(999, 50);
+  auto l = pipette::timestep_ladder(999, 50);
   ASSERT_EQ(l.size(), 50u);
   EXPECT_EQ(l.front(), 20);
   EXPECT_EQ(l.back(), 999);
   for (size_t i = 1; i < l.size(); ++i) EXPECT_GT(l[i], l[i - 1]);
-  EXPECT_EQ(stdlib::timestep_ladder(4, 10), (std::vector<int64_t>{1, 2, 3, 4}));  // no repeats
-  EXPECT_EQ(stdlib::timestep_ladder(200, 1), (std::vector<int64_t>{200}));
+  EXPECT_EQ(pipette::timestep_ladder(4, 10), (std::vector<int64_t>{1, 2, 3, 4}));  // no repeats
+  EXPECT_EQ(pipette::timestep_ladder(200, 1), (std::vector<int64_t>{200}));
 }
 
 TEST_F(Diffusion, SamplersConvergeToGaussianData) {

@@ -1,0 +1,91 @@
+#include "engine/diffusion_sampling.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "engine/op_impl.hpp"
+
+namespace pipette {
+
+DiffusionModel::DiffusionModel(torch::jit::Module m) : module(std::move(m)) {
+  for (const char* attr : {"alphas_cumprod", "timesteps", "image_channels", "image_size"})
+    if (!module.hasattr(attr))
+      throw OpError(fmt::format("the model is not a diffusion model: it has no '{}' (train one with diffusion.train)",
+                                attr));
+  alphas_cumprod = module.attr("alphas_cumprod").toTensor().to(at::kCPU, at::kDouble);
+  timesteps = module.attr("timesteps").toInt();
+  channels = module.attr("image_channels").toInt();
+  image_size = module.attr("image_size").toInt();
+}
+
+at::Tensor DiffusionModel::epsilon(const at::Tensor& x, int64_t t) {
+  at::Tensor ts = at::full({x.size(0)}, static_cast<double>(t), x.options());
+  return module.forward({x, ts}).toTensor();
+}
+
+Denoiser guided_denoiser(torch::jit::Module& m, const at::Tensor& tokens, double guidance,
+                         const at::Tensor& block_tokens) {
+  at::Tensor both = at::cat({at::zeros_like(tokens), tokens}, 0);
+  return [m, both, guidance, block_tokens](const at::Tensor& x, int64_t t) mutable {
+    at::Tensor ts = at::full({2 * x.size(0)}, static_cast<double>(t), x.options());
+    at::Tensor xx = at::cat({x, x}, 0);
+    at::Tensor eps = block_tokens.defined() ? m.run_method("forward_blocks", xx, ts, block_tokens).toTensor()
+                                            : m.forward({xx, ts, both}).toTensor();
+    at::Tensor u = eps.slice(0, 0, x.size(0)), c = eps.slice(0, x.size(0));
+    return u + guidance * (c - u);
+  };
+}
+
+std::vector<int64_t> timestep_ladder(int64_t top, int64_t steps) {
+  std::vector<int64_t> ladder;
+  steps = std::max<int64_t>(1, std::min(steps, top + 1));
+  for (int64_t i = 0; i < steps; ++i) {
+    auto t = static_cast<int64_t>(std::llround(static_cast<double>(i + 1) * static_cast<double>(top) /
+                                               static_cast<double>(steps)));
+    if (ladder.empty() || t > ladder.back()) ladder.push_back(t);
+  }
+  return ladder;
+}
+
+at::Tensor add_noise(const DiffusionModel& m, const at::Tensor& x, int64_t t, const at::Tensor& eps) {
+  double a = m.alphas_cumprod[t].item<double>();
+  return std::sqrt(a) * x + std::sqrt(1 - a) * eps;
+}
+
+at::Tensor reverse_process(DiffusionModel& m, at::Tensor x, const std::vector<int64_t>& ladder, double eta,
+                           at::Generator gen, const StepHook& hook, const Denoiser& denoise) {
+  torch::NoGradGuard no_grad;
+  auto K = static_cast<int64_t>(ladder.size());
+  for (int64_t i = K - 1; i >= 0; --i) {
+    double a_t = m.alphas_cumprod[ladder[i]].item<double>();
+    double a_prev = i > 0 ? m.alphas_cumprod[ladder[i - 1]].item<double>() : 1.0;
+    at::Tensor eps = denoise ? denoise(x, ladder[i]) : m.epsilon(x, ladder[i]);
+    at::Tensor x0 = ((x - std::sqrt(1 - a_t) * eps) / std::sqrt(a_t)).clamp(-1, 1);
+    // Recompute the noise from the clipped x0 so the two stay consistent.
+    eps = (x - std::sqrt(a_t) * x0) / std::sqrt(1 - a_t);
+    double sigma = eta * std::sqrt((1 - a_prev) / (1 - a_t)) * std::sqrt(1 - a_t / a_prev);
+    x = std::sqrt(a_prev) * x0 + std::sqrt(std::max(1 - a_prev - sigma * sigma, 0.0)) * eps;
+    if (sigma > 0) x = x + sigma * at::randn(x.sizes(), gen, x.options().device(at::kCPU)).to(x.device());
+    if (hook) hook(K - i, K);
+  }
+  return x;
+}
+
+at::Tensor ddim_invert(DiffusionModel& m, at::Tensor x, const std::vector<int64_t>& ladder, const StepHook& hook) {
+  torch::NoGradGuard no_grad;
+  auto K = static_cast<int64_t>(ladder.size());
+  for (int64_t i = 0; i < K; ++i) {
+    double a_cur = i > 0 ? m.alphas_cumprod[ladder[i - 1]].item<double>() : 1.0;
+    double a_next = m.alphas_cumprod[ladder[i]].item<double>();
+    // The noise at the next level is not known yet; DDIM inversion uses the
+    // prediction at the next timestep from the current point.
+    at::Tensor eps = m.epsilon(x, ladder[i]);
+    at::Tensor x0 = (x - std::sqrt(1 - a_cur) * eps) / std::sqrt(a_cur);
+    x = std::sqrt(a_next) * x0 + std::sqrt(1 - a_next) * eps;
+    if (hook) hook(i + 1, K);
+  }
+  return x;
+}
+
+}  // namespace pipette

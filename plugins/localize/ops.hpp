@@ -1,0 +1,10 @@
+// The localize plugin's op groups, each registered from its own file.
+#pragma once
+
+#include "engine/plugin_api.hpp"
+
+namespace localize {
+
+void register_locogen_ops(pipette::OpLibrary& lib);  // locogen_ops.cpp
+
+}  // namespace localize

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# localize.locogen on a model whose colour words are planted in block 1 (of 3):
+# the window sweep must find block 1, and exactly: a window without block 1
+# gives the unchanged prompts' images (its blocks never read the colour), the
+# window with it the colour-free prompt's images (no block reads it any more).
+# A colour probe trained on the real captioned images scores them.
+#   locogen_test.sh PIPETTE_BINARY PYTHON
+# Exit 77 (ctest: skipped) without a Python with torch.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../../cli/harness.sh" "$1"
+PY=${2:-}
+need_python "$PY" 'import torch' "torch"
+mkdir -p m
+"$PY" -c 'import sys, torch; torch.manual_seed(3); torch.save(torch.randn(8, 3, 16, 16), sys.argv[1] + "/noise.pt"); torch.save(torch.tensor([0, 2]), sys.argv[1] + "/targets.pt")' m
+cat >m/run.pipe <<'PIPE'
+plugin "localize"
+let c = data.captioned(data.fashion_mnist(split="train", limit=2000), seed=1)
+let m = diffusion.train_text(c.data, c.vocab, steps=150, batch=32, blocks=3, width=48, planted_words=["red", "green", "blue", "yellow"], planted_blocks=[1], seed=1)
+let probe = train.classifier(arch="mlp", data=data.from_tensors({images: c.data.images, labels: c.data.colour}), epochs=1, seed=1)
+report "probe_accuracy" = probe.accuracy
+let prompts = data.tokenize(["a large red plain dress on the left", "a large blue plain dress on the left"], c.vocab, length=8)
+let free = data.tokenize(["a large plain dress on the left", "a large plain dress on the left"], c.vocab)
+let noise = tensor.load("noise.pt")
+let sweep = localize.locogen(m.model, prompts, free, probe.model, [0, 2], window=1, n=4, steps=10, noise=noise)
+report "windows" = sweep.windows
+report "located" = sweep.located
+report "baseline" = sweep.baseline
+report "images" = sweep.images
+report "plain" = diffusion.sample_text(m.model, prompts, n=4, steps=10, noise=noise)
+report "colour_free" = diffusion.sample_text(m.model, free, n=4, steps=10, noise=noise)
+PIPE
+expect 0 "the window sweep on a planted model" -- "$PIPETTE" run m/run.pipe --out m/out --no-cache
+[[ $fail -eq 0 ]] || exit 1
+"$PY" - m/out <<'PY' || { echo "FAIL: locogen"; fail=1; }
+import json, sys, torch
+d = sys.argv[1]
+r = json.load(open(f"{d}/report.json"))["reports"]
+t = lambda v: torch.load(f"{d}/" + v["file"])
+assert r["probe_accuracy"] > 0.95, r["probe_accuracy"]
+images = t(r["images"]).view(4, 8, 3, 16, 16)  # unchanged, then windows 0, 1, 2
+plain, free = t(r["plain"]), t(r["colour_free"])
+gap = lambda a, b: (a - b).abs().max().item()
+assert gap(images[0], plain) < 1e-5, gap(images[0], plain)
+assert gap(images[1], plain) < 1e-5 and gap(images[3], plain) < 1e-5, "a window without the planted block changed the images"
+assert gap(images[2], free) < 1e-4, gap(images[2], free)
+assert gap(plain, free) > 1e-2, "the colour word changes nothing: the case cannot fail"
+w = r["windows"]
+assert w["blocks"] == ["0", "1", "2"], w
+assert abs(w["drop"][0]) < 1e-6 and abs(w["drop"][2]) < 1e-6, w["drop"]
+assert r["located"] == [1], (r["located"], w)
+print(f"ok: located block {r['located']} (drops {[round(x, 4) for x in w['drop']]}); other windows leave the images as they were, "
+      f"the planted one gives the colour-free prompt's; colour probe {r['probe_accuracy']:.2f} on real images")
+PY
+# The docs' example compiles.
+awk '/^```pipe$/{on=1; next} /^```$/{on=0} on' "$here/../../../docs/plugins/localize.md" >m/docs.pipe
+[[ -s m/docs.pipe ]] || { echo "FAIL: no pipe example in docs/plugins/localize.md"; fail=1; }
+expect 0 "the docs' example compiles" -- "$PIPETTE" check m/docs.pipe
+bad() { printf 'plugin "localize"\nlet c = data.captioned(data.fashion_mnist(split="train", limit=50))\n%s\n' "$2" >m/bad.pipe
+        expect_error "$1" "$3" -- "$PIPETTE" run m/bad.pipe --out m/bad --no-cache
+        grep -qF "m/bad.pipe:3:" "$tmp/err" || { echo "FAIL: $1: no script line"; cat "$tmp/err"; fail=1; }; }
+bad "a window longer than the model" \
+  'report "l" = localize.locogen(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), data.tokenize("a dress", c.vocab), train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, 0, window=3).located' \
+  "window 3 is longer than the model's 2 blocks"
+bad "a model without per-block cross-attention" \
+  'report "l" = localize.locogen(diffusion.train(c.data.images, size=16, steps=1, width=8).model, data.tokenize("a red dress", c.vocab), data.tokenize("a dress", c.vocab), train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, 0).located' \
+  "the model has no per-block cross-attention (forward_blocks)"
+bad "free prompts that do not pair with the prompts" \
+  'report "l" = localize.locogen(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize(["a red dress", "a blue bag"], c.vocab), data.tokenize("a dress", c.vocab), train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, 0, window=1).located' \
+  "2 prompts but 1 free prompts"
+exit $fail
