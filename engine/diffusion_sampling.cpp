@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "engine/model_arg.hpp"
 #include "engine/op_impl.hpp"
 
 namespace pipette {
@@ -22,6 +23,35 @@ DiffusionModel::DiffusionModel(torch::jit::Module m) : module(std::move(m)) {
 at::Tensor DiffusionModel::epsilon(const at::Tensor& x, int64_t t) {
   at::Tensor ts = at::full({x.size(0)}, static_cast<double>(t), x.options());
   return module.forward({x, ts}).toTensor();
+}
+
+torch::jit::Module text_model_arg(const OpArgs& a, const std::string& name, c10::Device device) {
+  torch::jit::Module m = model_arg(a, name, device);
+  if (!m.find_method("forward_blocks") || !m.hasattr("vocab_size") || !m.hasattr("blocks"))
+    throw OpError("'" + name + "' is not a text-to-image model with per-block cross-attention (forward(x, t, tokens), "
+                  "forward_blocks): train one with diffusion.train_text");
+  return m;
+}
+
+int64_t block_count(const torch::jit::Module& model) {
+  return static_cast<int64_t>(model.attr("blocks").toModule().named_children().size());
+}
+
+at::Tensor prompt_tokens(const OpArgs& a, const std::string& name, const torch::jit::Module& model, int64_t rows) {
+  at::Tensor t = a.tensor(name).to(at::kLong);
+  if (t.dim() == 1) t = t.unsqueeze(0);
+  if (t.dim() != 2 || t.size(0) == 0)
+    throw OpError(name + " must be word ids [P, L] (data.tokenize), found " + describe(Value(t)));
+  if (rows > 0 && t.size(0) != rows)
+    throw OpError(fmt::format("{} prompts but {} in {}: one per prompt", rows, t.size(0), name));
+  int64_t vocab = model.attr("vocab_size").toInt();
+  if (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= vocab)
+    throw OpError(fmt::format("{} hold word ids outside the model's vocabulary of {}", name, vocab));
+  return t;
+}
+
+at::Tensor pad_to(const at::Tensor& tokens, int64_t length) {
+  return length > tokens.size(1) ? at::constant_pad_nd(tokens, {0, length - tokens.size(1)}) : tokens;
 }
 
 Denoiser guided_denoiser(torch::jit::Module& m, const at::Tensor& tokens, double guidance,

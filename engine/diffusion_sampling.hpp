@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/op_impl.hpp"
+
 namespace pipette {
 
 // A diffusion model's schedule, read from the module; throws OpError when the
@@ -41,6 +43,18 @@ using StepHook = std::function<void(int64_t, int64_t)>;
 // What predicts the noise of x_t at timestep t: by default the model's
 // forward(x, t); a text-to-image sampler passes its guided prediction.
 using Denoiser = std::function<at::Tensor(const at::Tensor& x, int64_t t)>;
+
+// A text-to-image model's arguments, checked as every op that samples one
+// needs them. text_model_arg: the model (on `device`); an OpError when it has
+// no per-block captions (forward_blocks, vocab_size: diffusion.train_text's).
+// prompt_tokens: word ids [P, L] (a 1-D tensor is one prompt) within the
+// model's vocabulary; with `rows` > 0, exactly that many prompts.
+// pad_to: `t` padded with 0 (the padding word) to `length` words.
+PIPETTE_API torch::jit::Module text_model_arg(const OpArgs& a, const std::string& name, c10::Device device);
+PIPETTE_API at::Tensor prompt_tokens(const OpArgs& a, const std::string& name, const torch::jit::Module& model,
+                                     int64_t rows = 0);
+PIPETTE_API at::Tensor pad_to(const at::Tensor& tokens, int64_t length);
+PIPETTE_API int64_t block_count(const torch::jit::Module& model);
 
 // Classifier-free guidance with a text-to-image model (forward(x, t, tokens)):
 // eps(empty caption) + guidance * (eps(caption) - eps(empty)), both branches in

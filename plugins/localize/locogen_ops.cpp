@@ -29,22 +29,6 @@ using pipette::Value;
 
 namespace {
 
-int64_t block_count(const torch::jit::Module& m) {
-  if (!m.find_method("forward_blocks") || !m.hasattr("blocks"))
-    throw OpError("the model has no per-block cross-attention (forward_blocks): LocoGen needs a text-to-image model "
-                  "from diffusion.train_text");
-  return static_cast<int64_t>(m.attr("blocks").toModule().named_children().size());
-}
-
-at::Tensor word_ids(const OpArgs& a, const std::string& name, int64_t vocab) {
-  at::Tensor t = a.tensor(name).to(at::kLong);
-  if (t.dim() == 1) t = t.unsqueeze(0);
-  if (t.dim() != 2 || t.size(0) == 0) throw OpError(name + " must be word ids [P, L] (data.tokenize)");
-  if (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= vocab)
-    throw OpError(name + " hold word ids outside the model's vocabulary of " + std::to_string(vocab));
-  return t;
-}
-
 Value ints(const std::vector<int64_t>& v) { return Value(c10::List<int64_t>(v)); }
 
 }  // namespace
@@ -80,19 +64,16 @@ void register_locogen_ops(pipette::OpLibrary& lib) {
                    "located: the blocks of the window with the lowest score; baseline: the unchanged prompts' "
                    "score; images [(W + 1) * P * N, C, S, S]: the unchanged prompts' first, then each window's"),
       [](const OpArgs& a, OpContext& ctx) -> Value {
-        torch::jit::Module model = pipette::model_arg(a, "model", ctx.device);
+        torch::jit::Module model = pipette::text_model_arg(a, "model", ctx.device);
         torch::jit::Module probe = pipette::model_arg(a, "probe", ctx.device);
-        int64_t blocks = block_count(model), window = a.int_("window");
+        int64_t blocks = pipette::block_count(model), window = a.int_("window");
         if (window > blocks)
           throw OpError(fmt::format("window {} is longer than the model's {} blocks", window, blocks));
-        int64_t vocab = model.attr("vocab_size").toInt();
-        at::Tensor prompts = word_ids(a, "prompts", vocab), free = word_ids(a, "free_prompts", vocab);
-        if (free.size(0) != prompts.size(0))
-          throw OpError(fmt::format("{} prompts but {} free prompts: one knowledge-free prompt per prompt",
-                                    prompts.size(0), free.size(0)));
+        at::Tensor prompts = pipette::prompt_tokens(a, "prompts", model);
+        at::Tensor free = pipette::prompt_tokens(a, "free_prompts", model, prompts.size(0));
         int64_t l = std::max(prompts.size(1), free.size(1));
-        prompts = at::constant_pad_nd(prompts, {0, l - prompts.size(1)});
-        free = at::constant_pad_nd(free, {0, l - free.size(1)});
+        prompts = pipette::pad_to(prompts, l);
+        free = pipette::pad_to(free, l);
         int64_t p = prompts.size(0), per = a.int_("n");
         at::Tensor targets;
         if (a["targets"].isInt()) {

@@ -265,9 +265,4 @@ torch::jit::Module build_text_dit(const TextDiTConfig& c, at::Generator gen) {
   return m;
 }
 
-bool is_text_model(const torch::jit::Module& m) {
-  auto forward = m.find_method("forward");
-  return forward && forward->function().getSchema().arguments().size() == 4 && m.hasattr("vocab_size");
-}
-
 }  // namespace pipette::stdlib

@@ -44,7 +44,4 @@ struct TextDiTConfig {
 
 torch::jit::Module build_text_dit(const TextDiTConfig& config, at::Generator gen);
 
-// Whether `m` is a text-to-image model (forward takes tokens).
-bool is_text_model(const torch::jit::Module& m);
-
 }  // namespace pipette::stdlib

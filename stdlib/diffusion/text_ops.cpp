@@ -156,22 +156,13 @@ void register_diffusion_text(OpLibrary& lib) {
                  .stochastic()
                  .returns("tensor", "Images [P * N, C, S, S] in [0, 1]"),
              [](const OpArgs& a, OpContext& ctx) {
-               torch::jit::Module module = model_arg(a, "model", ctx.device);
-               if (!is_text_model(module))
-                 throw OpError("the model is not a text-to-image model (forward(x, t, tokens)): train one with "
-                               "diffusion.train_text");
+               torch::jit::Module module = text_model_arg(a, "model", ctx.device);
                DiffusionModel m(module);
-               at::Tensor prompts = a.tensor("prompts").to(at::kLong);
-               if (prompts.dim() == 1) prompts = prompts.unsqueeze(0);
-               int64_t vocab = module.attr("vocab_size").toInt();
-               if (prompts.dim() != 2 || prompts.size(0) == 0)
-                 throw OpError("prompts must be word ids [P, L] (data.tokenize), found " + describe(Value(prompts)));
-               if (prompts.min().item<int64_t>() < 0 || prompts.max().item<int64_t>() >= vocab)
-                 throw OpError(fmt::format("the prompts hold word ids outside the model's vocabulary of {}", vocab));
+               at::Tensor prompts = prompt_tokens(a, "prompts", module);
                int64_t per = a.int_("n"), s = m.image_size;
                // Which blocks read the swapped prompts; empty = none.
                std::vector<int64_t> swap_blocks = int_list(a, "swap_blocks");
-               int64_t blocks = module.attr("blocks").toModule().named_children().size();
+               int64_t blocks = block_count(module);
                at::Tensor swap;
                if (!swap_blocks.empty() || !a.is_none("swap_prompts")) {
                  if (swap_blocks.empty() || a.is_none("swap_prompts"))
@@ -180,17 +171,10 @@ void register_diffusion_text(OpLibrary& lib) {
                    if (b < 0 || b >= blocks)
                      throw OpError(fmt::format("swap_blocks: block {} is not one of the model's {} (0 to {})", b,
                                                blocks, blocks - 1));
-                 swap = a.tensor("swap_prompts").to(at::kLong);
-                 if (swap.dim() == 1) swap = swap.unsqueeze(0);
-                 if (swap.dim() != 2 || swap.size(0) != prompts.size(0))
-                   throw OpError(fmt::format("swap_prompts must be [{}, L]: one per prompt, found {}", prompts.size(0),
-                                             describe(Value(swap))));
-                 if (swap.min().item<int64_t>() < 0 || swap.max().item<int64_t>() >= vocab)
-                   throw OpError("swap_prompts hold word ids outside the model's vocabulary");
-                 // One length for both (padding is 0).
-                 int64_t l = std::max(prompts.size(1), swap.size(1));
-                 prompts = at::constant_pad_nd(prompts, {0, l - prompts.size(1)});
-                 swap = at::constant_pad_nd(swap, {0, l - swap.size(1)}).repeat_interleave(per, 0);
+                 swap = prompt_tokens(a, "swap_prompts", module, prompts.size(0));
+                 int64_t l = std::max(prompts.size(1), swap.size(1));  // one length for both
+                 prompts = pad_to(prompts, l);
+                 swap = pad_to(swap, l).repeat_interleave(per, 0);
                }
                at::Tensor tokens = prompts.repeat_interleave(per, 0);
                at::Tensor noise;

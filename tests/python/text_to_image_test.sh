@@ -106,6 +106,6 @@ cp m/out/prompts.pt m/ 2>/dev/null
 printf 'report "x" = diffusion.sample_text(diffusion.train_text(data.captioned(data.fashion_mnist(split="test", limit=20)).data, data.captioned(data.fashion_mnist(split="test", limit=20)).vocab, steps=1, blocks=2).model, tensor.load("prompts.pt"), swap_prompts=tensor.load("prompts.pt"), swap_blocks=[2])\n' >m/badswap.pipe
 expect_error "a swap block the model lacks" "swap_blocks: block 2 is not one of the model's 2 (0 to 1)" -- \
   "$PIPETTE" run m/badswap.pipe --out m/badswap --no-cache
-expect_error "sampling text from a classifier" "the model is not a text-to-image model" -- \
+expect_error "sampling text from a classifier" "'model' is not a text-to-image model" -- \
   "$PIPETTE" run m/notext.pipe --out m/notext --no-cache
 exit $fail

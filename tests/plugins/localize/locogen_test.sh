@@ -63,8 +63,8 @@ bad "a window longer than the model" \
   "window 3 is longer than the model's 2 blocks"
 bad "a model without per-block cross-attention" \
   'report "l" = localize.locogen(diffusion.train(c.data.images, size=16, steps=1, width=8).model, data.tokenize("a red dress", c.vocab), data.tokenize("a dress", c.vocab), train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, 0).located' \
-  "the model has no per-block cross-attention (forward_blocks)"
+  "'model' is not a text-to-image model with per-block cross-attention"
 bad "free prompts that do not pair with the prompts" \
   'report "l" = localize.locogen(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize(["a red dress", "a blue bag"], c.vocab), data.tokenize("a dress", c.vocab), train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, 0, window=1).located' \
-  "2 prompts but 1 free prompts"
+  "2 prompts but 1 in free_prompts: one per prompt"
 exit $fail
