@@ -3,7 +3,10 @@
 
 namespace {
 
-void register_localize(pipette::OpLibrary& lib) { localize::register_locogen_ops(lib); }
+void register_localize(pipette::OpLibrary& lib) {
+  localize::register_locogen_ops(lib);
+  localize::register_contribution_ops(lib);
+}
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 namespace localize {
 
-void register_locogen_ops(pipette::OpLibrary& lib);  // locogen_ops.cpp
+void register_locogen_ops(pipette::OpLibrary& lib);       // locogen_ops.cpp
+void register_contribution_ops(pipette::OpLibrary& lib);  // contribution_ops.cpp
 
 }  // namespace localize

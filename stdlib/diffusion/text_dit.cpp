@@ -203,6 +203,7 @@ torch::jit::Module build_text_dit(const TextDiTConfig& c, at::Generator gen) {
   m.register_attribute("schedule", c10::StringType::get(), c.schedule);
   m.register_attribute("patch_size", c10::IntType::get(), c.patch);
   m.register_attribute("vocab_size", c10::IntType::get(), c.vocab);
+  m.register_attribute("heads", c10::IntType::get(), c.heads);
 
   // Which text each block reads. Planted words are taken out of the caption
   // before the text encoder runs for the blocks that may not see them (not

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# localize.locogen on a model whose colour words are planted in block 1 (of 3):
-# the window sweep must find block 1, and exactly: a window without block 1
+# The localize plugin on a model whose colour words are planted in block 1 (of
+# 3). localize.locogen must find block 1, and exactly: a window without block 1
 # gives the unchanged prompts' images (its blocks never read the colour), the
-# window with it the colour-free prompt's images (no block reads it any more).
-# A colour probe trained on the real captioned images scores them.
-#   locogen_test.sh PIPETTE_BINARY PYTHON
+# window with it the colour-free prompt's images (no block reads it any more);
+# a colour probe trained on the real captioned images scores them.
+# localize.contributions must find it too: without the output projection's
+# bias the other blocks' contributions are exactly 0, with it exactly the
+# bias's norm (what the reference code's score is for a block that ignores the
+# phrase), checked against the saved model's parameters in Python.
+#   localize_test.sh PIPETTE_BINARY PYTHON
 # Exit 77 (ctest: skipped) without a Python with torch.
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../cli/harness.sh" "$1"
@@ -28,6 +32,13 @@ report "baseline" = sweep.baseline
 report "images" = sweep.images
 report "plain" = diffusion.sample_text(m.model, prompts, n=4, steps=10, noise=noise)
 report "colour_free" = diffusion.sample_text(m.model, free, n=4, steps=10, noise=noise)
+let raw = localize.contributions(m.model, prompts, c.vocab, ["red", "blue"], k=1, bias=false, n=2, steps=5)
+let biased = localize.contributions(m.model, prompts, c.vocab, ["red", "blue"], k=1, n=2, steps=5)
+report "raw" = raw.matrix
+report "raw_located" = raw.located
+report "biased" = biased.blocks
+report "top2" = localize.top_blocks(raw.matrix, k=2)
+m.model |> save("t2i.pt")
 PIPE
 expect 0 "the window sweep on a planted model" -- "$PIPETTE" run m/run.pipe --out m/out --no-cache
 [[ $fail -eq 0 ]] || exit 1
@@ -48,6 +59,16 @@ w = r["windows"]
 assert w["blocks"] == ["0", "1", "2"], w
 assert abs(w["drop"][0]) < 1e-6 and abs(w["drop"][2]) < 1e-6, w["drop"]
 assert r["located"] == [1], (r["located"], w)
+raw = t(r["raw"])
+assert raw.shape == (3, 5), raw.shape
+assert raw[0].abs().max() == 0 and raw[2].abs().max() == 0 and raw[1].min() > 0, raw
+assert r["raw_located"] == [1] and r["top2"][0] == 1, (r["raw_located"], r["top2"])
+model = torch.jit.load(f"{d}/t2i.pt")
+biased = t(r["biased"])
+for b in (0, 2):
+    bias_norm = getattr(model.blocks, str(b)).cross.o_bias.norm().item()
+    assert abs(biased[b].item() - bias_norm) < 1e-5, (b, biased[b].item(), bias_norm)
+print(f"ok: contributions {[round(x, 4) for x in raw.mean(1).tolist()]} locate block 1; with the bias the others score its norm")
 print(f"ok: located block {r['located']} (drops {[round(x, 4) for x in w['drop']]}); other windows leave the images as they were, "
       f"the planted one gives the colour-free prompt's; colour probe {r['probe_accuracy']:.2f} on real images")
 PY
@@ -64,6 +85,12 @@ bad "a window longer than the model" \
 bad "a model without per-block cross-attention" \
   'report "l" = localize.locogen(diffusion.train(c.data.images, size=16, steps=1, width=8).model, data.tokenize("a red dress", c.vocab), data.tokenize("a dress", c.vocab), train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, 0).located' \
   "'model' is not a text-to-image model with per-block cross-attention"
+bad "a phrase the prompts lack" \
+  'report "l" = localize.contributions(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a large dress", c.vocab), c.vocab, "red").located' \
+  "prompt 0 holds none of the phrase's words"
+bad "a phrase word outside the vocabulary" \
+  'report "l" = localize.contributions(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), c.vocab, "crimson").located' \
+  "phrase: 'crimson' is not a word of the vocabulary"
 bad "free prompts that do not pair with the prompts" \
   'report "l" = localize.locogen(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize(["a red dress", "a blue bag"], c.vocab), data.tokenize("a dress", c.vocab), train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, 0, window=1).located' \
   "2 prompts but 1 in free_prompts: one per prompt"
