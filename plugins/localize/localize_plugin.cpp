@@ -6,6 +6,7 @@ namespace {
 void register_localize(pipette::OpLibrary& lib) {
   localize::register_locogen_ops(lib);
   localize::register_contribution_ops(lib);
+  localize::register_edit_ops(lib);
 }
 
 }  // namespace

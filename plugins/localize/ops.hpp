@@ -7,5 +7,6 @@ namespace localize {
 
 void register_locogen_ops(pipette::OpLibrary& lib);       // locogen_ops.cpp
 void register_contribution_ops(pipette::OpLibrary& lib);  // contribution_ops.cpp
+void register_edit_ops(pipette::OpLibrary& lib);          // edit_ops.cpp
 
 }  // namespace localize

@@ -8,6 +8,8 @@
 # bias the other blocks' contributions are exactly 0, with it exactly the
 # bias's norm (what the reference code's score is for a block that ignores the
 # phrase), checked against the saved model's parameters in Python.
+# localize.loco_edit must equal its objective solved in Python and change
+# nothing but the edited projections.
 #   localize_test.sh PIPETTE_BINARY PYTHON
 # Exit 77 (ctest: skipped) without a Python with torch.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +41,12 @@ report "raw_located" = raw.located
 report "biased" = biased.blocks
 report "top2" = localize.top_blocks(raw.matrix, k=2)
 m.model |> save("t2i.pt")
+let edit = localize.loco_edit(m.model, prompts, free, [1], lambda=0.01)
+edit.model |> save("edited.pt")
+report "edit_before" = edit.before
+report "edit_after" = edit.after
+prompts |> save("prompts.pt")
+free |> save("free.pt")
 PIPE
 expect 0 "the window sweep on a planted model" -- "$PIPETTE" run m/run.pipe --out m/out --no-cache
 [[ $fail -eq 0 ]] || exit 1
@@ -68,6 +76,34 @@ biased = t(r["biased"])
 for b in (0, 2):
     bias_norm = getattr(model.blocks, str(b)).cross.o_bias.norm().item()
     assert abs(biased[b].item() - bias_norm) < 1e-5, (b, biased[b].item(), bias_norm)
+# LocoEdit: block 1's key and value projections are the solution of the
+# objective solved here in float64 from the model's own text encodings; every
+# other parameter is bitwise the original's.
+edited = torch.jit.load(f"{d}/edited.pt")
+P, F = torch.load(f"{d}/prompts.pt"), torch.load(f"{d}/free.pt")
+def last_word(tokens, b):
+    tb = tokens * model.word_blocks[b][tokens].long()
+    with torch.no_grad():
+        text = model.text(tb)
+    n = (tb != 0).sum(1)
+    return text[torch.arange(len(tb)), n].double()
+x, y = last_word(P, 1), last_word(F, 1)
+cross, new = getattr(model.blocks, "1").cross, getattr(edited.blocks, "1").cross
+for name in ("k_weight", "v_weight"):
+    W = getattr(cross, name).detach().double()
+    lam = 0.01
+    eye = torch.eye(W.shape[1], dtype=torch.float64)
+    want = torch.linalg.solve(x.T @ x + lam * eye, (x.T @ y + lam * eye) @ W.T).T
+    got = getattr(new, name).detach().double()
+    err = ((got - want).abs().max() / want.abs().max()).item()
+    assert err < 1e-5, (name, err)
+    assert not torch.equal(got.float(), getattr(cross, name).float()), f"{name} did not change"
+orig = dict(model.named_parameters())
+for k, v in edited.named_parameters():
+    if not (k.startswith("blocks.1.cross.k_weight") or k.startswith("blocks.1.cross.v_weight")):
+        assert torch.equal(v, orig[k]), f"{k} changed, though only block 1's K and V were edited"
+assert r["edit_after"] < 0.5 * r["edit_before"], (r["edit_before"], r["edit_after"])
+print(f"ok: LocoEdit equals the objective solved in Python; |Wx - Wy| {r['edit_before']:.3f} -> {r['edit_after']:.3f}; nothing else changed")
 print(f"ok: contributions {[round(x, 4) for x in raw.mean(1).tolist()]} locate block 1; with the bias the others score its norm")
 print(f"ok: located block {r['located']} (drops {[round(x, 4) for x in w['drop']]}); other windows leave the images as they were, "
       f"the planted one gives the colour-free prompt's; colour probe {r['probe_accuracy']:.2f} on real images")
@@ -91,6 +127,12 @@ bad "a phrase the prompts lack" \
 bad "a phrase word outside the vocabulary" \
   'report "l" = localize.contributions(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), c.vocab, "crimson").located' \
   "phrase: 'crimson' is not a word of the vocabulary"
+bad "LocoEdit with lambda 0" \
+  'report "l" = localize.loco_edit(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), data.tokenize("a dress", c.vocab), [1], lambda=0.0).after' \
+  "lambda must be positive (the paper: 0.01), found 0"
+bad "LocoEdit of a block the model lacks" \
+  'report "l" = localize.loco_edit(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), data.tokenize("a dress", c.vocab), [5]).after' \
+  "blocks: block 5 is not one of the model's 2 (0 to 1)"
 bad "free prompts that do not pair with the prompts" \
   'report "l" = localize.locogen(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize(["a red dress", "a blue bag"], c.vocab), data.tokenize("a dress", c.vocab), train.classifier(arch="mlp", data=data.fashion_mnist(split="test", limit=64)).model, 0, window=1).located' \
   "2 prompts but 1 in free_prompts: one per prompt"

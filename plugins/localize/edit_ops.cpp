@@ -1,0 +1,106 @@
+// localize.loco_edit: LocoEdit (Basu et al., ICML 2024), a closed-form edit of
+// the key and value projections of the located blocks. For each projection W:
+//   W' = argmin_W' sum_i |W' x_i - W y_i|^2 + lambda |W' - W|_F^2
+// with x_i the text encoder's output at the last word of the i-th prompt with
+// the concept, y_i the same for its concept-free prompt, as the block reads
+// them (planted words already taken out where the block may not see them).
+// The normal equations W' (X^T X + lambda I) = W (Y^T X + lambda I) are solved,
+// not inverted (the reference inverts). The edited model is a copy.
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <torch/script.h>
+
+#include "engine/diffusion_sampling.hpp"
+#include "engine/model_arg.hpp"
+#include "ops.hpp"
+
+namespace localize {
+
+using pipette::OpArgs;
+using pipette::OpContext;
+using pipette::OpError;
+using pipette::OpSignature;
+using pipette::Operand;
+using pipette::Value;
+
+namespace {
+
+// The text encoder's output at each prompt's last word, as block `b` reads
+// the prompts: [P, D].
+at::Tensor last_word(torch::jit::Module& model, const at::Tensor& tokens, int64_t b) {
+  at::Tensor seen = model.attr("word_blocks").toTensor()[b].index_select(0, tokens.flatten()).view(tokens.sizes());
+  at::Tensor tb = tokens * seen.to(at::kLong);
+  at::Tensor text = model.attr("text").toModule().forward({tb}).toTensor();  // [P, 1 + L, D], the null word first
+  at::Tensor count = tb.ne(0).sum(1);
+  if (count.min().item<int64_t>() == 0) throw OpError("a prompt has no word the block reads");
+  // Words are packed to the left (data.tokenize pads on the right): the last
+  // one is at 1 + count - 1.
+  at::Tensor idx = count.view({-1, 1, 1}).expand({-1, 1, text.size(2)});
+  return text.gather(1, idx).squeeze(1);
+}
+
+}  // namespace
+
+void register_edit_ops(pipette::OpLibrary& lib) {
+  lib.define(
+      OpSignature("localize.loco_edit",
+                  "LocoEdit: a closed-form edit of the key and value projections of BLOCKS' cross-attention, "
+                  "W' = argmin sum_i |W' x_i - W y_i|^2 + LAMBDA |W' - W|^2, x_i the text encoder's output at the "
+                  "last word of PROMPTS (with the concept), y_i the same for FREE_PROMPTS (without it); solved "
+                  "from the normal equations. The edited model is a copy; every other parameter is unchanged.")
+          .input("model", "model", "A text-to-image model (diffusion.train_text)")
+          .input("prompts", "tensor", "Prompts with the concept, word ids [P, L]")
+          .input("free_prompts", "tensor", "The same prompts without it, [P, L']")
+          .input("blocks", "list<int>", "The blocks to edit (the located ones)")
+          .param("lambda", "float", Operand::real(0.01), "Regularisation towards the original weights (the paper: 0.01)")
+          .returns("record{model: model, before: float, after: float}",
+                   "the edited model, and the mean |W x_i - W y_i| before and |W' x_i - W y_i| after the edit, over "
+                   "prompts and edited projections"),
+      [](const OpArgs& a, OpContext& ctx) -> Value {
+        torch::jit::Module model = pipette::text_model_arg(a, "model", ctx.device);
+        double lambda = a.float_("lambda");
+        if (!(lambda > 0))
+          throw OpError(fmt::format("lambda must be positive (the paper: 0.01), found {}: with few prompts X^T X has "
+                                    "low rank, and lambda is what makes the edit unique",
+                                    lambda));
+        int64_t blocks = pipette::block_count(model);
+        at::Tensor prompts = pipette::prompt_tokens(a, "prompts", model).to(ctx.device);
+        at::Tensor free = pipette::prompt_tokens(a, "free_prompts", model, prompts.size(0)).to(ctx.device);
+        std::vector<int64_t> edit;
+        for (const auto& b : a["blocks"].toListRef()) {
+          int64_t i = b.toInt();
+          if (i < 0 || i >= blocks)
+            throw OpError(fmt::format("blocks: block {} is not one of the model's {} (0 to {})", i, blocks, blocks - 1));
+          edit.push_back(i);
+        }
+        if (edit.empty()) throw OpError("blocks names no block to edit");
+        torch::jit::Module edited = pipette::clone_model(model);
+        torch::NoGradGuard no_grad;
+        double before = 0, after = 0;
+        int64_t count = 0;
+        for (int64_t b : edit) {
+          at::Tensor x = last_word(model, prompts, b).to(at::kDouble), y = last_word(model, free, b).to(at::kDouble);
+          torch::jit::Module cross =
+              edited.attr("blocks").toModule().attr(std::to_string(b)).toModule().attr("cross").toModule();
+          for (const char* proj : {"k_weight", "v_weight"}) {
+            at::Tensor w = cross.attr(proj).toTensor();
+            at::Tensor wd = w.to(at::kDouble);
+            int64_t d = x.size(1);
+            at::Tensor eye = at::eye(d, x.options());
+            at::Tensor lhs = x.t().mm(x) + lambda * eye;                   // X^T X + lambda I
+            at::Tensor rhs = (x.t().mm(y) + lambda * eye).mm(wd.t());      // (X^T Y + lambda I) W^T
+            at::Tensor solved = at::linalg_solve(lhs, rhs).t();            // W'
+            at::Tensor target = y.mm(wd.t());
+            before += (x.mm(wd.t()) - target).norm(2, 1).mean().item<double>();
+            after += (x.mm(solved.t()) - target).norm(2, 1).mean().item<double>();
+            ++count;
+            w.copy_(solved.to(w.dtype()));
+          }
+        }
+        return pipette::make_record({{"model", Value(edited._ivalue())},
+                                     {"before", Value(before / static_cast<double>(count))},
+                                     {"after", Value(after / static_cast<double>(count))}});
+      });
+}
+
+}  // namespace localize
