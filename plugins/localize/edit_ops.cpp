@@ -39,6 +39,25 @@ at::Tensor last_word(torch::jit::Module& model, const at::Tensor& tokens, int64_
   return text.gather(1, idx).squeeze(1);
 }
 
+// Welch's t per column of a [n1, D] and b [n2, D] (sample variances).
+at::Tensor welch_t(const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor va = a.var(0, /*unbiased=*/true), vb = b.var(0, /*unbiased=*/true);
+  at::Tensor se = (va / static_cast<double>(a.size(0)) + vb / static_cast<double>(b.size(0))).sqrt();
+  return (a.mean(0) - b.mean(0)) / se.clamp_min(1e-12);
+}
+
+std::vector<int64_t> edit_blocks(const OpArgs& a, int64_t blocks) {
+  std::vector<int64_t> edit;
+  for (const auto& b : a["blocks"].toListRef()) {
+    int64_t i = b.toInt();
+    if (i < 0 || i >= blocks)
+      throw OpError(fmt::format("blocks: block {} is not one of the model's {} (0 to {})", i, blocks, blocks - 1));
+    edit.push_back(i);
+  }
+  if (edit.empty()) throw OpError("blocks names no block to edit");
+  return edit;
+}
+
 }  // namespace
 
 void register_edit_ops(pipette::OpLibrary& lib) {
@@ -66,14 +85,7 @@ void register_edit_ops(pipette::OpLibrary& lib) {
         int64_t blocks = pipette::block_count(model);
         at::Tensor prompts = pipette::prompt_tokens(a, "prompts", model).to(ctx.device);
         at::Tensor free = pipette::prompt_tokens(a, "free_prompts", model, prompts.size(0)).to(ctx.device);
-        std::vector<int64_t> edit;
-        for (const auto& b : a["blocks"].toListRef()) {
-          int64_t i = b.toInt();
-          if (i < 0 || i >= blocks)
-            throw OpError(fmt::format("blocks: block {} is not one of the model's {} (0 to {})", i, blocks, blocks - 1));
-          edit.push_back(i);
-        }
-        if (edit.empty()) throw OpError("blocks names no block to edit");
+        std::vector<int64_t> edit = edit_blocks(a, blocks);
         torch::jit::Module edited = pipette::clone_model(model);
         torch::NoGradGuard no_grad;
         double before = 0, after = 0;
@@ -100,6 +112,67 @@ void register_edit_ops(pipette::OpLibrary& lib) {
         return pipette::make_record({{"model", Value(edited._ivalue())},
                                      {"before", Value(before / static_cast<double>(count))},
                                      {"after", Value(after / static_cast<double>(count))}});
+      });
+
+  lib.define(
+      OpSignature("localize.neurons",
+                  "LocoEdit's neuron variant: the output channels (neurons) of BLOCKS' key and value projections, "
+                  "ranked by Welch's t between PROMPTS (with the concept) and NEUTRAL_PROMPTS at the last word's "
+                  "encoding; the top K of each projection are set to their neutral mean for every input (the "
+                  "channel's weights zeroed, its bias the mean). The edited model is a copy.")
+          .input("model", "model", "A text-to-image model (diffusion.train_text)")
+          .input("prompts", "tensor", "Prompts with the concept, word ids [P, L] (at least 2)")
+          .input("neutral_prompts", "tensor", "Prompts without it, [Q, L'] (at least 2)")
+          .input("blocks", "list<int>", "The blocks whose projections to edit (the located ones)")
+          .param("k", "int", Operand::integer(10), "Neurons per projection (the reference: 10 to 200 of 320-1280)")
+          .range(1)
+          .returns("record{model: model, neurons: table}",
+                   "the edited model, and one row per neuron set: block, projection (k or v), channel, t, the "
+                   "neutral mean it now outputs"),
+      [](const OpArgs& a, OpContext& ctx) -> Value {
+        torch::jit::Module model = pipette::text_model_arg(a, "model", ctx.device);
+        int64_t blocks = pipette::block_count(model), k = a.int_("k");
+        at::Tensor prompts = pipette::prompt_tokens(a, "prompts", model).to(ctx.device);
+        at::Tensor neutral = pipette::prompt_tokens(a, "neutral_prompts", model).to(ctx.device);
+        if (prompts.size(0) < 2 || neutral.size(0) < 2)
+          throw OpError(fmt::format("Welch's t needs at least 2 prompts on each side; found {} and {}",
+                                    prompts.size(0), neutral.size(0)));
+        std::vector<int64_t> edit = edit_blocks(a, blocks);
+        torch::jit::Module edited = pipette::clone_model(model);
+        torch::NoGradGuard no_grad;
+        c10::List<int64_t> block_col, channel_col;
+        c10::List<std::string> proj_col;
+        c10::List<double> t_col, mean_col;
+        for (int64_t b : edit) {
+          at::Tensor x = last_word(model, prompts, b), y = last_word(model, neutral, b);
+          torch::jit::Module cross =
+              edited.attr("blocks").toModule().attr(std::to_string(b)).toModule().attr("cross").toModule();
+          for (const char* proj : {"k", "v"}) {
+            at::Tensor w = cross.attr(std::string(proj) + "_weight").toTensor();
+            at::Tensor bias = cross.attr(std::string(proj) + "_bias").toTensor();
+            if (k > w.size(0)) throw OpError(fmt::format("k = {}, but a projection has {} neurons", k, w.size(0)));
+            at::Tensor ax = at::linear(x, w, bias).to(at::kDouble), ay = at::linear(y, w, bias).to(at::kDouble);
+            at::Tensor t = welch_t(ax, ay);
+            at::Tensor top = std::get<1>(t.abs().topk(k));
+            at::Tensor mean = ay.mean(0);
+            for (int64_t i = 0; i < k; ++i) {
+              int64_t c = top[i].item<int64_t>();
+              block_col.push_back(b);
+              proj_col.push_back(proj);
+              channel_col.push_back(c);
+              t_col.push_back(t[c].item<double>());
+              mean_col.push_back(mean[c].item<double>());
+              w[c].zero_();
+              bias[c] = mean[c].to(bias.dtype());
+            }
+          }
+        }
+        Value table = pipette::make_record({{"block", Value(block_col)},
+                                            {"projection", Value(proj_col)},
+                                            {"channel", Value(channel_col)},
+                                            {"t", Value(t_col)},
+                                            {"neutral_mean", Value(mean_col)}});
+        return pipette::make_record({{"model", Value(edited._ivalue())}, {"neurons", table}});
       });
 }
 

@@ -9,7 +9,8 @@
 # bias's norm (what the reference code's score is for a block that ignores the
 # phrase), checked against the saved model's parameters in Python.
 # localize.loco_edit must equal its objective solved in Python and change
-# nothing but the edited projections.
+# nothing but the edited projections; localize.neurons must pick the channels
+# Welch's t picks in Python and make them constant.
 #   localize_test.sh PIPETTE_BINARY PYTHON
 # Exit 77 (ctest: skipped) without a Python with torch.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,6 +48,13 @@ report "edit_before" = edit.before
 report "edit_after" = edit.after
 prompts |> save("prompts.pt")
 free |> save("free.pt")
+let red = data.tokenize(["a large red plain dress on the left", "a small red striped bag on the right", "a large red checked coat on the left"], c.vocab, length=8)
+let neutral = data.tokenize(["a large plain dress on the left", "a small striped bag on the right", "a large checked coat on the left"], c.vocab, length=8)
+let neurons = localize.neurons(m.model, red, neutral, [1], k=3)
+neurons.model |> save("neurons.pt")
+report "neurons" = neurons.neurons
+red |> save("red.pt")
+neutral |> save("neutral.pt")
 PIPE
 expect 0 "the window sweep on a planted model" -- "$PIPETTE" run m/run.pipe --out m/out --no-cache
 [[ $fail -eq 0 ]] || exit 1
@@ -103,6 +111,29 @@ for k, v in edited.named_parameters():
     if not (k.startswith("blocks.1.cross.k_weight") or k.startswith("blocks.1.cross.v_weight")):
         assert torch.equal(v, orig[k]), f"{k} changed, though only block 1's K and V were edited"
 assert r["edit_after"] < 0.5 * r["edit_before"], (r["edit_before"], r["edit_after"])
+# The neuron variant: the top 3 channels of block 1's K and V by |Welch's t|
+# (sample variances) between the red and the neutral prompts, recomputed here,
+# now output their neutral mean whatever the input.
+nm = torch.jit.load(f"{d}/neurons.pt")
+R, N = torch.load(f"{d}/red.pt"), torch.load(f"{d}/neutral.pt")
+rows = r["neurons"]
+xr, xn = last_word(R, 1), last_word(N, 1)
+for proj in ("k", "v"):
+    W, B = getattr(cross, proj + "_weight").detach().double(), getattr(cross, proj + "_bias").detach().double()
+    ar, an = xr @ W.T + B, xn @ W.T + B
+    t_stat = (ar.mean(0) - an.mean(0)) / (ar.var(0) / len(ar) + an.var(0) / len(an)).sqrt()
+    want = set(t_stat.abs().topk(3).indices.tolist())
+    got = {c for c, p in zip(rows["channel"], rows["projection"]) if p == proj}
+    assert got == want, (proj, got, want)
+    nw = getattr(getattr(nm.blocks, "1").cross, proj + "_weight").detach()
+    nb = getattr(getattr(nm.blocks, "1").cross, proj + "_bias").detach().double()
+    for ch in want:
+        assert nw[ch].abs().max() == 0 and abs(nb[ch].item() - an[:, ch].mean().item()) < 1e-5, (proj, ch)
+changed = {f"blocks.1.cross.{p}_{w}" for p in ("k", "v") for w in ("weight", "bias")}
+for k, v in nm.named_parameters():
+    if k not in changed:
+        assert torch.equal(v, orig[k]), f"{k} changed"
+print(f"ok: neurons by Welch's t equal Python's ({len(rows['channel'])} set to their neutral mean); nothing else changed")
 print(f"ok: LocoEdit equals the objective solved in Python; |Wx - Wy| {r['edit_before']:.3f} -> {r['edit_after']:.3f}; nothing else changed")
 print(f"ok: contributions {[round(x, 4) for x in raw.mean(1).tolist()]} locate block 1; with the bias the others score its norm")
 print(f"ok: located block {r['located']} (drops {[round(x, 4) for x in w['drop']]}); other windows leave the images as they were, "
@@ -127,6 +158,9 @@ bad "a phrase the prompts lack" \
 bad "a phrase word outside the vocabulary" \
   'report "l" = localize.contributions(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), c.vocab, "crimson").located' \
   "phrase: 'crimson' is not a word of the vocabulary"
+bad "neurons from one prompt" \
+  'report "l" = localize.neurons(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), data.tokenize(["a dress", "a bag"], c.vocab), [1]).neurons' \
+  "Welch's t needs at least 2 prompts on each side; found 1 and 2"
 bad "LocoEdit with lambda 0" \
   'report "l" = localize.loco_edit(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), data.tokenize("a dress", c.vocab), [1], lambda=0.0).after' \
   "lambda must be positive (the paper: 0.01), found 0"
