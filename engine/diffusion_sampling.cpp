@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "engine/chunks.hpp"
 #include "engine/model_arg.hpp"
 #include "engine/op_impl.hpp"
 
@@ -52,6 +54,30 @@ at::Tensor prompt_tokens(const OpArgs& a, const std::string& name, const torch::
 
 at::Tensor pad_to(const at::Tensor& tokens, int64_t length) {
   return length > tokens.size(1) ? at::constant_pad_nd(tokens, {0, length - tokens.size(1)}) : tokens;
+}
+
+StepHook chunk_progress(OpContext& ctx, int64_t start, int64_t count, int64_t total) {
+  return [&ctx, start, count, total](int64_t done, int64_t steps) {
+    if (ctx.cancelled()) throw OpError("cancelled");
+    ctx.progress(static_cast<uint64_t>(start * steps + done * count), static_cast<uint64_t>(total * steps));
+  };
+}
+
+int64_t text_images_per_chunk(const OpContext& ctx, const torch::jit::Module& model, int64_t total) {
+  // Both branches of guidance; each block keeps some 40 activations of the
+  // width per image token for a forward pass.
+  const at::Tensor& pos = model.attr("pos").toTensor();  // [1, image tokens, width]
+  int64_t per_image = 2 * pos.size(1) * pos.size(2) * 4 * 40 * std::max<int64_t>(1, block_count(model)) / 6;
+  return items_per_chunk(ctx, per_image, total);
+}
+
+OpSignature& guided_sampling_params(OpSignature& s, int64_t images_per_prompt) {
+  return s.param("n", "int", Operand::integer(images_per_prompt), "Images per prompt")
+      .range(1)
+      .param("steps", "int", Operand::integer(20), "DDIM steps")
+      .range(1)
+      .param("guidance", "float", Operand::real(3.0), "Classifier-free guidance scale (1 = the prompt alone)")
+      .range(0);
 }
 
 Denoiser guided_denoiser(torch::jit::Module& m, const at::Tensor& tokens, double guidance,

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/op_impl.hpp"
+#include "engine/op_signature.hpp"
 
 namespace pipette {
 
@@ -55,6 +56,19 @@ PIPETTE_API at::Tensor prompt_tokens(const OpArgs& a, const std::string& name, c
                                      int64_t rows = 0);
 PIPETTE_API at::Tensor pad_to(const at::Tensor& tokens, int64_t length);
 PIPETTE_API int64_t block_count(const torch::jit::Module& model);
+
+// Progress and cancellation for the sampling of images [start, start + count)
+// of `total`, as the sampler reports its steps: every op that samples in
+// chunks reports one progress line over all chunks and steps.
+PIPETTE_API StepHook chunk_progress(OpContext& ctx, int64_t start, int64_t count, int64_t total);
+
+// How many images of a text-to-image model to sample at once (both branches
+// of guidance) so that the working set fits the op's memory budget.
+PIPETTE_API int64_t text_images_per_chunk(const OpContext& ctx, const torch::jit::Module& model, int64_t total);
+
+// n (images per prompt, its default given), steps and guidance, as every op that samples a
+// text-to-image model declares them.
+PIPETTE_API OpSignature& guided_sampling_params(OpSignature& s, int64_t images_per_prompt);
 
 // Classifier-free guidance with a text-to-image model (forward(x, t, tokens)):
 // eps(empty caption) + guidance * (eps(caption) - eps(empty)), both branches in

@@ -23,12 +23,6 @@
 namespace localize {
 
 using pipette::HookSite;
-using pipette::OpArgs;
-using pipette::OpContext;
-using pipette::OpError;
-using pipette::OpSignature;
-using pipette::Operand;
-using pipette::Value;
 
 namespace {
 
@@ -118,31 +112,27 @@ std::vector<int64_t> top_blocks(const at::Tensor& scores, int64_t k) {
 }  // namespace
 
 void register_contribution_ops(pipette::OpLibrary& lib) {
-  lib.define(
-      OpSignature("localize.contributions",
+  OpSignature contributions("localize.contributions",
                   "Zarei et al.'s contribution of a phrase to each block, while the model samples PROMPTS: at every "
                   "step and block, the conditional branch's cross-attention weights on the phrase's words times "
                   "their values, heads merged, through the output projection (with its bias, as the reference "
                   "code; bias=false without), L2 norm per image token, mean over image tokens and images. "
-                  "Accumulated during sampling: memory does not grow with steps or blocks.")
-          .input("model", "model", "A text-to-image model (diffusion.train_text)")
+                  "Accumulated during sampling: memory does not grow with steps or blocks.");
+  contributions.input("model", "model", "A text-to-image model (diffusion.train_text)")
           .input("prompts", "tensor", "Prompts with the phrase, word ids [P, L] (data.tokenize)")
           .input("vocab", "list<string>", "The model's vocabulary (data.captioned's vocab)")
           .input("phrase", "string|list<string>", "The knowledge's words (\"red\", or [\"red\", \"striped\"])")
           .param("k", "int", Operand::integer(2), "How many blocks to locate (the reference: 6 of PixArt's 28)")
           .range(1)
-          .param("bias", "bool", Operand::boolean(true), "Include the output projection's bias (as the reference)")
-          .param("n", "int", Operand::integer(4), "Images per prompt")
-          .range(1)
-          .param("steps", "int", Operand::integer(20), "DDIM steps")
-          .range(1)
-          .param("guidance", "float", Operand::real(3.0), "Classifier-free guidance scale")
-          .range(0)
+          .param("bias", "bool", Operand::boolean(true), "Include the output projection's bias (as the reference)");
+  pipette::guided_sampling_params(contributions, 4)
           .optional("seed", "int", "Overrides the derived seed (the noise)")
           .stochastic()
           .returns("record{matrix: tensor, blocks: tensor, located: list<int>}",
                    "matrix [blocks, steps] (steps from the noisiest), blocks [blocks] (the mean over steps), "
-                   "located: the K blocks with the largest mean, largest first"),
+                   "located: the K blocks with the largest mean, largest first");
+  lib.define(
+      contributions,
       [](const OpArgs& a, OpContext& ctx) -> Value {
         torch::jit::Module model = pipette::text_model_arg(a, "model", ctx.device);
         int64_t blocks = pipette::block_count(model);
@@ -170,9 +160,10 @@ void register_contribution_ops(pipette::OpLibrary& lib) {
         at::Tensor sums = at::zeros({blocks, steps}, at::kDouble);
         double w = a.float_("guidance");
         int64_t total = tokens.size(0);
-        int64_t chunk = pipette::items_per_chunk(
-            ctx, 2 * model.attr("pos").toTensor().size(1) * model.attr("pos").toTensor().size(2) * 4 * 60, total);
-        pipette::for_chunks(ctx, total, chunk, [&](int64_t i, int64_t end) {
+        int64_t chunk = pipette::text_images_per_chunk(ctx, model, total);
+        pipette::for_chunks(
+            ctx, total, chunk,
+            [&](int64_t i, int64_t end) {
           ContributionPlan plan(model, blocks, heads, a.bool_("bias"), keys.slice(0, i, end).to(ctx.device));
           pipette::Denoiser guided = pipette::guided_denoiser(hooked.module, tokens.slice(0, i, end).to(ctx.device), w);
           int64_t step = 0;
@@ -181,8 +172,10 @@ void register_contribution_ops(pipette::OpLibrary& lib) {
             pipette::ActivePlan active(plan);
             return guided(x, t);
           };
-          pipette::reverse_process(dm, noise.slice(0, i, end).to(ctx.device), ladder, 0.0, gen, {}, counted);
-        });
+          pipette::reverse_process(dm, noise.slice(0, i, end).to(ctx.device), ladder, 0.0, gen,
+                                   pipette::chunk_progress(ctx, i, end - i, total), counted);
+            },
+            pipette::ChunkProgress::Quiet);  // the sampler reports its steps
         at::Tensor matrix = (sums / static_cast<double>(total)).to(at::kFloat);
         at::Tensor per_block = matrix.mean(1);
         return pipette::make_record({{"matrix", Value(matrix)},

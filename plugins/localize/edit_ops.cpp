@@ -16,13 +16,6 @@
 
 namespace localize {
 
-using pipette::OpArgs;
-using pipette::OpContext;
-using pipette::OpError;
-using pipette::OpSignature;
-using pipette::Operand;
-using pipette::Value;
-
 namespace {
 
 // The text encoder's output at each prompt's last word, as block `b` reads

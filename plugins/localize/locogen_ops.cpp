@@ -20,13 +20,6 @@
 
 namespace localize {
 
-using pipette::OpArgs;
-using pipette::OpContext;
-using pipette::OpError;
-using pipette::OpSignature;
-using pipette::Operand;
-using pipette::Value;
-
 namespace {
 
 Value ints(const std::vector<int64_t>& v) { return Value(c10::List<int64_t>(v)); }
@@ -34,35 +27,31 @@ Value ints(const std::vector<int64_t>& v) { return Value(c10::List<int64_t>(v));
 }  // namespace
 
 void register_locogen_ops(pipette::OpLibrary& lib) {
-  lib.define(
-      OpSignature("localize.locogen",
+  OpSignature locogen("localize.locogen",
                   "LocoGen's window sweep: for each window of WINDOW consecutive blocks, those blocks' "
                   "cross-attention reads FREE_PROMPTS (the prompts with the knowledge removed: \"a small plain dress "
                   "on the left\" for \"a small red plain dress on the left\") and every other block PROMPTS, in the "
                   "conditional branch of classifier-free guidance only, at every step. PROBE scores each image: "
                   "its probability of TARGETS (the attribute class each prompt asks for). The window with the "
                   "lowest mean score (the largest drop from the unchanged prompts) is located. Every window is "
-                  "sampled from the same noise as the unchanged prompts.")
-          .input("model", "model", "A text-to-image model (diffusion.train_text)")
+                  "sampled from the same noise as the unchanged prompts.");
+  locogen.input("model", "model", "A text-to-image model (diffusion.train_text)")
           .input("prompts", "tensor", "Prompts with the knowledge, word ids [P, L] (data.tokenize)")
           .input("free_prompts", "tensor", "The same prompts without it, [P, L']")
           .input("probe", "model", "A classifier of generated images for the attribute (train.classifier)")
           .input("targets", "int|list<int>|tensor", "The attribute class each prompt asks for: one for all, or one per prompt")
           .param("window", "int", Operand::integer(2), "Consecutive blocks per window (LocoGen's m)")
-          .range(1)
-          .param("n", "int", Operand::integer(4), "Images per prompt and window")
-          .range(1)
-          .param("steps", "int", Operand::integer(20), "DDIM steps")
-          .range(1)
-          .param("guidance", "float", Operand::real(3.0), "Classifier-free guidance scale")
-          .range(0)
+          .range(1);
+  pipette::guided_sampling_params(locogen, 4)
           .optional("noise", "tensor", "Starting noise [P * N, C, S, S], the same for every window; none = drawn")
           .optional("seed", "int", "Overrides the derived seed (the noise)")
           .stochastic()
           .returns("record{windows: table, located: list<int>, baseline: float, images: tensor}",
                    "windows: one row per window (first block, blocks, score, drop from the baseline, accuracy); "
                    "located: the blocks of the window with the lowest score; baseline: the unchanged prompts' "
-                   "score; images [(W + 1) * P * N, C, S, S]: the unchanged prompts' first, then each window's"),
+                   "score; images [(W + 1) * P * N, C, S, S]: the unchanged prompts' first, then each window's");
+  lib.define(
+      locogen,
       [](const OpArgs& a, OpContext& ctx) -> Value {
         torch::jit::Module model = pipette::text_model_arg(a, "model", ctx.device);
         torch::jit::Module probe = pipette::model_arg(a, "probe", ctx.device);
@@ -105,8 +94,7 @@ void register_locogen_ops(pipette::OpLibrary& lib) {
         at::Tensor group = at::arange(groups, at::kLong).repeat_interleave(p * per);
         auto ladder = pipette::timestep_ladder(dm.timesteps - 1, a.int_("steps"));
         double w = a.float_("guidance");
-        int64_t width = model.attr("pos").toTensor().size(2), tokens_per_image = model.attr("pos").toTensor().size(1);
-        int64_t chunk = pipette::items_per_chunk(ctx, 2 * tokens_per_image * width * 4 * 40 * blocks / 6 + 1, rows);
+        int64_t chunk = pipette::text_images_per_chunk(ctx, model, rows);
         at::Tensor images = pipette::map_chunks(
             ctx, noise, chunk,
             [&](const at::Tensor& x, int64_t start) {
@@ -122,11 +110,8 @@ void register_locogen_ops(pipette::OpLibrary& lib) {
               }
               at::Tensor block_tokens = at::stack(per_block).to(ctx.device);
               pipette::Denoiser guided = pipette::guided_denoiser(model, cr.to(ctx.device), w, block_tokens);
-              pipette::StepHook hook = [&ctx, start, rows, k](int64_t done, int64_t total) {
-                if (ctx.cancelled()) throw OpError("cancelled");
-                ctx.progress(static_cast<uint64_t>(start * total + done * k), static_cast<uint64_t>(rows * total));
-              };
-              at::Tensor out = pipette::reverse_process(dm, x.to(ctx.device), ladder, 0.0, gen, hook, guided);
+              at::Tensor out = pipette::reverse_process(dm, x.to(ctx.device), ladder, 0.0, gen,
+                                                        pipette::chunk_progress(ctx, start, k, rows), guided);
               return ((out + 1) / 2).clamp(0, 1).to(at::kCPU);
             },
             pipette::ChunkProgress::Quiet);

@@ -57,14 +57,6 @@ DiffusionModel diffusion_arg(const OpArgs& a, OpContext& ctx) {
   return m;
 }
 
-// Progress over all chunks and steps, with cancellation.
-StepHook progress_hook(OpContext& ctx, int64_t images, int64_t start, const at::Tensor& chunk) {
-  return [&ctx, images, start, len = chunk.size(0)](int64_t done, int64_t total) {
-    if (ctx.cancelled()) throw OpError("cancelled");
-    ctx.progress(static_cast<uint64_t>(start * total + done * len), static_cast<uint64_t>(images * total));
-  };
-}
-
 at::Tensor to_model_space(const at::Tensor& x, c10::Device d) { return x.to(d, at::kFloat) * 2 - 1; }
 at::Tensor to_images(const at::Tensor& x) { return ((x + 1) / 2).clamp(0, 1).to(at::kCPU); }
 
@@ -159,7 +151,7 @@ void register_diffusion(OpLibrary& lib) {
                int64_t chunk = images_per_chunk(ctx, m, noise);
                return Value(map_chunks(ctx, noise, chunk, [&](const at::Tensor& x, int64_t start) {
                  return to_images(reverse_process(m, x.to(ctx.device, at::kFloat), ladder, eta, gen,
-                                                  progress_hook(ctx, noise.size(0), start, x)));
+                                                  chunk_progress(ctx, start, x.size(0), noise.size(0))));
                }, ChunkProgress::Quiet));
              });
 
@@ -179,7 +171,7 @@ void register_diffusion(OpLibrary& lib) {
                check_channels(images, m.channels);
                auto ladder = timestep_ladder(m.timesteps - 1, a.int_("steps"));
                return Value(map_chunks(ctx, images, images_per_chunk(ctx, m, images), [&](const at::Tensor& x, int64_t s) {
-                 return ddim_invert(m, to_model_space(x, ctx.device), ladder, progress_hook(ctx, images.size(0), s, x))
+                 return ddim_invert(m, to_model_space(x, ctx.device), ladder, chunk_progress(ctx, s, x.size(0), images.size(0)))
                      .to(at::kCPU);
                }, ChunkProgress::Quiet));
              });
@@ -211,7 +203,7 @@ void register_diffusion(OpLibrary& lib) {
                return Value(map_chunks(ctx, images, images_per_chunk(ctx, m, images), [&](const at::Tensor& x, int64_t s) {
                  at::Tensor eps = at::randn(x.sizes(), gen, at::kFloat).to(ctx.device);
                  at::Tensor xt = add_noise(m, to_model_space(x, ctx.device), top, eps);
-                 return to_images(reverse_process(m, xt, ladder, 0.0, gen, progress_hook(ctx, images.size(0), s, x)));
+                 return to_images(reverse_process(m, xt, ladder, 0.0, gen, chunk_progress(ctx, s, x.size(0), images.size(0))));
                }, ChunkProgress::Quiet));
              });
 }

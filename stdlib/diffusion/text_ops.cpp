@@ -132,18 +132,13 @@ void register_diffusion_text(OpLibrary& lib) {
                             {"losses", Value(at::tensor(losses, at::kDouble).to(at::kFloat))}});
       });
 
-  lib.define(OpSignature("diffusion.sample_text",
+  OpSignature sample("diffusion.sample_text",
                          "Images from a text-to-image model (diffusion.train_text) for prompts: DDIM (eta = 0) on "
                          "STEPS timesteps with classifier-free guidance, eps = eps(empty) + GUIDANCE * (eps(prompt) - "
-                         "eps(empty)), both branches in one batched pass. Image j of prompt p is row p * N + j.")
-                 .input("model", "model", "A model from diffusion.train_text")
-                 .input("prompts", "tensor", "Word ids [P, L] (data.tokenize)")
-                 .param("n", "int", Operand::integer(1), "Images per prompt")
-                 .range(1)
-                 .param("steps", "int", Operand::integer(20), "Denoising steps")
-                 .range(1)
-                 .param("guidance", "float", Operand::real(3.0), "Guidance scale (1 = the prompt alone, no guidance)")
-                 .range(0)
+                         "eps(empty)), both branches in one batched pass. Image j of prompt p is row p * N + j.");
+  sample.input("model", "model", "A model from diffusion.train_text")
+      .input("prompts", "tensor", "Word ids [P, L] (data.tokenize)");
+  guided_sampling_params(sample, 1)
                  .param("eta", "float", Operand::real(0.0), "DDIM's eta (0 deterministic, 1 DDPM-like)")
                  .range(0.0, 1.0)
                  .optional("swap_prompts", "tensor",
@@ -154,7 +149,8 @@ void register_diffusion_text(OpLibrary& lib) {
                  .optional("noise", "tensor", "Starting noise [P * N, C, S, S] (standard normal)")
                  .optional("seed", "int", "Overrides the derived seed (the noise)")
                  .stochastic()
-                 .returns("tensor", "Images [P * N, C, S, S] in [0, 1]"),
+                 .returns("tensor", "Images [P * N, C, S, S] in [0, 1]");
+  lib.define(sample,
              [](const OpArgs& a, OpContext& ctx) {
                torch::jit::Module module = text_model_arg(a, "model", ctx.device);
                DiffusionModel m(module);
@@ -190,13 +186,9 @@ void register_diffusion_text(OpLibrary& lib) {
                }
                double w = a.float_("guidance"), eta = a.float_("eta");
                auto ladder = timestep_ladder(m.timesteps - 1, a.int_("steps"));
-               // Two branches per image; the DiT keeps some 40 activations of its width per token.
-               int64_t tokens_per_image = (s / module.attr("patch_size").toInt()) * (s / module.attr("patch_size").toInt());
-               int64_t width = module.attr("pos").toTensor().size(2);
-               int64_t chunk = items_per_chunk(ctx, 2 * tokens_per_image * width * 4 * 40, tokens.size(0));
                int64_t total = tokens.size(0);
                return Value(map_chunks(
-                   ctx, noise, chunk,
+                   ctx, noise, text_images_per_chunk(ctx, module, total),
                    [&](const at::Tensor& x, int64_t start) {
                      at::Tensor cond = tokens.slice(0, start, start + x.size(0)).to(ctx.device);
                      // With swaps, each block's caption: [blocks, 2n, L], the empty captions first.
@@ -213,12 +205,8 @@ void register_diffusion_text(OpLibrary& lib) {
                        per_block = at::stack(rows);
                      }
                      Denoiser guided = guided_denoiser(module, cond, w, per_block);
-                     StepHook hook = [&ctx, start, total, len = x.size(0)](int64_t done, int64_t steps) {
-                       if (ctx.cancelled()) throw OpError("cancelled");
-                       ctx.progress(static_cast<uint64_t>(start * steps + done * len),
-                                    static_cast<uint64_t>(total * steps));
-                     };
-                     at::Tensor out = reverse_process(m, x.to(ctx.device), ladder, eta, gen, hook, guided);
+                     at::Tensor out = reverse_process(m, x.to(ctx.device), ladder, eta, gen,
+                                                      chunk_progress(ctx, start, x.size(0), total), guided);
                      return ((out + 1) / 2).clamp(0, 1).to(at::kCPU);
                    },
                    ChunkProgress::Quiet));
