@@ -8,6 +8,7 @@
 #include "engine/chunks.hpp"
 #include "engine/model_arg.hpp"
 #include "engine/op_impl.hpp"
+#include "engine/value_io.hpp"
 
 namespace pipette {
 
@@ -50,6 +51,20 @@ at::Tensor prompt_tokens(const OpArgs& a, const std::string& name, const torch::
   if (t.min().item<int64_t>() < 0 || t.max().item<int64_t>() >= vocab)
     throw OpError(fmt::format("{} hold word ids outside the model's vocabulary of {}", name, vocab));
   return t;
+}
+
+std::vector<int64_t> block_list(const OpArgs& a, const std::string& name, const torch::jit::Module& model,
+                                bool may_be_empty) {
+  int64_t blocks = block_count(model);
+  std::vector<int64_t> out;
+  for (const auto& b : a[name].toListRef()) {
+    int64_t i = b.toInt();
+    if (i < 0 || i >= blocks)
+      throw OpError(fmt::format("{}: block {} is not one of the model's {} (0 to {})", name, i, blocks, blocks - 1));
+    out.push_back(i);
+  }
+  if (out.empty() && !may_be_empty) throw OpError(name + " names no block");
+  return out;
 }
 
 at::Tensor pad_to(const at::Tensor& tokens, int64_t length) {
@@ -142,6 +157,53 @@ at::Tensor ddim_invert(DiffusionModel& m, at::Tensor x, const std::vector<int64_
     if (hook) hook(i + 1, K);
   }
   return x;
+}
+
+at::Tensor starting_noise(const OpArgs& a, const std::string& name, const DiffusionModel& m, int64_t rows,
+                          at::Generator& gen) {
+  int64_t c = m.channels, s = m.image_size;
+  if (a.is_none(name)) return at::randn({rows, c, s, s}, gen, at::kFloat);
+  at::Tensor noise = a.tensor(name).to(at::kFloat);
+  if (noise.dim() != 4 || noise.size(0) != rows || noise.size(1) != c || noise.size(2) != s || noise.size(3) != s)
+    throw OpError(fmt::format("{} must be [{}, {}, {}, {}] (prompts x n), found {}", name, rows, c, s, s,
+                              describe(Value(noise))));
+  return noise;
+}
+
+at::Tensor sample_text_images(OpContext& ctx, torch::jit::Module& model, const at::Tensor& tokens,
+                              const at::Tensor& noise, const TextSampling& sampling, at::Generator gen,
+                              const at::Tensor& swap, const at::Tensor& reads_swap) {
+  DiffusionModel m(model);
+  int64_t total = tokens.size(0);
+  at::Tensor cond_all = tokens, swap_all = swap;
+  if (swap.defined()) {
+    int64_t l = std::max(tokens.size(1), swap.size(1));  // one length for both
+    cond_all = pad_to(tokens, l);
+    swap_all = pad_to(swap, l);
+  }
+  auto ladder = timestep_ladder(m.timesteps - 1, sampling.steps);
+  return map_chunks(
+      ctx, noise, text_images_per_chunk(ctx, model, total),
+      [&](const at::Tensor& x, int64_t start) {
+        int64_t k = x.size(0);
+        at::Tensor cond = cond_all.slice(0, start, start + k);
+        // With swaps, each block's captions [blocks, 2k, L], the empty captions first.
+        at::Tensor per_block;
+        if (swap_all.defined()) {
+          at::Tensor sw = swap_all.slice(0, start, start + k), reads = reads_swap.slice(0, start, start + k);
+          std::vector<at::Tensor> rows;
+          for (int64_t b = 0; b < reads.size(1); ++b) {
+            at::Tensor caption = at::where(reads.select(1, b).unsqueeze(1), sw, cond);
+            rows.push_back(at::cat({at::zeros_like(caption), caption}, 0));
+          }
+          per_block = at::stack(rows).to(ctx.device);
+        }
+        Denoiser guided = guided_denoiser(model, cond.to(ctx.device), sampling.guidance, per_block);
+        at::Tensor out = reverse_process(m, x.to(ctx.device), ladder, sampling.eta, gen,
+                                         chunk_progress(ctx, start, k, total), guided);
+        return ((out + 1) / 2).clamp(0, 1).to(at::kCPU);
+      },
+      ChunkProgress::Quiet);
 }
 
 }  // namespace pipette

@@ -56,6 +56,10 @@ PIPETTE_API at::Tensor prompt_tokens(const OpArgs& a, const std::string& name, c
                                      int64_t rows = 0);
 PIPETTE_API at::Tensor pad_to(const at::Tensor& tokens, int64_t length);
 PIPETTE_API int64_t block_count(const torch::jit::Module& model);
+// The list<int> argument `name` as block indices of `model`: an OpError names a
+// block outside 0 .. blocks - 1, and an empty list unless `may_be_empty`.
+PIPETTE_API std::vector<int64_t> block_list(const OpArgs& a, const std::string& name,
+                                            const torch::jit::Module& model, bool may_be_empty = false);
 
 // Progress and cancellation for the sampling of images [start, start + count)
 // of `total`, as the sampler reports its steps: every op that samples in
@@ -77,6 +81,27 @@ PIPETTE_API OpSignature& guided_sampling_params(OpSignature& s, int64_t images_p
 // conditional ones) every block reads its own caption (forward_blocks).
 PIPETTE_API Denoiser guided_denoiser(torch::jit::Module& m, const at::Tensor& tokens, double guidance,
                                      const at::Tensor& block_tokens = {});
+
+// The starting noise [rows, C, S, S] of a sampler: the tensor argument `name`,
+// checked against the model's image shape (an OpError naming both), or
+// standard normal noise from `gen` when it is none.
+PIPETTE_API at::Tensor starting_noise(const OpArgs& a, const std::string& name, const DiffusionModel& m,
+                                      int64_t rows, at::Generator& gen);
+
+// Images in [0, 1] from a text-to-image model: row r from noise[r] for the
+// caption tokens[r] (DDIM with `eta` and classifier-free guidance on the
+// ladder of `steps`), in chunks under the op's memory budget with one progress
+// line. With `swap` [R, L'] and `reads_swap` [R, blocks] (bool), block b's
+// cross-attention of row r reads swap[r] instead where reads_swap[r, b], in
+// the conditional branch only: the intervention of LocoGen and of Zarei et al.
+struct TextSampling {
+  int64_t steps = 20;
+  double guidance = 3.0;
+  double eta = 0.0;
+};
+PIPETTE_API at::Tensor sample_text_images(OpContext& ctx, torch::jit::Module& model, const at::Tensor& tokens,
+                                          const at::Tensor& noise, const TextSampling& sampling, at::Generator gen,
+                                          const at::Tensor& swap = {}, const at::Tensor& reads_swap = {});
 
 // Runs the reverse process from x (at the noise level of ladder.back(), [-1, 1]
 // space) down to a clean image: DDIM with eta (0 = deterministic, 1 = DDPM's

@@ -1,5 +1,7 @@
 #include "engine/model_call.hpp"
 
+#include <fmt/format.h>
+
 #include "engine/model_output.hpp"
 #include "engine/value_io.hpp"
 
@@ -83,6 +85,26 @@ at::Tensor targets_for(const OpArgs& a, const std::string& name, torch::jit::Mod
     throw OpError("'" + name + "' has " + std::to_string(target.size(0)) + " entries for " + std::to_string(n) +
                   " inputs");
   return target;
+}
+
+at::Tensor labels_per_row(const OpArgs& a, const std::string& name, int64_t rows) {
+  const Value& v = a[name];
+  at::Tensor labels;
+  if (v.isInt()) {
+    labels = at::full({1}, v.toInt(), at::kLong);
+  } else if (v.isList()) {
+    std::vector<int64_t> ids;
+    for (const auto& item : v.toListRef()) ids.push_back(item.toInt());
+    labels = at::tensor(ids, at::kLong);
+  } else {
+    labels = a.tensor(name).to(at::kCPU, at::kLong).reshape({-1});
+  }
+  int64_t k = labels.numel();
+  if (k == 0 || rows % k != 0)
+    throw OpError(fmt::format("'{}' has {} entries for {} rows: give one for all, one per row, or one per group of "
+                              "consecutive rows (one per prompt)",
+                              name, k, rows));
+  return labels.repeat_interleave(rows / k).contiguous();
 }
 
 }  // namespace pipette

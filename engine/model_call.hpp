@@ -36,4 +36,10 @@ PIPETTE_API at::Tensor pick_targets(const at::Tensor& outputs, const at::Tensor&
 PIPETTE_API at::Tensor targets_for(const OpArgs& a, const std::string& name, torch::jit::Module& m,
                                    const at::Tensor& inputs);
 
+// A class per row of `rows` from an int, a list<int> or a tensor: one for all,
+// one per row, or one per group of consecutive rows (P labels for P prompts
+// whose N images each are rows p * N .. p * N + N - 1, as every sampler orders
+// them). Anything else is an OpError naming `name` and both counts.
+PIPETTE_API at::Tensor labels_per_row(const OpArgs& a, const std::string& name, int64_t rows);
+
 }  // namespace pipette

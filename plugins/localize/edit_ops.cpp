@@ -39,18 +39,6 @@ at::Tensor welch_t(const at::Tensor& a, const at::Tensor& b) {
   return (a.mean(0) - b.mean(0)) / se.clamp_min(1e-12);
 }
 
-std::vector<int64_t> edit_blocks(const OpArgs& a, int64_t blocks) {
-  std::vector<int64_t> edit;
-  for (const auto& b : a["blocks"].toListRef()) {
-    int64_t i = b.toInt();
-    if (i < 0 || i >= blocks)
-      throw OpError(fmt::format("blocks: block {} is not one of the model's {} (0 to {})", i, blocks, blocks - 1));
-    edit.push_back(i);
-  }
-  if (edit.empty()) throw OpError("blocks names no block to edit");
-  return edit;
-}
-
 }  // namespace
 
 void register_edit_ops(pipette::OpLibrary& lib) {
@@ -78,7 +66,7 @@ void register_edit_ops(pipette::OpLibrary& lib) {
         int64_t blocks = pipette::block_count(model);
         at::Tensor prompts = pipette::prompt_tokens(a, "prompts", model).to(ctx.device);
         at::Tensor free = pipette::prompt_tokens(a, "free_prompts", model, prompts.size(0)).to(ctx.device);
-        std::vector<int64_t> edit = edit_blocks(a, blocks);
+        std::vector<int64_t> edit = pipette::block_list(a, "blocks", model);
         torch::jit::Module edited = pipette::clone_model(model);
         torch::NoGradGuard no_grad;
         double before = 0, after = 0;
@@ -130,7 +118,7 @@ void register_edit_ops(pipette::OpLibrary& lib) {
         if (prompts.size(0) < 2 || neutral.size(0) < 2)
           throw OpError(fmt::format("Welch's t needs at least 2 prompts on each side; found {} and {}",
                                     prompts.size(0), neutral.size(0)));
-        std::vector<int64_t> edit = edit_blocks(a, blocks);
+        std::vector<int64_t> edit = pipette::block_list(a, "blocks", model);
         torch::jit::Module edited = pipette::clone_model(model);
         torch::NoGradGuard no_grad;
         c10::List<int64_t> block_col, channel_col;

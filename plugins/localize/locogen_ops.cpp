@@ -46,7 +46,8 @@ void register_locogen_ops(pipette::OpLibrary& lib) {
           .optional("noise", "tensor", "Starting noise [P * N, C, S, S], the same for every window; none = drawn")
           .optional("seed", "int", "Overrides the derived seed (the noise)")
           .stochastic()
-          .returns("record{windows: table, located: list<int>, baseline: float, images: tensor}",
+          .returns("record{windows: record{first_block: list<int>, blocks: list<string>, score: list<float>, drop: "
+                   "list<float>, accuracy: list<float>}, located: list<int>, baseline: float, images: tensor}",
                    "windows: one row per window (first block, blocks, score, drop from the baseline, accuracy); "
                    "located: the blocks of the window with the lowest score; baseline: the unchanged prompts' "
                    "score; images [(W + 1) * P * N, C, S, S]: the unchanged prompts' first, then each window's");
@@ -64,57 +65,22 @@ void register_locogen_ops(pipette::OpLibrary& lib) {
         prompts = pipette::pad_to(prompts, l);
         free = pipette::pad_to(free, l);
         int64_t p = prompts.size(0), per = a.int_("n");
-        at::Tensor targets;
-        if (a["targets"].isInt()) {
-          targets = at::full({p}, a.int_("targets"), at::kLong);
-        } else if (a["targets"].isList()) {
-          std::vector<int64_t> v;
-          for (const auto& item : a["targets"].toListRef()) v.push_back(item.toInt());
-          targets = at::tensor(v, at::kLong);
-        } else {
-          targets = a.tensor("targets").to(at::kLong).reshape({-1});
-        }
-        if (targets.numel() == 1) targets = targets.expand({p}).contiguous();
-        if (targets.size(0) != p)
-          throw OpError(fmt::format("{} targets for {} prompts", targets.size(0), p));
+        at::Tensor targets = pipette::labels_per_row(a, "targets", p);
 
         // Rows: group g = 0 (unchanged) or window g - 1, then prompt, then image.
         int64_t windows = blocks - window + 1, groups = windows + 1, rows = groups * p * per;
         pipette::DiffusionModel dm(model);
-        int64_t s = dm.image_size, c = dm.channels;
         at::Generator gen = ctx.generator();
-        at::Tensor base = a.is_none("noise") ? at::randn({p * per, c, s, s}, gen, at::kFloat)
-                                             : a.tensor("noise").to(at::kFloat);
-        if (base.dim() != 4 || base.size(0) != p * per || base.size(1) != c || base.size(2) != s || base.size(3) != s)
-          throw OpError(fmt::format("noise must be [{}, {}, {}, {}] (prompts x n), found {}", p * per, c, s, s,
-                                    pipette::describe(Value(base))));
+        at::Tensor base = pipette::starting_noise(a, "noise", dm, p * per, gen);
         at::Tensor noise = base.repeat({groups, 1, 1, 1});
         at::Tensor cond = prompts.repeat_interleave(per, 0).repeat({groups, 1});
         at::Tensor free_rows = free.repeat_interleave(per, 0).repeat({groups, 1});
         at::Tensor group = at::arange(groups, at::kLong).repeat_interleave(p * per);
-        auto ladder = pipette::timestep_ladder(dm.timesteps - 1, a.int_("steps"));
-        double w = a.float_("guidance");
-        int64_t chunk = pipette::text_images_per_chunk(ctx, model, rows);
-        at::Tensor images = pipette::map_chunks(
-            ctx, noise, chunk,
-            [&](const at::Tensor& x, int64_t start) {
-              int64_t k = x.size(0);
-              at::Tensor g = group.slice(0, start, start + k), cr = cond.slice(0, start, start + k);
-              at::Tensor fr = free_rows.slice(0, start, start + k);
-              std::vector<at::Tensor> per_block;
-              for (int64_t b = 0; b < blocks; ++b) {
-                // Block b lies in window j (group j + 1) when j <= b < j + window.
-                at::Tensor in_window = (g >= b - window + 2) & (g <= b + 1) & (g >= 1);
-                at::Tensor caption = at::where(in_window.unsqueeze(1), fr, cr);
-                per_block.push_back(at::cat({at::zeros_like(caption), caption}, 0));
-              }
-              at::Tensor block_tokens = at::stack(per_block).to(ctx.device);
-              pipette::Denoiser guided = pipette::guided_denoiser(model, cr.to(ctx.device), w, block_tokens);
-              at::Tensor out = pipette::reverse_process(dm, x.to(ctx.device), ladder, 0.0, gen,
-                                                        pipette::chunk_progress(ctx, start, k, rows), guided);
-              return ((out + 1) / 2).clamp(0, 1).to(at::kCPU);
-            },
-            pipette::ChunkProgress::Quiet);
+        // Block b lies in window j (group j + 1) when j <= b < j + window.
+        at::Tensor b_idx = at::arange(blocks, at::kLong).unsqueeze(0), g = group.unsqueeze(1);
+        at::Tensor reads = (g >= b_idx - window + 2) & (g <= b_idx + 1) & (g >= 1);
+        pipette::TextSampling sampling{a.int_("steps"), a.float_("guidance"), 0.0};
+        at::Tensor images = pipette::sample_text_images(ctx, model, cond, noise, sampling, gen, free_rows, reads);
 
         // Probe scores, per group.
         at::Tensor probs;
@@ -160,6 +126,43 @@ void register_locogen_ops(pipette::OpLibrary& lib) {
                                      {"baseline", Value(baseline)},
                                      {"images", Value(images)}});
       });
+
+  OpSignature intervene("localize.intervene",
+                        "The intervention of LocoGen and of Zarei et al. on given blocks: their cross-attention reads "
+                        "FREE_PROMPTS (the knowledge removed) while every other block reads PROMPTS, in the "
+                        "conditional branch of guidance only, at every step; and the unchanged prompts' images from "
+                        "the same noise, for a paired comparison (viz.grid of both).");
+  intervene.input("model", "model", "A text-to-image model (diffusion.train_text)")
+      .input("prompts", "tensor", "Prompts with the knowledge, word ids [P, L] (data.tokenize)")
+      .input("free_prompts", "tensor", "The same prompts without it, [P, L']")
+      .input("blocks", "list<int>", "The blocks that read FREE_PROMPTS (0-based: the located ones)");
+  pipette::guided_sampling_params(intervene, 4)
+      .optional("noise", "tensor", "Starting noise [P * N, C, S, S]; none = drawn")
+      .optional("seed", "int", "Overrides the derived seed (the noise)")
+      .stochastic()
+      .returns("record{images: tensor, original: tensor}",
+               "images [P * N, C, S, S] in [0, 1] with the intervention (image j of prompt p at row p * N + j), "
+               "and the unchanged prompts' images from the same noise");
+  lib.define(intervene, [](const OpArgs& a, OpContext& ctx) -> Value {
+    torch::jit::Module model = pipette::text_model_arg(a, "model", ctx.device);
+    std::vector<int64_t> blocks = pipette::block_list(a, "blocks", model);
+    at::Tensor prompts = pipette::prompt_tokens(a, "prompts", model);
+    at::Tensor free = pipette::prompt_tokens(a, "free_prompts", model, prompts.size(0));
+    int64_t p = prompts.size(0), per = a.int_("n"), total = 2 * p * per;
+    pipette::DiffusionModel dm(model);
+    at::Generator gen = ctx.generator();
+    at::Tensor base = pipette::starting_noise(a, "noise", dm, p * per, gen);
+    // One sampler for both: the intervened rows first, then the unchanged ones.
+    at::Tensor cond = prompts.repeat_interleave(per, 0).repeat({2, 1});
+    at::Tensor free_rows = free.repeat_interleave(per, 0).repeat({2, 1});
+    at::Tensor reads = at::zeros({total, pipette::block_count(model)}, at::kBool);
+    for (int64_t b : blocks) reads.slice(0, 0, p * per).select(1, b).fill_(true);
+    pipette::TextSampling sampling{a.int_("steps"), a.float_("guidance"), 0.0};
+    at::Tensor images =
+        pipette::sample_text_images(ctx, model, cond, base.repeat({2, 1, 1, 1}), sampling, gen, free_rows, reads);
+    return pipette::make_record({{"images", Value(images.slice(0, 0, p * per).contiguous())},
+                                 {"original", Value(images.slice(0, p * per).contiguous())}});
+  });
 }
 
 }  // namespace localize

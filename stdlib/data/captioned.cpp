@@ -135,7 +135,18 @@ Captioned make_captioned(const at::Tensor& garments, const at::Tensor& labels, c
   out.images = (canvas * mask * colour).clamp(0, 1).contiguous();
 
   // Captions: "a [scale] [colour] [pattern] class [on the position]".
-  out.vocab = caption_vocab(c);
+  out.vocab = c.vocab.empty() ? caption_vocab(c) : c.vocab;
+  if (!c.vocab.empty()) {
+    if (c.vocab.front() != kPad)
+      throw OpError(fmt::format("vocab must start with '{}' (a data.captioned vocabulary), found '{}'", kPad,
+                                c.vocab.front()));
+    for (const auto& w : caption_vocab(c))
+      if (std::find(c.vocab.begin(), c.vocab.end(), w) == c.vocab.end()) {
+        auto near = closest(w, c.vocab);
+        throw OpError(fmt::format("the caption word '{}' is not in vocab ({} words{})", w, c.vocab.size(),
+                                  near ? fmt::format("; nearest '{}'", *near) : std::string()));
+      }
+  }
   std::map<std::string, int64_t> id;
   for (size_t i = 0; i < out.vocab.size(); ++i) id[out.vocab[i]] = static_cast<int64_t>(i);
   int64_t length = 2 + !c.scales.empty() + !c.colours.empty() + !c.patterns.empty() + 3 * !c.positions.empty();
@@ -199,6 +210,19 @@ at::Tensor tokenize(const std::vector<std::string>& texts, const std::vector<std
       throw OpError(fmt::format("\"{}\" has {} words; the model reads {}", excerpt(texts[i], 80), rows[i].size(), l));
     for (size_t j = 0; j < rows[i].size(); ++j) out[static_cast<int64_t>(i)][static_cast<int64_t>(j)] = rows[i][j];
   }
+  return out;
+}
+
+at::Tensor drop_word_ids(const at::Tensor& tokens, const std::vector<int64_t>& words) {
+  at::Tensor t = tokens.to(at::kLong).contiguous();
+  if (t.dim() == 1) t = t.unsqueeze(0);
+  if (t.dim() != 2) throw OpError("tokens must be [N, L] word ids, found " + describe(Value(tokens)));
+  at::Tensor out = at::zeros_like(t);
+  auto in = t.accessor<int64_t, 2>();
+  auto o = out.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < t.size(0); ++i)
+    for (int64_t j = 0, k = 0; j < t.size(1); ++j)
+      if (in[i][j] != 0 && std::find(words.begin(), words.end(), in[i][j]) == words.end()) o[i][k++] = in[i][j];
   return out;
 }
 

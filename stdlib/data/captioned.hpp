@@ -22,6 +22,10 @@ struct CaptionedConfig {
   std::vector<std::string> patterns{"plain", "striped", "checked"};
   std::vector<std::string> positions{"left", "right"};
   std::vector<std::string> scales{"small", "large"};
+  // Word ids from this vocabulary instead of caption_vocab's ("<pad>" first),
+  // so that captions of a second set read as a model trained on the first
+  // reads them; every caption word must be in it. Empty = caption_vocab.
+  std::vector<std::string> vocab;
 };
 
 struct Captioned {
@@ -50,6 +54,10 @@ Captioned make_captioned(const at::Tensor& garments, const at::Tensor& labels, c
 // `length` (0 = the longest text). A word outside `vocab` is an OpError naming
 // it, the text and the closest known words.
 at::Tensor tokenize(const std::vector<std::string>& texts, const std::vector<std::string>& vocab, int64_t length);
+
+// `tokens` [N, L] without the word ids `words`: the rest moved up, padding
+// after, the same L (knowledge-free prompts in bulk: "a red dress" -> "a dress").
+at::Tensor drop_word_ids(const at::Tensor& tokens, const std::vector<int64_t>& words);
 
 // Texts back from word ids (padding dropped).
 std::vector<std::string> detokenize(const at::Tensor& tokens, const std::vector<std::string>& vocab);

@@ -2,6 +2,7 @@
 // attributes, and the word-level tokenizer of their captions (for text-to-image
 // models and the localize plugin).
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include "engine/dataset.hpp"
 #include "stdlib/core/arg_lists.hpp"
@@ -51,6 +52,9 @@ void register_data_text(OpLibrary& lib) {
                  "Positions (left, right, top, bottom, center)")
           .param("scales", "list<string>", Operand::list({Operand::string("small"), Operand::string("large")}),
                  "Scales (small, large)")
+          .optional("vocab", "list<string>",
+                    "Word ids from this vocabulary (another data.captioned's vocab): captions a model trained on "
+                    "that set reads, e.g. a colour it has never seen drawn; every caption word must be in it")
           .optional("seed", "int", "Overrides the derived seed (the attributes drawn)")
           .stochastic()
           .returns("record{data: dataset{images: tensor, labels: tensor, tokens: tensor, colour: tensor, pattern: "
@@ -68,6 +72,7 @@ void register_data_text(OpLibrary& lib) {
         c.patterns = string_list(a, "patterns");
         c.positions = string_list(a, "positions");
         c.scales = string_list(a, "scales");
+        if (!a.is_none("vocab")) c.vocab = string_list(a, "vocab");
         at::Generator gen = ctx.generator();
         Captioned out = make_captioned(d->column("images"), d->column("labels"), c, gen);
         DatasetPtr data = tensor_dataset({{"images", out.images},
@@ -98,6 +103,29 @@ void register_data_text(OpLibrary& lib) {
                  .returns("tensor", "[T, L] int64 word ids"),
              [](const OpArgs& a, OpContext&) {
                return Value(tokenize(texts_arg(a, "texts"), string_list(a, "vocab"), a.int_("length")));
+             });
+
+  lib.define(OpSignature("data.drop_words",
+                         "Word ids with some words taken out, the rest moved up and padding after: the "
+                         "knowledge-free prompts of a whole set of captions at once (\"a red dress\" -> \"a "
+                         "dress\"), as LocoGen, LocoEdit and concept ablation pair them.")
+                 .input("tokens", "tensor", "[N, L] word ids (data.tokenize, or data.captioned's tokens)")
+                 .input("vocab", "list<string>", "The vocabulary")
+                 .input("words", "string|list<string>", "The words to take out")
+                 .returns("tensor", "[N, L] int64 word ids"),
+             [](const OpArgs& a, OpContext&) {
+               std::vector<std::string> vocab = string_list(a, "vocab");
+               std::vector<int64_t> ids;
+               for (const auto& w : texts_arg(a, "words")) {
+                 at::Tensor id = tokenize({w}, vocab, 0);
+                 if (id.numel() != 1) throw OpError(fmt::format("words: '{}' is not one word", w));
+                 ids.push_back(id.item<int64_t>());
+               }
+               at::Tensor tokens = a.tensor("tokens");
+               if (tokens.numel() && tokens.max().item<int64_t>() >= static_cast<int64_t>(vocab.size()))
+                 throw OpError(fmt::format("the tokens hold word id {}, but the vocabulary has {} words",
+                                           tokens.max().item<int64_t>(), vocab.size()));
+               return Value(drop_word_ids(tokens, ids));
              });
 
   lib.define(OpSignature("data.captions", "Texts back from word ids (padding dropped): the captions of tokens.")

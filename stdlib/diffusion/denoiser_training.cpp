@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/hook_points.hpp"
+#include "engine/trained_params.hpp"
 #include "stdlib/diffusion/diffusion.hpp"
 
 namespace pipette::stdlib {
@@ -28,13 +30,12 @@ std::vector<double> train_denoiser(torch::jit::Module& module, const DenoiserTra
                                    const std::function<DenoiserBatch(int64_t, at::Generator&)>& batch) {
   DiffusionModel dm(module);
   at::Tensor abar = dm.alphas_cumprod.to(ctx.device, at::kFloat);
-  std::vector<at::Tensor> params, ema;
-  for (const auto& p : module.parameters()) {
-    p.requires_grad_(true);
-    params.push_back(p);
-    ema.push_back(p.detach().clone());
-  }
-  module.train(true);
+  std::set<std::string> chosen = cfg.params;
+  if (chosen.empty())
+    for (const auto& p : parameters_by_path(module)) chosen.insert(p.first);
+  std::vector<at::Tensor> params = train_only(module, chosen).tensors;
+  std::vector<at::Tensor> ema;
+  for (const auto& p : params) ema.push_back(p.detach().clone());
   torch::optim::Adam opt(params, torch::optim::AdamOptions(cfg.lr));
   std::vector<double> losses;
   losses.reserve(static_cast<size_t>(cfg.steps));
@@ -70,7 +71,7 @@ std::vector<double> train_denoiser(torch::jit::Module& module, const DenoiserTra
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < params.size(); ++i) params[i].copy_(ema[i]);
   }
-  for (auto& p : params) p.requires_grad_(false);
+  for (const auto& p : module.parameters()) p.requires_grad_(false);
   module.eval();
   return losses;
 }

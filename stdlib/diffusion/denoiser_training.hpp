@@ -7,6 +7,8 @@
 #include <torch/script.h>
 
 #include <functional>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "engine/op_impl.hpp"
@@ -26,6 +28,9 @@ struct DenoiserTraining {
   int64_t steps = 2000;
   double lr = 1e-3;
   double ema = 0.999;  // 0 = no averaging
+  // The parameters to train, by path (trained_parameters); empty = all. The
+  // others stay bitwise as they were, EMA included.
+  std::set<std::string> params;
 };
 
 // steps, lr, timesteps, schedule and ema (with its default), as every

@@ -6,9 +6,16 @@
 #include <torch/script.h>
 
 #include <algorithm>
+#include <set>
+#include <utility>
 
 #include "engine/chunks.hpp"
 #include "engine/dataset.hpp"
+#include "engine/diffusion_sampling.hpp"
+#include "engine/hook_points.hpp"
+#include "engine/model_call.hpp"
+#include "engine/model_arg.hpp"
+#include "engine/trained_params.hpp"
 #include "engine/value_checks.hpp"
 #include "stdlib/core/arg_lists.hpp"
 #include "stdlib/diffusion/denoiser_training.hpp"
@@ -49,6 +56,58 @@ at::Tensor drop_words(at::Tensor tokens, double caption_drop, double word_drop, 
   return tokens;
 }
 
+// What diffusion.train_text and diffusion.finetune_text both take after the
+// architecture: optimisation, caption dropout, and what they return.
+OpSignature& caption_training_params(OpSignature& s) {
+  return s.param("batch", "int", Operand::integer(64), "Images per step")
+      .range(1)
+      .param("caption_dropout", "float", Operand::real(0.1), "Share of captions dropped whole")
+      .range(0.0, 1.0)
+      .param("word_dropout", "float", Operand::real(0.1), "Share of the other captions that lose one word")
+      .range(0.0, 1.0);
+}
+
+// The data's images [N, C, S, S] and tokens [N, L], checked against a vocabulary of `vocab` words.
+std::pair<at::Tensor, at::Tensor> captioned_data(const OpArgs& a, int64_t vocab) {
+  DatasetPtr d = a.dataset("data");
+  at::Tensor images = d->column("images").to(at::kFloat).contiguous();
+  at::Tensor tokens = d->column("tokens").to(at::kLong).contiguous();
+  if (images.size(0) == 0) throw OpError("the data holds no images");
+  if (images.dim() != 4 || images.size(2) != images.size(3))
+    throw OpError("the images must be square [N, C, S, S], found " + describe(Value(images)));
+  check_images(images, "images");
+  if (tokens.numel() && tokens.max().item<int64_t>() >= vocab)
+    throw OpError(fmt::format("the tokens hold word id {}, but the vocabulary has {} words",
+                              tokens.max().item<int64_t>(), vocab));
+  return {images, tokens};
+}
+
+// Trains `module` (on ctx.device) on captioned images with caption dropout:
+// the one loop of train_text and finetune_text.
+Value train_on_captions(torch::jit::Module& module, const at::Tensor& images, const at::Tensor& tokens,
+                        const OpArgs& a, OpContext& ctx, at::Generator& gen, std::set<std::string> params) {
+  DenoiserTraining training{a.int_("steps"), a.float_("lr"), a.float_("ema"), std::move(params)};
+  int64_t batch = a.int_("batch");
+  double caption_drop = a.float_("caption_dropout"), word_drop = a.float_("word_dropout");
+  std::vector<double> losses = train_denoiser(module, training, gen, ctx, [&](int64_t, at::Generator& g) {
+    at::Tensor idx = at::randint(0, images.size(0), {batch}, g, at::kLong);
+    at::Tensor x0 = images.index_select(0, idx).to(ctx.device) * 2 - 1;
+    at::Tensor words = drop_words(tokens.index_select(0, idx), caption_drop, word_drop, g);
+    return DenoiserBatch{x0, {words.to(ctx.device)}};
+  });
+  module.to(at::kCPU);
+  c10::List<std::string> trained;
+  for (const auto& p : parameters_by_path(module))
+    if (training.params.empty() || training.params.count(p.first)) trained.push_back(p.first);
+  return make_record({{"model", Value(module._ivalue())},
+                      {"loss", Value(tail_mean(losses))},
+                      {"losses", Value(at::tensor(losses, at::kDouble).to(at::kFloat))},
+                      {"trained", Value(trained)}});
+}
+
+constexpr const char* kTrainedText =
+    "record{model: model, loss: float, losses: tensor, trained: list<string>}";
+
 }  // namespace
 
 void register_diffusion_text(OpLibrary& lib) {
@@ -71,33 +130,19 @@ void register_diffusion_text(OpLibrary& lib) {
       .range(1, 64)
       .param("heads", "int", Operand::integer(4), "Attention heads")
       .range(1, 64);
-  denoiser_params(train_text, 0.995)
-      .param("batch", "int", Operand::integer(64), "Images per step")
-      .range(1)
-      .param("caption_dropout", "float", Operand::real(0.1), "Share of captions dropped whole")
-      .range(0.0, 1.0)
-      .param("word_dropout", "float", Operand::real(0.1), "Share of the other captions that lose one word")
-      .range(0.0, 1.0)
+  caption_training_params(denoiser_params(train_text, 0.995))
       .param("planted_words", "list<string>", Operand::list({}), "Words only PLANTED_BLOCKS see")
       .param("planted_blocks", "list<int>", Operand::list({}), "The blocks that see PLANTED_WORDS (0-based)")
       .optional("seed", "int", "Overrides the derived seed (initialisation, batches, noise)")
       .stochastic()
-      .returns("record{model: model, loss: float, losses: tensor}",
-               "the model (EMA weights), the mean loss of the last 10 % of steps, and every step's loss");
+      .returns(kTrainedText,
+               "the model (EMA weights), the mean loss of the last 10 % of steps, every step's loss, and the "
+               "paths of the parameters trained (all)");
   lib.define(
       train_text,
       [](const OpArgs& a, OpContext& ctx) {
-        DatasetPtr d = a.dataset("data");
-        at::Tensor images = d->column("images").to(at::kFloat).contiguous();
-        at::Tensor tokens = d->column("tokens").to(at::kLong).contiguous();
-        if (images.size(0) == 0) throw OpError("the data holds no images");
-        if (images.dim() != 4 || images.size(2) != images.size(3))
-          throw OpError("the images must be square [N, C, S, S], found " + describe(Value(images)));
-        check_images(images, "images");
         std::vector<std::string> vocab = string_list(a, "vocab");
-        if (tokens.numel() && tokens.max().item<int64_t>() >= static_cast<int64_t>(vocab.size()))
-          throw OpError(fmt::format("the tokens hold word id {}, but the vocabulary has {} words",
-                                    tokens.max().item<int64_t>(), vocab.size()));
+        auto [images, tokens] = captioned_data(a, static_cast<int64_t>(vocab.size()));
         std::vector<std::string> planted = string_list(a, "planted_words");
         std::vector<int64_t> planted_blocks = int_list(a, "planted_blocks");
         if (planted.empty() != planted_blocks.empty())
@@ -117,20 +162,55 @@ void register_diffusion_text(OpLibrary& lib) {
         at::Generator gen = ctx.generator();
         torch::jit::Module module = build_text_dit(cfg, gen);
         module.to(ctx.device);
-        DenoiserTraining training{a.int_("steps"), a.float_("lr"), a.float_("ema")};
-        int64_t batch = a.int_("batch");
-        double caption_drop = a.float_("caption_dropout"), word_drop = a.float_("word_dropout");
-        std::vector<double> losses = train_denoiser(module, training, gen, ctx, [&](int64_t, at::Generator& g) {
-          at::Tensor idx = at::randint(0, images.size(0), {batch}, g, at::kLong);
-          at::Tensor x0 = images.index_select(0, idx).to(ctx.device) * 2 - 1;
-          at::Tensor words = drop_words(tokens.index_select(0, idx), caption_drop, word_drop, g);
-          return DenoiserBatch{x0, {words.to(ctx.device)}};
-        });
-        module.to(at::kCPU);
-        return make_record({{"model", Value(module._ivalue())},
-                            {"loss", Value(tail_mean(losses))},
-                            {"losses", Value(at::tensor(losses, at::kDouble).to(at::kFloat))}});
+        return train_on_captions(module, images, tokens, a, ctx, gen, {});
       });
+
+  OpSignature finetune_text(
+      "diffusion.finetune_text",
+      "Fine-tunes a text-to-image model (diffusion.train_text) on captioned images with its own objective and "
+      "caption dropout: personalization (captions with a new word), unlearning (a word's captions paired with "
+      "images without it), or more training. PARAMS limits training to parameters by path (\"blocks.4.*\", "
+      "\"blocks.*.cross.k_weight\"): localized fine-tuning. The input model is copied, not changed; its "
+      "planted words stay planted.");
+  finetune_text.input("model", "model", "A model from diffusion.train_text")
+      .input("data", "dataset{images: tensor, tokens: tensor}",
+             "Square images [N, C, S, S] in [0, 1] with word ids [N, L] of the model's vocabulary");
+  caption_training_params(denoiser_params(finetune_text, 0.0))
+      .optional("params", "list<string>",
+                "Train only the parameters whose paths match one of these patterns (* matches anything, dots "
+                "included); the others stay bitwise as they were")
+      .optional("blocks", "list<int>",
+                "Train only these DiT blocks (every parameter under blocks.<i>): a localization's located "
+                "blocks; instead of PARAMS")
+      .optional("seed", "int", "Overrides the derived seed (batches, noise)")
+      .stochastic()
+      .returns(kTrainedText,
+               "the fine-tuned model, the mean loss of the last 10 % of steps, every step's loss, and the paths "
+               "of the parameters trained");
+  lib.define(finetune_text, [](const OpArgs& a, OpContext& ctx) {
+    torch::jit::Module module;
+    {
+      torch::NoGradGuard no_grad;
+      module = clone_model(text_model_arg(a, "model", ctx.device));
+    }
+    auto [images, tokens] = captioned_data(a, module.attr("vocab_size").toInt());
+    DiffusionModel dm(module);
+    if (images.size(1) != dm.channels || images.size(2) != dm.image_size)
+      throw OpError(fmt::format("the model makes [{}, {}, {}] images; the data's are {}", dm.channels,
+                                dm.image_size, dm.image_size, per_example_shape(images)));
+    std::set<std::string> params;
+    if (!a.is_none("blocks")) {
+      if (!a.is_none("params")) throw OpError("give params or blocks, not both");
+      std::vector<std::string> patterns;
+      for (int64_t b : block_list(a, "blocks", module)) patterns.push_back(fmt::format("blocks.{}.*", b));
+      params = parameters_matching(module, patterns, "blocks");
+    } else {
+      params = trained_parameters(module, a);
+    }
+    at::Generator gen = ctx.generator();
+    return train_on_captions(module, images, tokens, a, ctx, gen, std::move(params));
+  });
+
 
   OpSignature sample("diffusion.sample_text",
                          "Images from a text-to-image model (diffusion.train_text) for prompts: DDIM (eta = 0) on "
@@ -155,61 +235,26 @@ void register_diffusion_text(OpLibrary& lib) {
                torch::jit::Module module = text_model_arg(a, "model", ctx.device);
                DiffusionModel m(module);
                at::Tensor prompts = prompt_tokens(a, "prompts", module);
-               int64_t per = a.int_("n"), s = m.image_size;
+               int64_t per = a.int_("n");
                // Which blocks read the swapped prompts; empty = none.
-               std::vector<int64_t> swap_blocks = int_list(a, "swap_blocks");
+               std::vector<int64_t> swap_blocks = block_list(a, "swap_blocks", module, /*may_be_empty=*/true);
                int64_t blocks = block_count(module);
                at::Tensor swap;
                if (!swap_blocks.empty() || !a.is_none("swap_prompts")) {
                  if (swap_blocks.empty() || a.is_none("swap_prompts"))
                    throw OpError("swap_prompts and swap_blocks go together: what to read, and which blocks read it");
-                 for (int64_t b : swap_blocks)
-                   if (b < 0 || b >= blocks)
-                     throw OpError(fmt::format("swap_blocks: block {} is not one of the model's {} (0 to {})", b,
-                                               blocks, blocks - 1));
-                 swap = prompt_tokens(a, "swap_prompts", module, prompts.size(0));
-                 int64_t l = std::max(prompts.size(1), swap.size(1));  // one length for both
-                 prompts = pad_to(prompts, l);
-                 swap = pad_to(swap, l).repeat_interleave(per, 0);
+                 swap = prompt_tokens(a, "swap_prompts", module, prompts.size(0)).repeat_interleave(per, 0);
                }
                at::Tensor tokens = prompts.repeat_interleave(per, 0);
-               at::Tensor noise;
                at::Generator gen = ctx.generator();
-               if (!a.is_none("noise")) {
-                 noise = a.tensor("noise").to(at::kFloat);
-                 if (noise.dim() != 4 || noise.size(0) != tokens.size(0) || noise.size(1) != m.channels ||
-                     noise.size(2) != s || noise.size(3) != s)
-                   throw OpError(fmt::format("noise must be [{}, {}, {}, {}], found {}", tokens.size(0), m.channels,
-                                             s, s, describe(Value(noise))));
-               } else {
-                 noise = at::randn({tokens.size(0), m.channels, s, s}, gen, at::kFloat);
+               at::Tensor noise = starting_noise(a, "noise", m, tokens.size(0), gen);
+               TextSampling sampling{a.int_("steps"), a.float_("guidance"), a.float_("eta")};
+               at::Tensor reads;
+               if (swap.defined()) {
+                 reads = at::zeros({tokens.size(0), blocks}, at::kBool);
+                 for (int64_t b : swap_blocks) reads.select(1, b).fill_(true);
                }
-               double w = a.float_("guidance"), eta = a.float_("eta");
-               auto ladder = timestep_ladder(m.timesteps - 1, a.int_("steps"));
-               int64_t total = tokens.size(0);
-               return Value(map_chunks(
-                   ctx, noise, text_images_per_chunk(ctx, module, total),
-                   [&](const at::Tensor& x, int64_t start) {
-                     at::Tensor cond = tokens.slice(0, start, start + x.size(0)).to(ctx.device);
-                     // With swaps, each block's caption: [blocks, 2n, L], the empty captions first.
-                     at::Tensor per_block;
-                     if (swap.defined()) {
-                       at::Tensor both = at::cat({at::zeros_like(cond), cond}, 0);
-                       at::Tensor swapped = at::cat(
-                           {at::zeros_like(cond), swap.slice(0, start, start + x.size(0)).to(ctx.device)}, 0);
-                       std::vector<at::Tensor> rows;
-                       for (int64_t b = 0; b < blocks; ++b)
-                         rows.push_back(std::find(swap_blocks.begin(), swap_blocks.end(), b) != swap_blocks.end()
-                                            ? swapped
-                                            : both);
-                       per_block = at::stack(rows);
-                     }
-                     Denoiser guided = guided_denoiser(module, cond, w, per_block);
-                     at::Tensor out = reverse_process(m, x.to(ctx.device), ladder, eta, gen,
-                                                      chunk_progress(ctx, start, x.size(0), total), guided);
-                     return ((out + 1) / 2).clamp(0, 1).to(at::kCPU);
-                   },
-                   ChunkProgress::Quiet));
+               return Value(sample_text_images(ctx, module, tokens, noise, sampling, gen, swap, reads));
              });
 }
 

@@ -3,6 +3,7 @@
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -18,6 +19,11 @@
 namespace pipette::stdlib {
 
 namespace {
+
+bool has_field(const Dataset& d, const std::string& name) {
+  auto f = d.fields();
+  return std::find(f.begin(), f.end(), name) != f.end();
+}
 
 // A model traced (torch.jit.trace) in training mode has dropout and batch
 // norm's training flag baked into its graph as constants: eval() cannot turn
@@ -142,6 +148,46 @@ void register_model(OpLibrary& lib) {
              [](const OpArgs& a, OpContext& ctx) {
                torch::jit::Module m = model_arg(a, "model", ctx.device);
                return Value(batched(a, ctx, [&](const at::Tensor& x) { return logits_of(m, x); }));
+             });
+
+  // How often a classifier gets inputs right: what a probe says of generated
+  // images (the "CLIP score" of text-to-image papers, measured by a model whose
+  // accuracy on real images is known), or a model's accuracy on a test set.
+  lib.define(OpSignature("model.accuracy",
+                         "The share of INPUTS a classifier labels as LABELS, and its mean softmax probability of "
+                         "them. LABELS: one for all, one per input, or one per group of consecutive inputs (P labels "
+                         "for the P prompts of a sampler's images, N each); none = the dataset's labels.")
+                 .input("model", "model", "A classifier (one score per class)")
+                 .input("inputs", "tensor|dataset{images: tensor}|dataset{features: tensor}",
+                        "Inputs batched along the first dimension, or a dataset")
+                 .optional("labels", "int|list<int>|tensor", "The right class of each input (see above)")
+                 .feeds("model")
+                 .param("batch", "int", Operand::integer(256), "Examples per forward pass")
+                 .range(1)
+                 .returns("record{accuracy: float, probability: float, predictions: tensor, correct: tensor}",
+                          "accuracy and mean probability of the labels in [0, 1]; each input's predicted class "
+                          "[N] (int64) and whether it is right [N] (bool)"),
+             [](const OpArgs& a, OpContext& ctx) {
+               torch::jit::Module m = model_arg(a, "model", ctx.device);
+               at::Tensor probs = batched(a, ctx, [&](const at::Tensor& x) {
+                 return score_rows(logits_of(m, x)).softmax(1).to(at::kCPU);
+               });
+               int64_t n = probs.size(0);
+               at::Tensor labels;
+               if (!a.is_none("labels")) {
+                 labels = labels_per_row(a, "labels", n);
+               } else if (is_dataset(a["inputs"]) && has_field(*a.dataset("inputs"), "labels")) {
+                 labels = a.dataset("inputs")->column("labels").to(at::kLong).reshape({-1});
+               } else {
+                 throw OpError("no labels: give LABELS, or a dataset with a `labels` field");
+               }
+               at::Tensor picked = pick_targets(probs, labels);
+               at::Tensor predictions = probs.argmax(1);
+               at::Tensor correct = predictions.eq(labels);
+               return make_record({{"accuracy", Value(correct.to(at::kDouble).mean().item<double>())},
+                                   {"probability", Value(picked.to(at::kDouble).mean().item<double>())},
+                                   {"predictions", Value(predictions)},
+                                   {"correct", Value(correct)}});
              });
 
 }

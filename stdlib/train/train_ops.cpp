@@ -8,6 +8,7 @@
 
 #include "engine/dataset.hpp"
 #include "engine/hook_points.hpp"
+#include "engine/trained_params.hpp"
 #include "stdlib/model/architectures.hpp"
 #include "stdlib/model/model_util.hpp"
 #include "stdlib/stdlib.hpp"
@@ -38,64 +39,6 @@ double accuracy(torch::jit::Module& m, const Dataset& d, const at::Tensor& idx, 
     correct += logits_of(m, x).argmax(1).eq(y).sum().item<int64_t>();
   }
   return idx.size(0) ? static_cast<double>(correct) / static_cast<double>(idx.size(0)) : 0.0;
-}
-
-// Whether `pattern` (* for any run of characters, dots included) matches all of `s`.
-bool glob_match(const std::string& pattern, const std::string& s, size_t p = 0, size_t i = 0) {
-  for (; p < pattern.size(); ++p, ++i) {
-    if (pattern[p] == '*') {
-      for (size_t k = i; k <= s.size(); ++k)
-        if (glob_match(pattern, s, p + 1, k)) return true;
-      return false;
-    }
-    if (i >= s.size() || pattern[p] != s[i]) return false;
-  }
-  return i == s.size();
-}
-
-// The paths of the parameters `params=` selects (all without it). A pattern
-// that matches none is an error listing the model's parameters.
-std::set<std::string> trained_parameters(const torch::jit::Module& m, const OpArgs& a) {
-  std::set<std::string> chosen;
-  auto named = parameters_by_path(m);
-  if (a.is_none("params")) {
-    for (const auto& p : named) chosen.insert(p.first);
-    return chosen;
-  }
-  for (const auto& item : a["params"].toListRef()) {
-    const std::string& pattern = item.toStringRef();
-    bool any = false;
-    for (const auto& p : named)
-      if (glob_match(pattern, p.first)) {
-        chosen.insert(p.first);
-        any = true;
-      }
-    if (!any) {
-      std::string names;
-      for (size_t i = 0; i < named.size() && i < 8; ++i) names += (i ? ", " : "") + named[i].first;
-      if (named.size() > 8) names += ", ... (" + std::to_string(named.size()) + " in all)";
-      throw OpError("params: the pattern '" + pattern + "' matches no parameter of the model (its parameters: " +
-                    names + ")");
-    }
-  }
-  return chosen;
-}
-
-// Modules with parameters of which none is trained run in eval mode: their
-// batch-norm statistics stay as they were, as their weights do.
-void freeze_untrained_modules(torch::jit::Module& m, const std::set<std::string>& trained) {
-  for (const auto& sub : m.named_modules()) {
-    if (sub.name.empty()) continue;
-    // Paths as parameters_by_path names them: without output='s wrapper.
-    std::string path = user_path(m, sub.name);
-    std::string prefix = path.empty() ? path : path + ".";
-    bool has = false, any_trained = false;
-    for (const auto& p : sub.value.named_parameters(/*recurse=*/true)) {
-      has = true;
-      if (trained.count(prefix + p.name)) any_trained = true;
-    }
-    if (has && !any_trained) torch::jit::Module(sub.value).train(false);
-  }
 }
 
 constexpr const char* kTrainingData =
@@ -134,22 +77,11 @@ Value train_classifier(const OpArgs& a, OpContext& ctx) {
     torch::NoGradGuard no_grad;
     m = clone_model(model_arg(a, "model", ctx.device));
   }
-  m.train(true);
   // The module's own parameter tensors: the optimizer updates them in place.
-  std::vector<at::Tensor> params;
-  std::set<std::string> trained = trained_parameters(m, a);
+  TrainedParameters chosen = train_only(m, trained_parameters(m, a));
   c10::List<std::string> trained_list;
-  for (const auto& [path, p] : parameters_by_path(m)) {
-    bool train = trained.count(path) > 0;
-    if (!train) {
-      p.requires_grad_(false);
-      continue;
-    }
-    p.requires_grad_(true);
-    params.push_back(p);
-    trained_list.push_back(path);
-  }
-  freeze_untrained_modules(m, trained);
+  for (const auto& path : chosen.paths) trained_list.push_back(path);
+  std::vector<at::Tensor>& params = chosen.tensors;
   torch::optim::Adam opt(params, torch::optim::AdamOptions(a.float_("lr")));
 
   int64_t batch = a.int_("batch"), epochs = a.int_("epochs");

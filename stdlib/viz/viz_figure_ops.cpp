@@ -16,6 +16,13 @@ namespace {
 
 // Images or curves for drawing: on the CPU, as float.
 std::vector<at::Tensor> drawable(const OpArgs& a, const std::string& name) {
+  const Value& v = a[name];
+  // A list of numbers (a table's column: localize.locogen's scores) is one curve.
+  if (v.isList() && !v.toListRef().empty() && (v.toListRef()[0].isDouble() || v.toListRef()[0].isInt())) {
+    std::vector<double> xs;
+    for (const auto& item : v.toListRef()) xs.push_back(item.isDouble() ? item.toDouble() : static_cast<double>(item.toInt()));
+    return {at::tensor(xs, at::kDouble).to(at::kFloat)};
+  }
   std::vector<at::Tensor> out = tensor_list(a, name);
   for (auto& t : out) t = t.detach().to(at::kCPU, at::kFloat);
   return out;
@@ -221,11 +228,12 @@ void register_viz_figures(OpLibrary& lib) {
                   "insertion curves of several methods (metric.flipping_curve). A curve [K] is drawn over x in "
                   "[0, 1], or over its own X (e.g. a trade-off curve: one error against another); a batch [N, K] is "
                   "drawn as its mean.")
-          .input("curves", "tensor|list<tensor>", "One curve, or a list of curves")
+          .input("curves", "tensor|list<tensor>|list<float>|list<int>", "One curve (a tensor, or a list of numbers), or a list of curves")
           .input("path", "string", "File to write, .svg or .png, relative to the output directory")
           .output_path()
           .optional("labels", "list<string>", "Legend entries, one per curve")
-          .optional("x", "tensor|list<tensor>", "x of each point: one [K] for all curves, or one per curve")
+          .optional("x", "tensor|list<tensor>|list<float>|list<int>",
+                    "x of each point: one [K] (a tensor or a list of numbers) for all curves, or one per curve")
           .param("title", "string", Operand::string(""), "Title above the plot")
           .param("xlabel", "string", Operand::string("fraction of features"), "Label of the x axis")
           .param("ylabel", "string", Operand::string("probability of the target"), "Label of the y axis")

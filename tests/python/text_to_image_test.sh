@@ -97,6 +97,51 @@ for h in ("blocks.2.cross.hook_k", "blocks.2.cross.hook_v", "blocks.2.cross.hook
 print(f"ok: loss {first:.3f} -> {last:.3f}; sampler equals Python's DDIM with guidance ({err:.1e}); planted words seen by block 1 "
       "only, and swapped out there they are gone")
 PY
+# Fine-tuning: more steps on the same data lower the loss; blocks=[1] (or
+# params= by path) trains block 1 alone and leaves every other parameter
+# bitwise as it was; the input model is not changed.
+cat >m/tune.pipe <<'PIPE'
+let c = data.captioned(data.fashion_mnist(split="train", limit=1000), seed=1)
+let m = diffusion.train_text(c.data, c.vocab, steps=150, batch=32, blocks=3, width=48, seed=1)
+m.model |> save("base.pt")
+let more = diffusion.finetune_text(m.model, c.data, steps=150, batch=32, seed=2)
+report "base_losses" = m.losses
+report "more_losses" = more.losses
+let local = diffusion.finetune_text(m.model, c.data, blocks=[1], steps=20, batch=32, seed=3)
+local.model |> save("local.pt")
+report "local_trained" = local.trained
+let by_path = diffusion.finetune_text(m.model, c.data, params=["blocks.2.cross.*"], steps=20, batch=32, seed=3)
+by_path.model |> save("by_path.pt")
+report "path_trained" = by_path.trained
+m.model |> save("base_after.pt")
+PIPE
+expect 0 "fine-tuning a text-to-image model" -- "$PIPETTE" run m/tune.pipe --out m/tune --no-cache
+"$PY" - m/tune <<'PY' || { echo "FAIL: fine-tuning"; fail=1; }
+import json, sys, torch
+d = sys.argv[1]
+r = json.load(open(f"{d}/report.json"))["reports"]
+t = lambda v: torch.load(f"{d}/" + v["file"])
+base_tail, more_tail = t(r["base_losses"])[-50:].mean().item(), t(r["more_losses"])[-50:].mean().item()
+assert more_tail < base_tail, (base_tail, more_tail)
+base = dict(torch.jit.load(f"{d}/base.pt").named_parameters())
+after = dict(torch.jit.load(f"{d}/base_after.pt").named_parameters())
+assert all(torch.equal(base[k], after[k]) for k in base), "fine-tuning changed the input model"
+for file, prefix, trained in (("local.pt", "blocks.1.", r["local_trained"]), ("by_path.pt", "blocks.2.cross.", r["path_trained"])):
+    tuned = dict(torch.jit.load(f"{d}/{file}").named_parameters())
+    want = sorted(k for k in base if k.startswith(prefix))
+    assert sorted(trained) == want, (file, trained, want)
+    for k in base:
+        same = torch.equal(base[k], tuned[k])
+        assert same == (not k.startswith(prefix)), (file, k, same)
+print(f"ok: fine-tuning lowers the loss ({base_tail:.3f} -> {more_tail:.3f}); blocks=[1] and params= train "
+      f"{len(r['local_trained'])} and {len(r['path_trained'])} parameters and nothing else")
+PY
+printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50))\nlet m = diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model\nreport "m" = diffusion.finetune_text(m, c.data, steps=1, blocks=[1], params=["blocks.1.*"]).loss\n' >m/both.pipe
+expect_error "blocks and params together" "give params or blocks, not both" -- "$PIPETTE" run m/both.pipe --out m/both --no-cache
+printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50))\nlet m = diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model\nreport "m" = diffusion.finetune_text(m, data.captioned(data.fashion_mnist(split="train", limit=50), size=24).data, steps=1).loss\n' >m/size.pipe
+expect_error "data of another image size" "the model makes [3, 16, 16] images; the data's are [*, 3, 24, 24]" -- "$PIPETTE" run m/size.pipe --out m/size --no-cache
+printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50))\nlet m = diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model\nreport "m" = diffusion.finetune_text(m, c.data, steps=1, params=["blocks.9.*"]).loss\n' >m/nomatch.pipe
+expect_error "a pattern that matches nothing" "params: the pattern 'blocks.9.*' matches no parameter of the model" -- "$PIPETTE" run m/nomatch.pipe --out m/nomatch --no-cache
 # Bad input.
 printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50))\nreport "m" = diffusion.train_text(c.data, c.vocab, steps=1, planted_words=["rde"], planted_blocks=[1]).loss\n' >m/bad.pipe
 expect_error "a planted word outside the vocabulary" "planted_words: 'rde' is not a word of the vocabulary" -- \

@@ -138,5 +138,28 @@ report "back" = data.tokenize(data.captions(c.data.tokens, c.vocab), c.vocab, le
             std::string::npos);
 }
 
+TEST_F(CaptionedData, ASecondSetReadsTheFirstVocabularyAndWordsDropOut) {
+  // A vocabulary with purple, a set drawn only in purple that uses it, and
+  // knowledge-free prompts in bulk.
+  Execution e = run(R"(let all = data.captioned(data.fashion_mnist(split="test", limit=20), colours=["red", "purple"], seed=1)
+let only = data.captioned(data.fashion_mnist(split="test", limit=20), colours=["purple"], vocab=all.vocab, seed=2)
+report "tokens" = only.data.tokens
+report "as_all" = data.tokenize(data.captions(only.data.tokens, all.vocab), all.vocab, length=8)
+report "dropped" = data.drop_words(data.tokenize(["a small red striped dress on the left", "a red bag"], all.vocab, length=8), all.vocab, ["red", "left"])
+report "want" = data.tokenize(["a small striped dress on the", "a bag"], all.vocab, length=8)
+)");
+  EXPECT_TRUE(report(e, "tokens").equal(report(e, "as_all"))) << "the second set's ids are not the vocabulary's";
+  EXPECT_TRUE(report(e, "dropped").equal(report(e, "want"))) << report(e, "dropped");
+  EXPECT_NE(run_errors("let all = data.captioned(data.fashion_mnist(split=\"test\", limit=5))\n"
+                       "report \"c\" = data.captioned(data.fashion_mnist(split=\"test\", limit=5), "
+                       "colours=[\"purple\"], vocab=all.vocab).vocab\n")
+                .find("the caption word 'purple' is not in vocab"),
+            std::string::npos);
+  EXPECT_NE(run_errors("let all = data.captioned(data.fashion_mnist(split=\"test\", limit=5))\n"
+                       "report \"d\" = data.drop_words(data.tokenize(\"a red dress\", all.vocab), all.vocab, \"crimson\")\n")
+                .find("the word 'crimson' in \"crimson\" is not in the vocabulary"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace pipette

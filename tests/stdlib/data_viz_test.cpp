@@ -1,6 +1,7 @@
 // Data from files (images, safetensors, CSV), normalisation, and figures.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
@@ -165,6 +166,60 @@ TEST_F(Stdlib, CurvesCanHaveTheirOwnX) {
   save(at::tensor({0.0, 1.0}), "x2.pt");
   EXPECT_NE(run_errors("viz.curve(tensor.load(\"y.pt\"), \"t.svg\", x=tensor.load(\"x2.pt\"))\n")
                 .find("curve 1 has 3 points but its x has 2"),
+            std::string::npos);
+}
+
+TEST_F(Stdlib, ListsOfNumbersAreCurvesToo) {
+  // A table's columns (localize.locogen's scores over window starts) plot as they are.
+  auto e = run("viz.curve([1.0, 0.5, 0.0], \"l.svg\", x=[0, 1, 2])\n");
+  ASSERT_TRUE(e.ok());
+  std::string svg = read_file(dir_ / "out" / "l.svg");
+  EXPECT_NE(svg.find("points=\"64.00,40.00 304.00,190.00 544.00,340.00 \""), std::string::npos) << svg;
+}
+
+TEST_F(Stdlib, MatricesAreHeatmapsWithAColourBar) {
+  save(at::tensor({0.0, 1.0, 2.0, 3.0}).view({2, 2}), "m.pt");
+  auto e = run("report \"m\" = viz.matrix(tensor.load(\"m.pt\"), title=\"t\", xlabel=\"step\", ylabel=\"block\")\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor img = report(e, "m");
+  ASSERT_EQ(img.dim(), 3);
+  ASSERT_EQ(img.size(0), 3);
+  // Cells of 64 px (two columns span >= 320 px at the cap): the lowest value
+  // is viridis' first colour, the highest its last, each on one whole cell
+  // (the colour bar's ends add a row of 12 pixels).
+  auto count = [&](float r, float g, float b) {
+    at::Tensor c = at::tensor({r, g, b}).view({3, 1, 1});
+    return (img - c).abs().amax(0).lt(1e-4).sum().item<int64_t>();
+  };
+  EXPECT_EQ(count(0.267f, 0.005f, 0.329f), 64 * 64 + 12);
+  EXPECT_EQ(count(0.993f, 0.906f, 0.144f), 64 * 64 + 12);
+  save(at::tensor({0.0, std::nan("")}), "nan.pt");
+  EXPECT_NE(run_errors("report \"m\" = viz.matrix(tensor.load(\"nan.pt\"))\n").find("NaN"), std::string::npos);
+  EXPECT_NE(run_errors("report \"m\" = viz.matrix(tensor.load(\"m.pt\"), row_labels=[\"a\"])\n")
+                .find("1 row labels for 2 rows"),
+            std::string::npos);
+}
+
+TEST_F(Stdlib, AccuracyOfAClassifierWithLabelsPerGroup) {
+  save_linear(at::eye(3), at::zeros({3}));  // the inputs are the logits
+  at::Tensor x = at::tensor({2.f, 0.f, 0.f, 0.f, 1.f, 0.f, 0.f, 0.f, 3.f, 1.f, 0.f, 0.f}).view({4, 3});
+  save(x, "x.pt");
+  // Two labels for four inputs: the first two are class 0, the last two class 2.
+  auto e = run("let a = model.accuracy(model.load(\"linear.pt\"), tensor.load(\"x.pt\"), [0, 2])\n"
+               "report \"accuracy\" = a.accuracy\nreport \"probability\" = a.probability\n"
+               "report \"predictions\" = a.predictions\nreport \"one\" = model.accuracy(model.load(\"linear.pt\"), tensor.load(\"x.pt\"), 0).accuracy\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor want = at::tensor({0, 0, 2, 2}, at::kLong);
+  at::Tensor p = x.softmax(1).gather(1, want.view({-1, 1})).mean();
+  EXPECT_DOUBLE_EQ(report(e, "accuracy").item<double>(), 0.5);
+  EXPECT_NEAR(report(e, "probability").item<double>(), p.item<double>(), 1e-6);
+  EXPECT_TRUE(report(e, "predictions").equal(at::tensor({0, 1, 2, 0}, at::kLong)));
+  EXPECT_DOUBLE_EQ(report(e, "one").item<double>(), 0.5);
+  EXPECT_NE(run_errors("report \"a\" = model.accuracy(model.load(\"linear.pt\"), tensor.load(\"x.pt\"), [0, 1, 2]).accuracy\n")
+                .find("'labels' has 3 entries for 4 rows"),
+            std::string::npos);
+  EXPECT_NE(run_errors("report \"a\" = model.accuracy(model.load(\"linear.pt\"), tensor.load(\"x.pt\"), 7).accuracy\n")
+                .find("target 7"),
             std::string::npos);
 }
 

@@ -35,6 +35,11 @@ report "baseline" = sweep.baseline
 report "images" = sweep.images
 report "plain" = diffusion.sample_text(m.model, prompts, n=4, steps=10, noise=noise)
 report "colour_free" = diffusion.sample_text(m.model, free, n=4, steps=10, noise=noise)
+let iv = localize.intervene(m.model, prompts, free, [1], n=4, steps=10, noise=noise)
+report "iv_images" = iv.images
+report "iv_original" = iv.original
+let iv_other = localize.intervene(m.model, prompts, free, [0, 2], n=4, steps=10, noise=noise)
+report "iv_other" = iv_other.images
 let raw = localize.contributions(m.model, prompts, c.vocab, ["red", "blue"], k=1, bias=false, n=2, steps=5)
 let biased = localize.contributions(m.model, prompts, c.vocab, ["red", "blue"], k=1, n=2, steps=5)
 report "raw" = raw.matrix
@@ -71,6 +76,10 @@ assert gap(images[0], plain) < 1e-5, gap(images[0], plain)
 assert gap(images[1], plain) < 1e-5 and gap(images[3], plain) < 1e-5, "a window without the planted block changed the images"
 assert gap(images[2], free) < 1e-4, gap(images[2], free)
 assert gap(plain, free) > 1e-2, "the colour word changes nothing: the case cannot fail"
+# localize.intervene: the planted block reading the colour-free prompt is the
+# colour-free prompt; the other blocks reading it changes nothing.
+assert gap(t(r["iv_images"]), free) < 1e-4 and gap(t(r["iv_original"]), plain) < 1e-5, "intervene"
+assert gap(t(r["iv_other"]), plain) < 1e-5, "intervening on blocks that never read the colour changed the images"
 w = r["windows"]
 assert w["blocks"] == ["0", "1", "2"], w
 assert abs(w["drop"][0]) < 1e-6 and abs(w["drop"][2]) < 1e-6, w["drop"]
@@ -139,6 +148,8 @@ print(f"ok: contributions {[round(x, 4) for x in raw.mean(1).tolist()]} locate b
 print(f"ok: located block {r['located']} (drops {[round(x, 4) for x in w['drop']]}); other windows leave the images as they were, "
       f"the planted one gives the colour-free prompt's; colour probe {r['probe_accuracy']:.2f} on real images")
 PY
+# The example compiles.
+expect 0 "examples/localize_knowledge.pipe compiles" -- "$PIPETTE" check "$here/../../../examples/localize_knowledge.pipe"
 # The docs' example compiles.
 awk '/^```pipe$/{on=1; next} /^```$/{on=0} on' "$here/../../../docs/plugins/localize.md" >m/docs.pipe
 [[ -s m/docs.pipe ]] || { echo "FAIL: no pipe example in docs/plugins/localize.md"; fail=1; }
