@@ -26,9 +26,13 @@ Value Dataset::slice(int64_t begin, int64_t end) const {
   return read(at::arange(begin, end, at::kLong));
 }
 
-at::Tensor Dataset::column(const std::string& field) const {
+bool Dataset::has_field(const std::string& name) const {
   auto names = fields();
-  if (std::find(names.begin(), names.end(), field) == names.end())
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+at::Tensor Dataset::column(const std::string& field) const {
+  if (!has_field(field))
     throw OpError("the dataset " + summary() + " has no field '" + field + "'");
   std::lock_guard lock(mu_);  // one reader at a time; every consumer shares the result
   auto it = columns_.find(field);
@@ -119,11 +123,10 @@ DatasetPtr index_dataset(DatasetPtr base, at::Tensor indices, std::string summar
 }
 
 std::string model_input_field(const Dataset& d) {
-  auto f = d.fields();
   for (const char* name : {"images", "features"})
-    if (std::find(f.begin(), f.end(), name) != f.end()) return name;
+    if (d.has_field(name)) return name;
   std::string have;
-  for (auto& x : f) have += (have.empty() ? "" : ", ") + x;
+  for (auto& x : d.fields()) have += (have.empty() ? "" : ", ") + x;
   throw OpError("the dataset " + d.summary() + " has no field 'images' or 'features' for the model to read (it has: " +
                 have + ")");
 }

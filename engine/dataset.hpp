@@ -28,6 +28,7 @@ class PIPETTE_API Dataset : public torch::CustomClassHolder {
   virtual int64_t size() const = 0;
   // The per-example fields, in order (e.g. images, labels).
   virtual std::vector<std::string> fields() const = 0;
+  bool has_field(const std::string& name) const;
   // For messages: "Fashion-MNIST test (256 examples)".
   virtual std::string summary() const = 0;
 

@@ -59,6 +59,15 @@ at::Tensor score_rows(const at::Tensor& outputs) {
   return outputs;
 }
 
+at::Tensor class_probabilities(torch::jit::Module& m, const at::Tensor& x) {
+  return score_rows(logits_of(m, x)).softmax(1);
+}
+
+ClassifierVerdict classifier_verdict(const at::Tensor& probabilities, const at::Tensor& labels) {
+  at::Tensor predictions = probabilities.argmax(1);
+  return {pick_targets(probabilities, labels).reshape({-1}), predictions, predictions.eq(labels.to(predictions.device()))};
+}
+
 at::Tensor pick_targets(const at::Tensor& outputs, const at::Tensor& index) {
   at::Tensor rows = score_rows(outputs);
   at::Tensor idx = index.dim() == 1 ? index.view({-1, 1}) : index;

@@ -31,6 +31,20 @@ PIPETTE_API at::Tensor score_rows(const at::Tensor& outputs);
 // in the user's terms: "target 11, but the model has 4 outputs".
 PIPETTE_API at::Tensor pick_targets(const at::Tensor& outputs, const at::Tensor& index);
 
+// A classifier's softmax probabilities of its classes, one row per input.
+PIPETTE_API at::Tensor class_probabilities(torch::jit::Module& m, const at::Tensor& x);
+
+// A classifier's verdict on inputs of known class, from class_probabilities
+// [N, K] and labels [N]: the probability of each label, the predicted class
+// and whether it is the label. model.accuracy and the probes that score
+// generated images (localize.locogen) read the same numbers.
+struct ClassifierVerdict {
+  at::Tensor probability;  // [N] of the label
+  at::Tensor predictions;  // [N] int64
+  at::Tensor correct;      // [N] bool
+};
+PIPETTE_API ClassifierVerdict classifier_verdict(const at::Tensor& probabilities, const at::Tensor& labels);
+
 // The target argument as one class index per example: none -> the model's
 // predicted class, an int -> that class for all, a tensor -> one per example.
 PIPETTE_API at::Tensor targets_for(const OpArgs& a, const std::string& name, torch::jit::Module& m,

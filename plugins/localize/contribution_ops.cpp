@@ -18,6 +18,7 @@
 #include "engine/diffusion_sampling.hpp"
 #include "engine/hook_points.hpp"
 #include "engine/model_arg.hpp"
+#include "engine/vocabulary.hpp"
 #include "ops.hpp"
 
 namespace localize {
@@ -81,8 +82,7 @@ class ContributionPlan final : public pipette::HookPlan {
 };
 
 std::vector<int64_t> phrase_ids(const OpArgs& a, int64_t vocab_size) {
-  std::vector<std::string> vocab, phrase;
-  for (const auto& w : a["vocab"].toListRef()) vocab.push_back(w.toStringRef());
+  std::vector<std::string> vocab = pipette::vocabulary_arg(a, "vocab"), phrase;
   if (static_cast<int64_t>(vocab.size()) != vocab_size)
     throw OpError(fmt::format("the vocabulary has {} words, the model {}: give the vocab the model was trained with",
                               vocab.size(), vocab_size));
@@ -91,11 +91,7 @@ std::vector<int64_t> phrase_ids(const OpArgs& a, int64_t vocab_size) {
   else
     for (const auto& w : p.toListRef()) phrase.push_back(w.toStringRef());
   std::vector<int64_t> ids;
-  for (const auto& w : phrase) {
-    auto it = std::find(vocab.begin() + 1, vocab.end(), w);
-    if (it == vocab.end()) throw OpError("phrase: '" + w + "' is not a word of the vocabulary");
-    ids.push_back(it - vocab.begin());
-  }
+  for (const auto& w : phrase) ids.push_back(pipette::word_id(vocab, w, "phrase"));
   if (ids.empty()) throw OpError("phrase names no word");
   return ids;
 }

@@ -3,7 +3,9 @@
 //   W' = argmin_W' sum_i |W' x_i - W y_i|^2 + lambda |W' - W|_F^2
 // with x_i the text encoder's output at the last word of the i-th prompt with
 // the concept, y_i the same for its concept-free prompt, as the block reads
-// them (planted words already taken out where the block may not see them).
+// them (planted words already taken out where the block may not see them);
+// tokens="all" pairs every word's encoding instead (pipette's variant: a
+// text encoder without a causal mask keeps the concept in its own token).
 // The normal equations W' (X^T X + lambda I) = W (Y^T X + lambda I) are solved,
 // not inverted (the reference inverts). The edited model is a copy.
 #include <ATen/ATen.h>
@@ -18,18 +20,79 @@ namespace localize {
 
 namespace {
 
+// The prompts as block `b` reads them: the words planted elsewhere set to
+// padding (the model's own rule, in forward()).
+at::Tensor block_tokens(torch::jit::Module& model, const at::Tensor& tokens, int64_t b) {
+  at::Tensor seen = model.attr("word_blocks").toTensor()[b].index_select(0, tokens.flatten()).view(tokens.sizes());
+  return tokens * seen.to(at::kLong);
+}
+
+// The text encoder's output for block-read tokens: [P, 1 + L, D], the null
+// word first.
+at::Tensor encode(torch::jit::Module& model, const at::Tensor& tb) {
+  return model.attr("text").toModule().forward({tb}).toTensor();
+}
+
+// Each row's position in the encoder's output of its last word the block
+// reads: 1 + the last non-padding token. Not 1 + the number of words: a word
+// planted elsewhere is padding in the middle of the prompt for this block.
+at::Tensor last_positions(const at::Tensor& tb) {
+  at::Tensor positions = at::arange(1, tb.size(1) + 1, tb.options());
+  at::Tensor last = (tb.ne(0).to(at::kLong) * positions).amax(1);
+  if (last.min().item<int64_t>() == 0) throw OpError("a prompt has no word the block reads");
+  return last;
+}
+
 // The text encoder's output at each prompt's last word, as block `b` reads
 // the prompts: [P, D].
 at::Tensor last_word(torch::jit::Module& model, const at::Tensor& tokens, int64_t b) {
-  at::Tensor seen = model.attr("word_blocks").toTensor()[b].index_select(0, tokens.flatten()).view(tokens.sizes());
-  at::Tensor tb = tokens * seen.to(at::kLong);
-  at::Tensor text = model.attr("text").toModule().forward({tb}).toTensor();  // [P, 1 + L, D], the null word first
-  at::Tensor count = tb.ne(0).sum(1);
-  if (count.min().item<int64_t>() == 0) throw OpError("a prompt has no word the block reads");
-  // Words are packed to the left (data.tokenize pads on the right): the last
-  // one is at 1 + count - 1.
-  at::Tensor idx = count.view({-1, 1, 1}).expand({-1, 1, text.size(2)});
+  at::Tensor tb = block_tokens(model, tokens, b);
+  at::Tensor text = encode(model, tb);
+  at::Tensor idx = last_positions(tb).view({-1, 1, 1}).expand({-1, 1, text.size(2)});
   return text.gather(1, idx).squeeze(1);
+}
+
+// tokens="all": every encoding the block reads of the concept prompts (the
+// null word and each word), each paired with the concept-free prompt's
+// encoding of the same word. The free prompt must be the prompt with words
+// removed (data.drop_words) or replaced one for one (same word count): the
+// words pair in order; a removed word pairs with the free prompt's last word,
+// the paper's target. Rows x [R, D] and y [R, D].
+std::pair<at::Tensor, at::Tensor> every_word(torch::jit::Module& model, const at::Tensor& tokens,
+                                             const at::Tensor& free, int64_t b) {
+  at::Tensor tp = block_tokens(model, tokens, b), tf = block_tokens(model, free, b);
+  at::Tensor ep = encode(model, tp), ef = encode(model, tf);
+  at::Tensor cp = tp.cpu(), cf = tf.cpu();
+  at::Tensor last = last_positions(tf).cpu();
+  std::vector<int64_t> rows, xs, ys;  // prompt row, position in ep, position in ef
+  for (int64_t i = 0; i < cp.size(0); ++i) {
+    std::vector<int64_t> pw, fw;  // positions (1 + token index) of words
+    for (int64_t j = 0; j < cp.size(1); ++j)
+      if (cp[i][j].item<int64_t>() != 0) pw.push_back(j + 1);
+    for (int64_t j = 0; j < cf.size(1); ++j)
+      if (cf[i][j].item<int64_t>() != 0) fw.push_back(j + 1);
+    auto word = [](const at::Tensor& t, int64_t i, int64_t pos) { return t[i][pos - 1].item<int64_t>(); };
+    rows.push_back(i), xs.push_back(0), ys.push_back(0);  // the null word
+    if (pw.size() == fw.size()) {
+      for (size_t k = 0; k < pw.size(); ++k) rows.push_back(i), xs.push_back(pw[k]), ys.push_back(fw[k]);
+      continue;
+    }
+    size_t k = 0;
+    for (int64_t pos : pw) {
+      bool kept = k < fw.size() && word(cp, i, pos) == word(cf, i, fw[k]);
+      rows.push_back(i), xs.push_back(pos), ys.push_back(kept ? fw[k++] : last[i].item<int64_t>());
+    }
+    if (k != fw.size())
+      throw OpError(fmt::format("tokens=\"all\": free prompt {} is neither prompt {} with words removed nor the same "
+                                "number of words: its words cannot be paired with the prompt's (data.drop_words makes "
+                                "such prompts)",
+                                i, i));
+  }
+  auto pick = [&](const at::Tensor& e, const std::vector<int64_t>& pos) {
+    at::Tensor r = at::tensor(rows, at::kLong).to(e.device()), p = at::tensor(pos, at::kLong).to(e.device());
+    return e.index({r, p});
+  };
+  return {pick(ep, xs), pick(ef, ys)};
 }
 
 // Welch's t per column of a [n1, D] and b [n2, D] (sample variances).
@@ -53,12 +116,17 @@ void register_edit_ops(pipette::OpLibrary& lib) {
           .input("free_prompts", "tensor", "The same prompts without it, [P, L']")
           .input("blocks", "list<int>", "The blocks to edit (the located ones)")
           .param("lambda", "float", Operand::real(0.01), "Regularisation towards the original weights (the paper: 0.01)")
+          .param("tokens", "string", Operand::string("last"),
+                 "Which encodings pair: the last word's (the paper, for a causal text encoder) or every word's, "
+                 "the removed words paired with the free prompt's last word")
+          .choices({"last", "all"})
           .returns("record{model: model, before: float, after: float}",
                    "the edited model, and the mean |W x_i - W y_i| before and |W' x_i - W y_i| after the edit, over "
                    "prompts and edited projections"),
       [](const OpArgs& a, OpContext& ctx) -> Value {
         torch::jit::Module model = pipette::text_model_arg(a, "model", ctx.device);
         double lambda = a.float_("lambda");
+        bool every = a.string("tokens") == "all";
         if (!(lambda > 0))
           throw OpError(fmt::format("lambda must be positive (the paper: 0.01), found {}: with few prompts X^T X has "
                                     "low rank, and lambda is what makes the edit unique",
@@ -72,7 +140,13 @@ void register_edit_ops(pipette::OpLibrary& lib) {
         double before = 0, after = 0;
         int64_t count = 0;
         for (int64_t b : edit) {
-          at::Tensor x = last_word(model, prompts, b).to(at::kDouble), y = last_word(model, free, b).to(at::kDouble);
+          at::Tensor x, y;
+          if (every) {
+            std::tie(x, y) = every_word(model, prompts, free, b);
+          } else {
+            x = last_word(model, prompts, b), y = last_word(model, free, b);
+          }
+          x = x.to(at::kDouble), y = y.to(at::kDouble);
           torch::jit::Module cross =
               edited.attr("blocks").toModule().attr(std::to_string(b)).toModule().attr("cross").toModule();
           for (const char* proj : {"k_weight", "v_weight"}) {

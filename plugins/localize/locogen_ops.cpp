@@ -87,13 +87,13 @@ void register_locogen_ops(pipette::OpLibrary& lib) {
         {
           torch::NoGradGuard no_grad;
           probs = pipette::map_chunks(ctx, images, 256, [&](const at::Tensor& x, int64_t) {
-            return pipette::score_rows(pipette::logits_of(probe, x.to(ctx.device))).softmax(1).to(at::kCPU);
+            return pipette::class_probabilities(probe, x.to(ctx.device)).to(at::kCPU);
           }, pipette::ChunkProgress::Quiet);
         }
         at::Tensor want = targets.repeat_interleave(per).repeat({groups});
-        at::Tensor picked = pipette::pick_targets(probs, want).view({groups, p * per});
-        at::Tensor correct = probs.argmax(1).eq(want).to(at::kDouble).view({groups, p * per});
-        at::Tensor score = picked.to(at::kDouble).mean(1), accuracy = correct.mean(1);
+        pipette::ClassifierVerdict v = pipette::classifier_verdict(probs, want);
+        at::Tensor score = v.probability.to(at::kDouble).view({groups, p * per}).mean(1);
+        at::Tensor accuracy = v.correct.to(at::kDouble).view({groups, p * per}).mean(1);
         double baseline = score[0].item<double>();
         c10::List<int64_t> first;
         c10::List<std::string> names;

@@ -1,5 +1,6 @@
-// prime.extract, prime.evaluate, prime.group and prime.mode_images: failure
-// modes found as minimal tag sets, checked on held-out data, and shown.
+// prime.extract, prime.evaluate, prime.group, prime.mode_images and
+// prime.mode_prompts: failure modes found as minimal tag sets, checked on
+// held-out data, shown, and said as prompts for a text-to-image model.
 #include "ops.hpp"
 
 #include <fmt/format.h>
@@ -281,6 +282,53 @@ void register_extract_ops(pipette::OpLibrary& lib) {
                  out.push_back(framed_sample(images, in, correct, a.int_("max_images")));
                }
                return Value(out);
+             });
+
+  // The paper's second check of a failure mode: images generated from its
+  // description should fail more often than images of the plain class.
+  lib.define(OpSignature("prime.mode_prompts",
+                         "Each failure mode said as a prompt for a text-to-image model, and its class alone: "
+                         "TEMPLATE with <tags> the mode's tags (underscores as spaces, in the table's order) and "
+                         "<class> the class word, e.g. \"a small checked dress\" and \"a dress\".")
+                 .input("modes", "record", "The table prime.extract returned")
+                 .input("classes", "list<string>", "The word of each class, as the text-to-image model reads it")
+                 .param("template", "string", Operand::string("a <tags> <class>"), "The prompt; <tags> and <class> are filled in")
+                 .returns("record{prompts: list<string>, class_prompts: list<string>, labels: list<int>}",
+                          "one prompt per mode, the same without its tags, and the mode's class"),
+             [](const OpArgs& a, OpContext&) -> Value {
+               ModeRows rows = modes_arg(a);
+               std::vector<std::string> classes = strings_arg(a, "classes");
+               std::string tmpl = a.string("template");
+               if (tmpl.find("<class>") == std::string::npos || tmpl.find("<tags>") == std::string::npos)
+                 throw OpError(fmt::format("template \"{}\" needs both <tags> and <class>", tmpl));
+               auto fill = [&](std::string tags, const std::string& cls) {
+                 std::string s = tmpl;
+                 s.replace(s.find("<class>"), 7, cls);
+                 for (char& c : tags)
+                   if (c == '_') c = ' ';
+                 s.replace(s.find("<tags>"), 6, tags);
+                 std::string squeezed;  // an empty <tags> leaves no double space
+                 for (char c : s)
+                   if (!(c == ' ' && (squeezed.empty() || squeezed.back() == ' '))) squeezed += c;
+                 while (!squeezed.empty() && squeezed.back() == ' ') squeezed.pop_back();
+                 return squeezed;
+               };
+               c10::List<std::string> prompts, plain;
+               c10::List<int64_t> labels;
+               for (size_t i = 0; i < rows.cls.size(); ++i) {
+                 int64_t c = rows.cls[i];
+                 if (c < 0)
+                   throw OpError(fmt::format("mode {} is over all classes (per_class=false): it has no class word", i));
+                 if (c >= static_cast<int64_t>(classes.size()))
+                   throw OpError(fmt::format("mode {} is of class {}, but 'classes' names {}", i, c, classes.size()));
+                 std::string tags;
+                 for (const auto& t : split_tags(rows.tags[i])) tags += (tags.empty() ? "" : " ") + t;
+                 prompts.push_back(fill(tags, classes[static_cast<size_t>(c)]));
+                 plain.push_back(fill("", classes[static_cast<size_t>(c)]));
+                 labels.push_back(c);
+               }
+               return pipette::make_record({{"prompts", Value(prompts)}, {"class_prompts", Value(plain)},
+                                            {"labels", Value(labels)}});
              });
 }
 

@@ -7,6 +7,7 @@
 #include "engine/chunks.hpp"
 #include "engine/model_arg.hpp"
 #include "engine/model_call.hpp"
+#include "engine/vocabulary.hpp"
 
 #include <fmt/format.h>
 
@@ -109,6 +110,29 @@ void register_tag_ops(pipette::OpLibrary& lib) {
                  .returns(kTagsType),
              [](const OpArgs& a, OpContext&) -> Value {
                return to_value(make_tag_set(strings_arg(a, "names"), a.tensor("values"), "'values'"));
+             });
+
+  lib.define(OpSignature("prime.caption_tags",
+                         "Tags from captions: one tag per word of WORDS, on for the images whose caption holds it "
+                         "(data.captioned's tokens and vocab).")
+                 .input("tokens", "tensor", "Word ids of each image's caption [N, L] (0: padding)")
+                 .input("vocab", "list<string>", "The word of each id")
+                 .input("words", "list<string>", "The words to tag by, e.g. the colours and patterns")
+                 .returns(kTagsType),
+             [](const OpArgs& a, OpContext&) -> Value {
+               std::vector<std::string> vocab = pipette::vocabulary_arg(a, "vocab"), words = strings_arg(a, "words");
+               at::Tensor tokens = a.tensor("tokens").to(at::kCPU);
+               if (tokens.dim() != 2 || at::isFloatingType(tokens.scalar_type()))
+                 throw OpError("tokens must be word ids [N, L], found " + pipette::describe(Value(tokens)));
+               tokens = tokens.to(at::kLong);
+               if (tokens.numel() && (tokens.min().item<int64_t>() < 0 ||
+                                      tokens.max().item<int64_t>() >= static_cast<int64_t>(vocab.size())))
+                 throw OpError(fmt::format("the tokens hold word ids {} to {}, but the vocabulary has {} words",
+                                           tokens.min().item<int64_t>(), tokens.max().item<int64_t>(), vocab.size()));
+               if (words.empty()) throw OpError("words is empty: name the caption words to tag by");
+               std::vector<at::Tensor> columns;
+               for (const auto& w : words) columns.push_back(tokens.eq(pipette::word_id(vocab, w, "words")).any(1));
+               return to_value(make_tag_set(words, at::stack(columns, 1), "the caption tags"));
              });
 
   lib.define(OpSignature("prime.read_tags",

@@ -11,6 +11,7 @@
 
 #include "engine/op_impl.hpp"
 #include "engine/suggest.hpp"
+#include "engine/vocabulary.hpp"
 
 namespace pipette::stdlib {
 
@@ -185,18 +186,8 @@ at::Tensor tokenize(const std::vector<std::string>& texts, const std::vector<std
       std::transform(w.begin(), w.end(), w.begin(), [](unsigned char ch) { return std::tolower(ch); });
       auto it = id.find(w);
       if (it == id.end() || w == kPad) {
-        std::vector<std::pair<size_t, std::string>> near;
-        for (const auto& v : vocab)
-          if (v != kPad) near.emplace_back(edit_distance(w, v), v);
-        std::stable_sort(near.begin(), near.end(),
-                         [](const auto& a, const auto& b) { return a.first < b.first; });
-        std::string list;
-        for (size_t k = 0; k < std::min<size_t>(3, near.size()); ++k) {
-          if (k) list += ", ";
-          list += fmt::format("'{}'", near[k].second);
-        }
         throw OpError(fmt::format("the word '{}' in \"{}\" is not in the vocabulary (nearest: {}; {} words)",
-                                  excerpt(w, 40), excerpt(text, 80), list, vocab.size() - 1));
+                                  excerpt(w, 40), excerpt(text, 80), nearest_words(w, vocab), vocab.size() - 1));
       }
       row.push_back(it->second);
     }

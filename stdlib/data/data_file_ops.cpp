@@ -190,8 +190,7 @@ void register_data_files(OpLibrary& lib) {
              [](const OpArgs& a, OpContext&) {
                DatasetPtr d = a.dataset("data");
                std::string field = a.string("field");
-               auto fields = d->fields();
-               if (std::find(fields.begin(), fields.end(), field) == fields.end())
+               if (!d->has_field(field))
                  throw OpError("the dataset has no field '" + field + "'");
                // Given statistics, else measured on the field: per channel (dimension 1).
                at::Tensor mean = at::tensor(float_list(a, "mean"), at::kFloat);

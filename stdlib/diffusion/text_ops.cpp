@@ -13,6 +13,7 @@
 #include "engine/dataset.hpp"
 #include "engine/diffusion_sampling.hpp"
 #include "engine/hook_points.hpp"
+#include "engine/vocabulary.hpp"
 #include "engine/model_call.hpp"
 #include "engine/model_arg.hpp"
 #include "engine/trained_params.hpp"
@@ -31,12 +32,7 @@ namespace {
 // The word ids of `words` in `vocab`; an unknown word is an error naming it.
 std::vector<int64_t> word_ids(const std::vector<std::string>& words, const std::vector<std::string>& vocab) {
   std::vector<int64_t> ids;
-  for (const auto& w : words) {
-    auto it = std::find(vocab.begin(), vocab.end(), w);
-    if (it == vocab.end() || it == vocab.begin())
-      throw OpError("planted_words: '" + w + "' is not a word of the vocabulary");
-    ids.push_back(it - vocab.begin());
-  }
+  for (const auto& w : words) ids.push_back(word_id(vocab, w, "planted_words"));
   return ids;
 }
 

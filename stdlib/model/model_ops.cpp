@@ -20,11 +20,6 @@ namespace pipette::stdlib {
 
 namespace {
 
-bool has_field(const Dataset& d, const std::string& name) {
-  auto f = d.fields();
-  return std::find(f.begin(), f.end(), name) != f.end();
-}
-
 // A model traced (torch.jit.trace) in training mode has dropout and batch
 // norm's training flag baked into its graph as constants: eval() cannot turn
 // them off, and its predictions match neither mode. Names the first such op.
@@ -170,24 +165,22 @@ void register_model(OpLibrary& lib) {
              [](const OpArgs& a, OpContext& ctx) {
                torch::jit::Module m = model_arg(a, "model", ctx.device);
                at::Tensor probs = batched(a, ctx, [&](const at::Tensor& x) {
-                 return score_rows(logits_of(m, x)).softmax(1).to(at::kCPU);
+                 return class_probabilities(m, x).to(at::kCPU);
                });
                int64_t n = probs.size(0);
                at::Tensor labels;
                if (!a.is_none("labels")) {
                  labels = labels_per_row(a, "labels", n);
-               } else if (is_dataset(a["inputs"]) && has_field(*a.dataset("inputs"), "labels")) {
+               } else if (is_dataset(a["inputs"]) && a.dataset("inputs")->has_field("labels")) {
                  labels = a.dataset("inputs")->column("labels").to(at::kLong).reshape({-1});
                } else {
                  throw OpError("no labels: give LABELS, or a dataset with a `labels` field");
                }
-               at::Tensor picked = pick_targets(probs, labels);
-               at::Tensor predictions = probs.argmax(1);
-               at::Tensor correct = predictions.eq(labels);
-               return make_record({{"accuracy", Value(correct.to(at::kDouble).mean().item<double>())},
-                                   {"probability", Value(picked.to(at::kDouble).mean().item<double>())},
-                                   {"predictions", Value(predictions)},
-                                   {"correct", Value(correct)}});
+               ClassifierVerdict v = classifier_verdict(probs, labels);
+               return make_record({{"accuracy", Value(v.correct.to(at::kDouble).mean().item<double>())},
+                                   {"probability", Value(v.probability.to(at::kDouble).mean().item<double>())},
+                                   {"predictions", Value(v.predictions)},
+                                   {"correct", Value(v.correct)}});
              });
 
 }

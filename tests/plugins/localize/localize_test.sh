@@ -51,6 +51,8 @@ let edit = localize.loco_edit(m.model, prompts, free, [1], lambda=0.01)
 edit.model |> save("edited.pt")
 report "edit_before" = edit.before
 report "edit_after" = edit.after
+localize.loco_edit(m.model, prompts, free, [1], tokens="all").model |> save("edited_all.pt")
+localize.loco_edit(m.model, prompts, free, [0]).model |> save("edited_hiding.pt")
 prompts |> save("prompts.pt")
 free |> save("free.pt")
 let red = data.tokenize(["a large red plain dress on the left", "a small red striped bag on the right", "a large red checked coat on the left"], c.vocab, length=8)
@@ -98,27 +100,57 @@ for b in (0, 2):
 # other parameter is bitwise the original's.
 edited = torch.jit.load(f"{d}/edited.pt")
 P, F = torch.load(f"{d}/prompts.pt"), torch.load(f"{d}/free.pt")
-def last_word(tokens, b):
+def encode(tokens, b):
     tb = tokens * model.word_blocks[b][tokens].long()
     with torch.no_grad():
-        text = model.text(tb)
-    n = (tb != 0).sum(1)
-    return text[torch.arange(len(tb)), n].double()
-x, y = last_word(P, 1), last_word(F, 1)
-cross, new = getattr(model.blocks, "1").cross, getattr(edited.blocks, "1").cross
-for name in ("k_weight", "v_weight"):
-    W = getattr(cross, name).detach().double()
-    lam = 0.01
-    eye = torch.eye(W.shape[1], dtype=torch.float64)
-    want = torch.linalg.solve(x.T @ x + lam * eye, (x.T @ y + lam * eye) @ W.T).T
-    got = getattr(new, name).detach().double()
-    err = ((got - want).abs().max() / want.abs().max()).item()
-    assert err < 1e-5, (name, err)
-    assert not torch.equal(got.float(), getattr(cross, name).float()), f"{name} did not change"
+        return tb, model.text(tb).double()
+def last_word(tokens, b):
+    tb, text = encode(tokens, b)
+    # the last word the block reads: block 0 reads the colour as padding in
+    # the middle of the prompt, so the number of words is not its place
+    last = torch.tensor([max(j for j in range(tb.shape[1]) if tb[i, j] != 0) + 1 for i in range(len(tb))])
+    return text[torch.arange(len(tb)), last]
+def every_word(tokens, free, b):
+    # each word the block reads (and the null word) paired with the same word
+    # of the colour-free prompt; the colour, absent there, with its last word
+    tp, ep = encode(tokens, b)
+    tf, ef = encode(free, b)
+    xs, ys = [], []
+    for i in range(len(tp)):
+        fw = [j + 1 for j in range(tf.shape[1]) if tf[i, j] != 0]
+        xs.append(ep[i, 0]); ys.append(ef[i, 0])
+        k = 0
+        for j in range(tp.shape[1]):
+            if tp[i, j] == 0:
+                continue
+            xs.append(ep[i, j + 1])
+            if k < len(fw) and tp[i, j] == tf[i, fw[k] - 1]:
+                ys.append(ef[i, fw[k]]); k += 1
+            else:
+                ys.append(ef[i, fw[-1]])
+    return torch.stack(xs), torch.stack(ys)
+def check_edit(edited, b, x, y, what):
+    cross, new = getattr(model.blocks, str(b)).cross, getattr(edited.blocks, str(b)).cross
+    for name in ("k_weight", "v_weight"):
+        W = getattr(cross, name).detach().double()
+        lam = 0.01
+        eye = torch.eye(W.shape[1], dtype=torch.float64)
+        want = torch.linalg.solve(x.T @ x + lam * eye, (x.T @ y + lam * eye) @ W.T).T
+        got = getattr(new, name).detach().double()
+        err = ((got - want).abs().max() / want.abs().max()).item()
+        assert err < 1e-5, (what, name, err)
+        assert not torch.equal(got.float(), getattr(cross, name).float()), f"{what}: {name} did not change"
+    orig = dict(model.named_parameters())
+    for k, v in edited.named_parameters():
+        if k not in (f"blocks.{b}.cross.k_weight", f"blocks.{b}.cross.v_weight"):
+            assert torch.equal(v, orig[k]), f"{what}: {k} changed, though only block {b}'s K and V were edited"
+check_edit(edited, 1, last_word(P, 1), last_word(F, 1), "LocoEdit")
+xa, ya = every_word(P, F, 1)
+assert xa.shape[0] == 2 * 9, xa.shape  # the null word and 8 words of each prompt
+check_edit(torch.jit.load(f"{d}/edited_all.pt"), 1, xa, ya, "LocoEdit of every word")
+check_edit(torch.jit.load(f"{d}/edited_hiding.pt"), 0, last_word(P, 0), last_word(F, 0), "LocoEdit of a block that hides the colour")
 orig = dict(model.named_parameters())
-for k, v in edited.named_parameters():
-    if not (k.startswith("blocks.1.cross.k_weight") or k.startswith("blocks.1.cross.v_weight")):
-        assert torch.equal(v, orig[k]), f"{k} changed, though only block 1's K and V were edited"
+cross = getattr(model.blocks, "1").cross
 assert r["edit_after"] < 0.5 * r["edit_before"], (r["edit_before"], r["edit_after"])
 # The neuron variant: the top 3 channels of block 1's K and V by |Welch's t|
 # (sample variances) between the red and the neutral prompts, recomputed here,
@@ -143,7 +175,7 @@ for k, v in nm.named_parameters():
     if k not in changed:
         assert torch.equal(v, orig[k]), f"{k} changed"
 print(f"ok: neurons by Welch's t equal Python's ({len(rows['channel'])} set to their neutral mean); nothing else changed")
-print(f"ok: LocoEdit equals the objective solved in Python; |Wx - Wy| {r['edit_before']:.3f} -> {r['edit_after']:.3f}; nothing else changed")
+print(f"ok: LocoEdit (last word, every word, a block that hides the colour) equals the objective solved in Python; |Wx - Wy| {r['edit_before']:.3f} -> {r['edit_after']:.3f}; nothing else changed")
 print(f"ok: contributions {[round(x, 4) for x in raw.mean(1).tolist()]} locate block 1; with the bias the others score its norm")
 print(f"ok: located block {r['located']} (drops {[round(x, 4) for x in w['drop']]}); other windows leave the images as they were, "
       f"the planted one gives the colour-free prompt's; colour probe {r['probe_accuracy']:.2f} on real images")
@@ -175,6 +207,9 @@ bad "neurons from one prompt" \
 bad "LocoEdit with lambda 0" \
   'report "l" = localize.loco_edit(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), data.tokenize("a dress", c.vocab), [1], lambda=0.0).after' \
   "lambda must be positive (the paper: 0.01), found 0"
+bad "LocoEdit of every word with free prompts that are not the prompts less words" \
+  'report "l" = localize.loco_edit(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), data.tokenize("a bag", c.vocab), [1], tokens="all").after' \
+  'tokens="all": free prompt 0 is neither prompt 0 with words removed nor the same number of words'
 bad "LocoEdit of a block the model lacks" \
   'report "l" = localize.loco_edit(diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model, data.tokenize("a red dress", c.vocab), data.tokenize("a dress", c.vocab), [5]).after' \
   "blocks: block 5 is not one of the model's 2 (0 to 1)"

@@ -281,6 +281,53 @@ TEST_F(PrimeOps, ModeImagesShowEachModeErrorsFirstInRedFrames) {
   EXPECT_NEAR(r[0][0][8][8].item<double>(), 0.5, 1e-6);
 }
 
+// Caption words as tags are exactly the captioned attributes, and a mode said
+// as a prompt is its tags and class word in the template.
+TEST_F(PrimeOps, CaptionWordsAreTagsAndModesBecomePrompts) {
+  Execution e = run(
+      "let c = data.captioned(data.fashion_mnist(split=\"test\", limit=300), seed=3)\n"
+      "let tags = prime.caption_tags(c.data.tokens, c.vocab, [\"red\", \"striped\", \"small\"])\n"
+      "report \"tags\" = tags\n"
+      "report \"colour\" = c.data.colour\n"
+      "report \"pattern\" = c.data.pattern\n"
+      "report \"scale\" = c.data.scale\n");
+  Value tags = report(e, "tags");
+  EXPECT_EQ(strings(field(tags, "names")), (std::vector<std::string>{"red", "striped", "small"}));
+  at::Tensor v = field(tags, "values").toTensor();
+  ASSERT_EQ(v.sizes(), (std::vector<int64_t>{300, 3}));
+  // data.captioned's lists: colours red first, patterns plain, striped, checked; scales small first.
+  EXPECT_TRUE(v.select(1, 0).eq(report(e, "colour").toTensor().eq(0)).all().item<bool>());
+  EXPECT_TRUE(v.select(1, 1).eq(report(e, "pattern").toTensor().eq(1)).all().item<bool>());
+  EXPECT_TRUE(v.select(1, 2).eq(report(e, "scale").toTensor().eq(0)).all().item<bool>());
+  EXPECT_GT(v.select(1, 0).sum().item<int64_t>(), 30);  // not a case that cannot fail
+
+  save_split(shirts(), "a");
+  Execution p = run(load_split("a") +
+                    "let modes = prime.extract(a_tags, a_labels, a_pred)\n"
+                    "report \"said\" = prime.mode_prompts(modes, [\"tshirt\", \"shirt\"])\n"
+                    "report \"photo\" = prime.mode_prompts(modes, [\"tshirt\", \"shirt\"], "
+                    "template=\"a photo of a <class> that is <tags>\")\n");
+  Value said = report(p, "said"), photo = report(p, "photo");
+  EXPECT_EQ(strings(field(said, "prompts")), std::vector<std::string>{"a dark large shirt"});
+  EXPECT_EQ(strings(field(said, "class_prompts")), std::vector<std::string>{"a shirt"});
+  EXPECT_EQ(ints(field(said, "labels")), std::vector<int64_t>{1});
+  EXPECT_EQ(strings(field(photo, "prompts")), std::vector<std::string>{"a photo of a shirt that is dark large"});
+  EXPECT_EQ(strings(field(photo, "class_prompts")), std::vector<std::string>{"a photo of a shirt that is"});
+
+  EXPECT_NE(run_errors("let c = data.captioned(data.fashion_mnist(split=\"test\", limit=20))\n"
+                       "report \"t\" = prime.caption_tags(c.data.tokens, c.vocab, [\"crimson\"])")
+                .find("words: 'crimson' is not a word of the vocabulary (nearest: "),
+            std::string::npos);
+  EXPECT_NE(run_errors(load_split("a") + "report \"p\" = prime.mode_prompts(prime.extract(a_tags, a_labels, a_pred), "
+                                         "[\"tshirt\"])")
+                .find("mode 0 is of class 1, but 'classes' names 1"),
+            std::string::npos);
+  EXPECT_NE(run_errors(load_split("a") + "report \"p\" = prime.mode_prompts(prime.extract(a_tags, a_labels, a_pred), "
+                                         "[\"tshirt\", \"shirt\"], template=\"a <class>\")")
+                .find("template \"a <class>\" needs both <tags> and <class>"),
+            std::string::npos);
+}
+
 // Every ```pipe block of docs/plugins/prime.md compiles against the plugin; the
 // ```pipe-error ones do not; and so does the example.
 TEST_F(PrimeOps, TheDocsAndTheExampleCompile) {
