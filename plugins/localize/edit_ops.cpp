@@ -62,16 +62,17 @@ std::pair<at::Tensor, at::Tensor> every_word(torch::jit::Module& model, const at
                                              const at::Tensor& free, int64_t b) {
   at::Tensor tp = block_tokens(model, tokens, b), tf = block_tokens(model, free, b);
   at::Tensor ep = encode(model, tp), ef = encode(model, tf);
-  at::Tensor cp = tp.cpu(), cf = tf.cpu();
-  at::Tensor last = last_positions(tf).cpu();
+  at::Tensor cp_t = tp.cpu().contiguous(), cf_t = tf.cpu().contiguous();
+  at::Tensor last_t = last_positions(tf).cpu();
+  auto cp = cp_t.accessor<int64_t, 2>(), cf = cf_t.accessor<int64_t, 2>();
+  auto last = last_t.accessor<int64_t, 1>();
   std::vector<int64_t> rows, xs, ys;  // prompt row, position in ep, position in ef
   for (int64_t i = 0; i < cp.size(0); ++i) {
     std::vector<int64_t> pw, fw;  // positions (1 + token index) of words
     for (int64_t j = 0; j < cp.size(1); ++j)
-      if (cp[i][j].item<int64_t>() != 0) pw.push_back(j + 1);
+      if (cp[i][j] != 0) pw.push_back(j + 1);
     for (int64_t j = 0; j < cf.size(1); ++j)
-      if (cf[i][j].item<int64_t>() != 0) fw.push_back(j + 1);
-    auto word = [](const at::Tensor& t, int64_t i, int64_t pos) { return t[i][pos - 1].item<int64_t>(); };
+      if (cf[i][j] != 0) fw.push_back(j + 1);
     rows.push_back(i), xs.push_back(0), ys.push_back(0);  // the null word
     if (pw.size() == fw.size()) {
       for (size_t k = 0; k < pw.size(); ++k) rows.push_back(i), xs.push_back(pw[k]), ys.push_back(fw[k]);
@@ -79,8 +80,8 @@ std::pair<at::Tensor, at::Tensor> every_word(torch::jit::Module& model, const at
     }
     size_t k = 0;
     for (int64_t pos : pw) {
-      bool kept = k < fw.size() && word(cp, i, pos) == word(cf, i, fw[k]);
-      rows.push_back(i), xs.push_back(pos), ys.push_back(kept ? fw[k++] : last[i].item<int64_t>());
+      bool kept = k < fw.size() && cp[i][pos - 1] == cf[i][fw[k] - 1];
+      rows.push_back(i), xs.push_back(pos), ys.push_back(kept ? fw[k++] : last[i]);
     }
     if (k != fw.size())
       throw OpError(fmt::format("tokens=\"all\": free prompt {} is neither prompt {} with words removed nor the same "
@@ -93,6 +94,15 @@ std::pair<at::Tensor, at::Tensor> every_word(torch::jit::Module& model, const at
     return e.index({r, p});
   };
   return {pick(ep, xs), pick(ef, ys)};
+}
+
+// Every encoding block `b` reads of the prompts: the null word and each word,
+// [R, D]. The rows an edit must leave as they are (keep=).
+at::Tensor read_words(torch::jit::Module& model, const at::Tensor& tokens, int64_t b) {
+  at::Tensor tb = block_tokens(model, tokens, b);
+  at::Tensor text = encode(model, tb);
+  at::Tensor read = at::cat({at::ones({tb.size(0), 1}, tb.options().dtype(at::kBool)), tb.ne(0)}, 1);
+  return text.index({read});
 }
 
 // Welch's t per column of a [n1, D] and b [n2, D] (sample variances).
@@ -120,9 +130,12 @@ void register_edit_ops(pipette::OpLibrary& lib) {
                  "Which encodings pair: the last word's (the paper, for a causal text encoder) or every word's, "
                  "the removed words paired with the free prompt's last word")
           .choices({"last", "all"})
-          .returns("record{model: model, before: float, after: float}",
-                   "the edited model, and the mean |W x_i - W y_i| before and |W' x_i - W y_i| after the edit, over "
-                   "prompts and edited projections"),
+          .optional("keep", "tensor",
+                    "Prompts the edit must leave as they are: every encoding the block reads of them is a row "
+                    "with x = y (as UCE preserves concepts), [K, L'']")
+          .returns("record{model: model, before: float, after: float, kept: float}",
+                   "the edited model; the mean |W x_i - W y_i| before and |W' x_i - W y_i| after the edit, over "
+                   "the edited rows and projections; and the mean |W' x - W x| over the kept rows (0 without keep)"),
       [](const OpArgs& a, OpContext& ctx) -> Value {
         torch::jit::Module model = pipette::text_model_arg(a, "model", ctx.device);
         double lambda = a.float_("lambda");
@@ -135,9 +148,11 @@ void register_edit_ops(pipette::OpLibrary& lib) {
         at::Tensor prompts = pipette::prompt_tokens(a, "prompts", model).to(ctx.device);
         at::Tensor free = pipette::prompt_tokens(a, "free_prompts", model, prompts.size(0)).to(ctx.device);
         std::vector<int64_t> edit = pipette::block_list(a, "blocks", model);
+        at::Tensor keep;
+        if (!a.is_none("keep")) keep = pipette::prompt_tokens(a, "keep", model).to(ctx.device);
         torch::jit::Module edited = pipette::clone_model(model);
         torch::NoGradGuard no_grad;
-        double before = 0, after = 0;
+        double before = 0, after = 0, kept = 0;
         int64_t count = 0;
         for (int64_t b : edit) {
           at::Tensor x, y;
@@ -147,6 +162,7 @@ void register_edit_ops(pipette::OpLibrary& lib) {
             x = last_word(model, prompts, b), y = last_word(model, free, b);
           }
           x = x.to(at::kDouble), y = y.to(at::kDouble);
+          at::Tensor z = keep.defined() ? read_words(model, keep, b).to(at::kDouble) : at::zeros({0, x.size(1)}, x.options());
           torch::jit::Module cross =
               edited.attr("blocks").toModule().attr(std::to_string(b)).toModule().attr("cross").toModule();
           for (const char* proj : {"k_weight", "v_weight"}) {
@@ -154,19 +170,22 @@ void register_edit_ops(pipette::OpLibrary& lib) {
             at::Tensor wd = w.to(at::kDouble);
             int64_t d = x.size(1);
             at::Tensor eye = at::eye(d, x.options());
-            at::Tensor lhs = x.t().mm(x) + lambda * eye;                   // X^T X + lambda I
-            at::Tensor rhs = (x.t().mm(y) + lambda * eye).mm(wd.t());      // (X^T Y + lambda I) W^T
+            at::Tensor xs = at::cat({x, z}), ys = at::cat({y, z});            // kept rows: x = y
+            at::Tensor lhs = xs.t().mm(xs) + lambda * eye;                 // X^T X + lambda I
+            at::Tensor rhs = (xs.t().mm(ys) + lambda * eye).mm(wd.t());    // (X^T Y + lambda I) W^T
             at::Tensor solved = at::linalg_solve(lhs, rhs).t();            // W'
             at::Tensor target = y.mm(wd.t());
             before += (x.mm(wd.t()) - target).norm(2, 1).mean().item<double>();
             after += (x.mm(solved.t()) - target).norm(2, 1).mean().item<double>();
+            if (z.size(0)) kept += (z.mm(solved.t()) - z.mm(wd.t())).norm(2, 1).mean().item<double>();
             ++count;
             w.copy_(solved.to(w.dtype()));
           }
         }
         return pipette::make_record({{"model", Value(edited._ivalue())},
                                      {"before", Value(before / static_cast<double>(count))},
-                                     {"after", Value(after / static_cast<double>(count))}});
+                                     {"after", Value(after / static_cast<double>(count))},
+                                     {"kept", Value(kept / static_cast<double>(count))}});
       });
 
   lib.define(

@@ -61,6 +61,9 @@ let neurons = localize.neurons(m.model, red, neutral, [1], k=3)
 neurons.model |> save("neurons.pt")
 report "neurons" = neurons.neurons
 red |> save("red.pt")
+let kept = localize.loco_edit(m.model, prompts, free, [1], tokens="all", keep=neutral)
+kept.model |> save("edited_keep.pt")
+report "kept" = kept.kept
 neutral |> save("neutral.pt")
 PIPE
 expect 0 "the window sweep on a planted model" -- "$PIPETTE" run m/run.pipe --out m/out --no-cache
@@ -148,6 +151,14 @@ check_edit(edited, 1, last_word(P, 1), last_word(F, 1), "LocoEdit")
 xa, ya = every_word(P, F, 1)
 assert xa.shape[0] == 2 * 9, xa.shape  # the null word and 8 words of each prompt
 check_edit(torch.jit.load(f"{d}/edited_all.pt"), 1, xa, ya, "LocoEdit of every word")
+# keep=: every encoding block 1 reads of the kept prompts is a row with x = y
+def read_words(tokens, b):
+    tb, text = encode(tokens, b)
+    read = torch.cat([torch.ones(len(tb), 1, dtype=torch.bool), tb != 0], 1)
+    return text[read]
+z = read_words(torch.load(f"{d}/neutral.pt"), 1)
+check_edit(torch.jit.load(f"{d}/edited_keep.pt"), 1, torch.cat([xa, z]), torch.cat([ya, z]), "LocoEdit keeping prompts")
+assert 0 < r["kept"] < 0.05, r["kept"]
 check_edit(torch.jit.load(f"{d}/edited_hiding.pt"), 0, last_word(P, 0), last_word(F, 0), "LocoEdit of a block that hides the colour")
 orig = dict(model.named_parameters())
 cross = getattr(model.blocks, "1").cross
@@ -175,7 +186,7 @@ for k, v in nm.named_parameters():
     if k not in changed:
         assert torch.equal(v, orig[k]), f"{k} changed"
 print(f"ok: neurons by Welch's t equal Python's ({len(rows['channel'])} set to their neutral mean); nothing else changed")
-print(f"ok: LocoEdit (last word, every word, a block that hides the colour) equals the objective solved in Python; |Wx - Wy| {r['edit_before']:.3f} -> {r['edit_after']:.3f}; nothing else changed")
+print(f"ok: LocoEdit (last word, every word, keeping prompts, a block that hides the colour) equals the objective solved in Python; |Wx - Wy| {r['edit_before']:.3f} -> {r['edit_after']:.3f}; nothing else changed")
 print(f"ok: contributions {[round(x, 4) for x in raw.mean(1).tolist()]} locate block 1; with the bias the others score its norm")
 print(f"ok: located block {r['located']} (drops {[round(x, 4) for x in w['drop']]}); other windows leave the images as they were, "
       f"the planted one gives the colour-free prompt's; colour probe {r['probe_accuracy']:.2f} on real images")

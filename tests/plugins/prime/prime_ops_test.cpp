@@ -329,10 +329,11 @@ TEST_F(PrimeOps, CaptionWordsAreTagsAndModesBecomePrompts) {
 }
 
 // Every ```pipe block of docs/plugins/prime.md compiles against the plugin; the
-// ```pipe-error ones do not; and so does the example.
+// ```pipe-error ones do not; and so do the examples.
 TEST_F(PrimeOps, TheDocsAndTheExampleCompile) {
   EXPECT_GE(check_doc_blocks(fs::path(PIPETTE_SOURCE_DIR) / "docs/plugins/prime.md"), 3);
   check_compiles(fs::path(PIPETTE_SOURCE_DIR) / "examples/failure_modes.pipe");
+  check_compiles(fs::path(PIPETTE_SOURCE_DIR) / "examples/failure_modes_generated.pipe");
 }
 
 }  // namespace
