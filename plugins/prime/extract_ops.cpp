@@ -330,6 +330,62 @@ void register_extract_ops(pipette::OpLibrary& lib) {
                return pipette::make_record({{"prompts", Value(prompts)}, {"class_prompts", Value(plain)},
                                             {"labels", Value(labels)}});
              });
+
+  // The same check for a text-to-image model that reads whole captions (a
+  // prompt of a mode's words alone is out of its distribution): captions of
+  // the mode's own images against captions of its class's images.
+  lib.define(OpSignature("prime.mode_captions",
+                         "For each failure mode, N captions of its images and N captions of its class's images, "
+                         "drawn at random: prompts for a text-to-image model trained on such captions "
+                         "(data.captioned), which reads whole captions better than a mode's words alone.")
+                 .input("modes", "record", "The table prime.extract returned")
+                 .input("tags", "record", "The tags the modes were found on")
+                 .input("labels", "tensor", "True classes [N]")
+                 .input("tokens", "tensor", "Each image's caption, word ids [N, L]")
+                 .param("n", "int", Operand::integer(8), "Captions per mode, on each side")
+                 .range(1)
+                 .optional("seed", "int", "Overrides the derived seed")
+                 .stochastic()
+                 .returns("record{prompts: tensor, class_prompts: tensor, labels: tensor}",
+                          "word ids [M x N, L] of the modes' images (mode m's are rows m x N to m x N + N - 1), "
+                          "the same of their classes' images, and each row's class [M x N]"),
+             [](const OpArgs& a, OpContext& ctx) -> Value {
+               ModeRows rows = modes_arg(a);
+               TagSet t = tag_set_arg(a, "tags");
+               at::Tensor y = a.tensor("labels").to(at::kCPU, at::kLong);
+               at::Tensor tokens = a.tensor("tokens").to(at::kCPU);
+               if (y.dim() != 1 || y.size(0) != t.values.size(0) || tokens.dim() != 2 ||
+                   tokens.size(0) != t.values.size(0))
+                 throw OpError(fmt::format("the tags describe {} images, but labels are {} and tokens {}",
+                                           t.values.size(0), pipette::describe(Value(y)),
+                                           pipette::describe(Value(tokens))));
+               int64_t n = a.int_("n");
+               at::Generator gen = ctx.generator();
+               // n members of a mask, drawn without replacement while there are enough.
+               auto draw = [&](const at::Tensor& mask) {
+                 at::Tensor idx = mask.nonzero().view(-1);
+                 at::Tensor order = at::randperm(idx.size(0), gen, at::TensorOptions().dtype(at::kLong));
+                 at::Tensor picks = order.repeat({(n + idx.size(0) - 1) / idx.size(0)}).narrow(0, 0, n);
+                 return idx.index_select(0, picks);
+               };
+               std::vector<at::Tensor> mode_rows, class_rows;
+               for (size_t i = 0; i < rows.cls.size(); ++i) {
+                 if (rows.cls[i] < 0)
+                   throw OpError(fmt::format("mode {} is over all classes (per_class=false): it has no class", i));
+                 at::Tensor in = members(t.values, y, rows.cls[i], tag_indices(t, split_tags(rows.tags[i])));
+                 at::Tensor of_class = y.eq(rows.cls[i]);
+                 if (!in.any().item<bool>())
+                   throw OpError(fmt::format("mode {} ({}) has no image among these: pass the tags and labels it "
+                                             "was found on", i, rows.tags[i]));
+                 mode_rows.push_back(draw(in));
+                 class_rows.push_back(draw(of_class));
+               }
+               at::Tensor mi = mode_rows.empty() ? at::zeros({0}, at::kLong) : at::cat(mode_rows);
+               at::Tensor ci = class_rows.empty() ? at::zeros({0}, at::kLong) : at::cat(class_rows);
+               return pipette::make_record({{"prompts", Value(tokens.index_select(0, mi))},
+                                            {"class_prompts", Value(tokens.index_select(0, ci))},
+                                            {"labels", Value(y.index_select(0, mi))}});
+             });
 }
 
 }  // namespace prime

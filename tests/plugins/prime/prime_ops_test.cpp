@@ -328,6 +328,46 @@ TEST_F(PrimeOps, CaptionWordsAreTagsAndModesBecomePrompts) {
             std::string::npos);
 }
 
+// Captions for a mode are its own images' captions; for its class, its
+// class's; each block of N rows belongs to one mode.
+TEST_F(PrimeOps, ModeCaptionsAreCaptionsOfTheModesAndTheirClassesImages) {
+  Execution e = run(
+      "let c = data.captioned(data.fashion_mnist(split=\"test\", limit=600), seed=3)\n"
+      "let tags = prime.caption_tags(c.data.tokens, c.vocab, [\"red\", \"striped\"])\n"
+      "let wrong = prime.group(tags, c.data.labels, class=3, names=[\"red\", \"striped\"])\n"
+      "let pred = tensor.where(wrong, 0, c.data.labels)\n"
+      "let modes = prime.extract(tags, c.data.labels, pred, min_support=3)\n"
+      "report \"modes\" = modes\n"
+      "let said = prime.mode_captions(modes, tags, c.data.labels, c.data.tokens, n=5, seed=1)\n"
+      "report \"said\" = said\n"
+      "report \"vocab\" = c.vocab\n");
+  Value modes = report(e, "modes"), said = report(e, "said");
+  ASSERT_EQ(strings(field(modes, "tags")), std::vector<std::string>{"red & striped"});
+  std::vector<std::string> vocab = strings(report(e, "vocab"));
+  auto has = [&](const at::Tensor& row, const std::string& w) {
+    int64_t id = std::find(vocab.begin(), vocab.end(), w) - vocab.begin();
+    return row.eq(id).any().item<bool>();
+  };
+  at::Tensor p = field(said, "prompts").toTensor(), cp = field(said, "class_prompts").toTensor();
+  ASSERT_EQ(p.size(0), 5);
+  ASSERT_EQ(cp.size(0), 5);
+  EXPECT_TRUE(field(said, "labels").toTensor().eq(3).all().item<bool>());
+  int64_t red_striped = 0;
+  for (int64_t i = 0; i < 5; ++i) {
+    EXPECT_TRUE(has(p[i], "red") && has(p[i], "striped") && has(p[i], "dress")) << i;
+    EXPECT_TRUE(has(cp[i], "dress")) << i;
+    red_striped += has(cp[i], "red") && has(cp[i], "striped");
+  }
+  EXPECT_LT(red_striped, 5);  // the class's captions are not only the mode's
+  EXPECT_NE(run_errors("let c = data.captioned(data.fashion_mnist(split=\"test\", limit=600), seed=3)\n"
+                       "let tags = prime.caption_tags(c.data.tokens, c.vocab, [\"red\", \"striped\"])\n"
+                       "let modes = prime.extract(tags, c.data.labels, tensor.where(prime.group(tags, c.data.labels, "
+                       "class=3, names=[\"red\", \"striped\"]), 0, c.data.labels), min_support=3)\n"
+                       "report \"s\" = prime.mode_captions(modes, tags, c.data.labels, data.batch(c.data, size=5).tokens)")
+                .find("the tags describe 600 images, but labels are"),
+            std::string::npos);
+}
+
 // Every ```pipe block of docs/plugins/prime.md compiles against the plugin; the
 // ```pipe-error ones do not; and so do the examples.
 TEST_F(PrimeOps, TheDocsAndTheExampleCompile) {
