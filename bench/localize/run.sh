@@ -20,7 +20,7 @@ build=${1:-$root/build}
 blocks=${2:-6}
 n=${3:-8}
 python=${4:-/usr/bin/python3}
-pipette="$build/bin/pipette"
+pipette="$build/cli/pipette"
 [[ -x $pipette ]] || { echo "no pipette at $pipette: build first (scripts/build.sh)"; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -65,10 +65,14 @@ let t3 = diffusion.sample_text(m.model, prompts, n=$n, steps=20, seed=13)
 report "timed" = [t1, t2, t3]
 PIPE
 export OMP_NUM_THREADS=$(nproc)
+# Idle OpenMP threads sleep instead of spinning, in both processes: spinning
+# threads took the 2 cores from the work here (a 200-step training: 61 s with
+# 2 spinning threads, 22 s with 2 passive ones or 1).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 "$pipette" run bench.pipe --out out --jobs 1 --no-cache >run.log 2>&1 || { cat run.log; exit 1; }
 "$python" "$here/eager_dit.py" out/t2i.pt out/prompts.pt "$n" 20 "$(nproc)" 3 >eager.json  # pipette --jobs 1 uses every core too
 "$python" - out .pipette/runs.db "$blocks" "$n" eager.json <<'PY'
-import json, sqlite3, sys
+import json, sqlite3, sys  # torch too, below: Debian's python3-torch (or PYTHON)
 out, db, blocks, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 eager = json.load(open(sys.argv[5]))
 r = json.load(open(f"{out}/report.json"))
@@ -110,5 +114,12 @@ for steps in (10, 160):
     p, s = peak("diffusion.sample_text", steps)
     print(f"  diffusion.sample_text alone, {steps:4d} steps: {p:7.1f} MiB  {s:6.2f} s")
 p10, p160 = peak("localize.contributions", 10)[0], peak("localize.contributions", 160)[0]
-print(f"  contributions peak at 160 steps / at 10: {p160 / max(p10, 1e-9):.2f}x (flat: ~1)")
+import torch
+m = torch.jit.load(f"{out}/t2i.pt")
+tokens = torch.load(f"{out}/prompts.pt")
+# What keeping every step's attention weights would hold (conditional rows
+# only, every block): steps x blocks x rows x heads x image tokens x (1 + words) floats.
+store = 160 * blocks * 4 * n * int(m.heads) * (int(m.image_size) // int(m.patch_size)) ** 2 * (1 + tokens.shape[1]) * 4 / 2**20
+print(f"  growth from 10 to 160 steps: {p160 - p10:+.1f} MiB; keeping every step's attention weights instead "
+      f"would hold {store:.1f} MiB at 160 steps")
 PY
