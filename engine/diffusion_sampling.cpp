@@ -81,8 +81,13 @@ StepHook chunk_progress(OpContext& ctx, int64_t start, int64_t count, int64_t to
 int64_t text_images_per_chunk(const OpContext& ctx, const torch::jit::Module& model, int64_t total) {
   // Both branches of guidance; each block keeps some 40 activations of the
   // width per image token for a forward pass.
-  const at::Tensor& pos = model.attr("pos").toTensor();  // [1, image tokens, width]
-  int64_t per_image = 2 * pos.size(1) * pos.size(2) * 4 * 40 * std::max<int64_t>(1, block_count(model)) / 6;
+  int64_t per_image;
+  if (model.hasattr("activation_floats")) {  // the UNet says what it keeps
+    per_image = 2 * model.attr("activation_floats").toInt() * 4;
+  } else {
+    const at::Tensor& pos = model.attr("pos").toTensor();  // the DiT: [1, image tokens, width]
+    per_image = 2 * pos.size(1) * pos.size(2) * 4 * 40 * std::max<int64_t>(1, block_count(model)) / 6;
+  }
   return items_per_chunk(ctx, per_image, total);
 }
 

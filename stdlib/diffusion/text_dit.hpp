@@ -1,4 +1,4 @@
-// pipette's text-to-image model: a small DiT (PixArt-alpha's layout: patch
+// pipette's text-to-image models: a small DiT (PixArt-alpha's layout: patch
 // tokens, adaLN-Zero timestep conditioning of self-attention and MLP, and in
 // every block a cross-attention to the caption's words) with a small word-level
 // text encoder. TorchScript: Python opens it with torch.jit.load and finds
@@ -43,5 +43,13 @@ struct TextDiTConfig {
 };
 
 torch::jit::Module build_text_dit(const TextDiTConfig& config, at::Generator gen);
+
+// The UNet variant (LocoGen's setting): a residual conv stage with a
+// cross-attention at full size, half size, a quarter (the middle), half and
+// full size again, with skips; `blocks` are those five cross-attention stages
+// in forward order (config.blocks must be 5), so the same hook points,
+// forward_blocks and planting apply. Channels: width / 2 at full size, width
+// below; the text encoder and timestep embedding have the width.
+torch::jit::Module build_text_unet(const TextDiTConfig& config, at::Generator gen);
 
 }  // namespace pipette::stdlib

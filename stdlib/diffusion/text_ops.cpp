@@ -118,6 +118,10 @@ void register_diffusion_text(OpLibrary& lib) {
   train_text.input("data", "dataset{images: tensor, tokens: tensor}",
              "Square images [N, C, S, S] in [0, 1] and their captions' word ids [N, L]")
       .input("vocab", "list<string>", "The word of each id (data.captioned's vocab)")
+      .param("arch", "string", Operand::string("dit"),
+             "dit: PixArt-alpha's layout, BLOCKS blocks; unet: conv stages with a cross-attention at three "
+             "resolutions, 5 blocks (LocoGen's setting; BLOCKS and PATCH are the DiT's)")
+      .choices({"dit", "unet"})
       .param("patch", "int", Operand::integer(4), "Patch size (S must be a multiple)")
       .range(1, 64)
       .param("width", "int", Operand::integer(64), "Token width (a multiple of heads)")
@@ -156,7 +160,9 @@ void register_diffusion_text(OpLibrary& lib) {
         cfg.planted_words = word_ids(planted, vocab);
         cfg.planted_blocks = planted_blocks;
         at::Generator gen = ctx.generator();
-        torch::jit::Module module = build_text_dit(cfg, gen);
+        bool unet = a.string("arch") == "unet";
+        if (unet) cfg.blocks = 5;
+        torch::jit::Module module = unet ? build_text_unet(cfg, gen) : build_text_dit(cfg, gen);
         module.to(ctx.device);
         return train_on_captions(module, images, tokens, a, ctx, gen, {});
       });

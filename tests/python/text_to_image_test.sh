@@ -39,8 +39,9 @@ report "vocab" = c.vocab
 PIPE
 expect 0 "training and sampling a text-to-image model" -- "$PIPETTE" run m/run.pipe --out m/out --no-cache
 [[ $fail -eq 0 ]] || exit 1
-"$PY" - m <<'PY' || { echo "FAIL: text-to-image model"; fail=1; }
+PYTHONPATH="$here" "$PY" - m <<'PY' || { echo "FAIL: text-to-image model"; fail=1; }
 import json, sys, torch
+from t2i_reference import ddim
 d = sys.argv[1]
 r = json.load(open(f"{d}/out/report.json"))["reports"]
 t = lambda v: torch.load(f"{d}/out/" + v["file"])
@@ -50,25 +51,8 @@ assert last < 0.7 * first, f"the loss did not fall: {first:.3f} -> {last:.3f}"
 m = torch.jit.load(f"{d}/out/t2i.pt")
 prompts = torch.load(f"{d}/out/prompts.pt")
 noise = torch.load(f"{d}/noise.pt")
-# DDIM (eta 0) with classifier-free guidance, written out: the 5-step ladder
-# of diffusion.sample_text over T = 1000, both branches in one batch.
-abar = m.alphas_cumprod.double()
-T = int(m.timesteps)
-ladder = sorted({round((i + 1) * (T - 1) / 5) for i in range(5)})
-tokens = prompts.repeat_interleave(2, 0)
-x = noise.clone()
-with torch.no_grad():
-    for i in reversed(range(len(ladder))):
-        a_t = abar[ladder[i]].item()
-        a_prev = abar[ladder[i - 1]].item() if i > 0 else 1.0
-        ts = torch.full((2 * x.shape[0],), float(ladder[i]))
-        eps = m(torch.cat([x, x]), ts, torch.cat([torch.zeros_like(tokens), tokens]))
-        u, c = eps[: x.shape[0]], eps[x.shape[0]:]
-        eps = u + 3.0 * (c - u)
-        x0 = ((x - (1 - a_t) ** 0.5 * eps) / a_t ** 0.5).clamp(-1, 1)
-        eps = (x - a_t ** 0.5 * x0) / (1 - a_t) ** 0.5
-        x = a_prev ** 0.5 * x0 + (1 - a_prev) ** 0.5 * eps
-want = ((x + 1) / 2).clamp(0, 1)
+# DDIM (eta 0) with classifier-free guidance, written out (t2i_reference.py).
+want = ddim(m, prompts.repeat_interleave(2, 0), noise, 5)
 got = t(r["images"])
 err = (got - want).abs().max().item()
 assert got.shape == (4, 3, 16, 16) and err < 1e-4, (got.shape, err)
@@ -142,6 +126,54 @@ printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50))\nlet
 expect_error "data of another image size" "the model makes [3, 16, 16] images; the data's are [*, 3, 24, 24]" -- "$PIPETTE" run m/size.pipe --out m/size --no-cache
 printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50))\nlet m = diffusion.train_text(c.data, c.vocab, steps=1, blocks=2).model\nreport "m" = diffusion.finetune_text(m, c.data, steps=1, params=["blocks.9.*"]).loss\n' >m/nomatch.pipe
 expect_error "a pattern that matches nothing" "params: the pattern 'blocks.9.*' matches no parameter of the model" -- "$PIPETTE" run m/nomatch.pipe --out m/nomatch --no-cache
+# The UNet variant (LocoGen's setting): the same interface. The sampler
+# equals Python's DDIM on it too, its cross-attention stages read the image at
+# 16, 8, 4, 8 and 16 px, and a colour planted in the middle stage is there
+# alone: swapped out there it is gone, swapped out elsewhere nothing changes.
+cat >m/unet.pipe <<'PIPE'
+let c = data.captioned(data.fashion_mnist(split="train", limit=1000), seed=1)
+let m = diffusion.train_text(c.data, c.vocab, arch="unet", steps=150, batch=32, width=32, planted_words=["red", "green", "blue", "yellow"], planted_blocks=[2], seed=1)
+report "losses" = m.losses
+m.model |> save("unet.pt")
+let prompts = data.tokenize(["a small red plain dress on the left", "a large blue striped bag on the right"], c.vocab, length=8)
+prompts |> save("prompts.pt")
+let free = data.drop_words(prompts, c.vocab, ["red", "blue"])
+let noise = tensor.load("noise.pt")
+report "images" = diffusion.sample_text(m.model, prompts, n=2, steps=5, noise=noise)
+report "free_images" = diffusion.sample_text(m.model, free, n=2, steps=5, noise=noise)
+report "swap_planted" = diffusion.sample_text(m.model, prompts, n=2, steps=5, noise=noise, swap_prompts=free, swap_blocks=[2])
+report "swap_other" = diffusion.sample_text(m.model, prompts, n=2, steps=5, noise=noise, swap_prompts=free, swap_blocks=[0, 1, 3, 4])
+let at_t = model.bind(m.model, args=[tensor.load("t.pt"), data.tokenize("a small red plain dress on the left", c.vocab, length=8)])
+report "patterns" = model.activations(at_t, tensor.load("x.pt"), at=["blocks.0.cross.hook_pattern", "blocks.1.cross.hook_pattern", "blocks.2.cross.hook_pattern", "blocks.3.cross.hook_pattern", "blocks.4.cross.hook_pattern"])
+PIPE
+expect 0 "training and sampling the UNet variant" -- "$PIPETTE" run m/unet.pipe --out m/unet --no-cache
+[[ $fail -eq 0 ]] && { PYTHONPATH="$here" "$PY" - m <<'PY' || { echo "FAIL: the UNet variant"; fail=1; }
+import json, sys, torch
+from t2i_reference import ddim
+d = sys.argv[1]
+r = json.load(open(f"{d}/unet/report.json"))["reports"]
+t = lambda v: torch.load(f"{d}/unet/" + v["file"])
+losses = t(r["losses"])
+first, last = losses[:15].mean().item(), losses[-15:].mean().item()
+assert last < 0.7 * first, f"the loss did not fall: {first:.3f} -> {last:.3f}"
+m = torch.jit.load(f"{d}/unet/unet.pt")
+prompts, noise = torch.load(f"{d}/unet/prompts.pt"), torch.load(f"{d}/noise.pt")
+got = t(r["images"])
+err = (got - ddim(m, prompts.repeat_interleave(2, 0), noise, 5)).abs().max().item()
+assert err < 1e-4, err
+close = lambda a, b: (a - b).abs().max().item()
+assert close(t(r["swap_planted"]), t(r["free_images"])) < 1e-4, "the colour-free prompt in the planted stage left colour in"
+assert close(t(r["swap_other"]), got) < 1e-5, "the colour-free prompt in stages that never see colour changed the images"
+assert close(t(r["free_images"]), got) > 1e-2, "the colour word changes nothing: the case cannot fail"
+p = r["patterns"]
+for b, pixels, seen in ((0, 256, False), (1, 64, False), (2, 16, True), (3, 64, False), (4, 256, False)):
+    a = t(p[f"blocks.{b}.cross.hook_pattern"])  # [N, heads, pixels, 1 + words]
+    assert a.shape[2:] == (pixels, 9), (b, a.shape)
+    assert ((a[..., 1 + 2].max().item()) > 1e-3) == seen, b
+print(f"ok: UNet loss {first:.3f} -> {last:.3f}; sampler equals Python's DDIM ({err:.1e}); cross-attention at 16, 8, 4, "
+      "8, 16 px; the colour planted in the middle stage is there alone")
+PY
+}
 # Bad input.
 printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50))\nreport "m" = diffusion.train_text(c.data, c.vocab, steps=1, planted_words=["rde"], planted_blocks=[1]).loss\n' >m/bad.pipe
 expect_error "a planted word outside the vocabulary" "planted_words: 'rde' is not a word of the vocabulary" -- \
@@ -151,6 +183,9 @@ cp m/out/prompts.pt m/ 2>/dev/null
 printf 'report "x" = diffusion.sample_text(diffusion.train_text(data.captioned(data.fashion_mnist(split="test", limit=20)).data, data.captioned(data.fashion_mnist(split="test", limit=20)).vocab, steps=1, blocks=2).model, tensor.load("prompts.pt"), swap_prompts=tensor.load("prompts.pt"), swap_blocks=[2])\n' >m/badswap.pipe
 expect_error "a swap block the model lacks" "swap_blocks: block 2 is not one of the model's 2 (0 to 1)" -- \
   "$PIPETTE" run m/badswap.pipe --out m/badswap --no-cache
+printf 'let c = data.captioned(data.fashion_mnist(split="train", limit=50), size=18)\nreport "m" = diffusion.train_text(c.data, c.vocab, arch="unet", steps=1).loss\n' >m/unet18.pipe
+expect_error "a UNet of an image size it cannot halve twice" "the UNet halves the image twice: its size 18 must be a multiple of 4" -- \
+  "$PIPETTE" run m/unet18.pipe --out m/unet18 --no-cache
 expect_error "sampling text from a classifier" "'model' is not a text-to-image model" -- \
   "$PIPETTE" run m/notext.pipe --out m/notext --no-cache
 exit $fail

@@ -191,6 +191,39 @@ print(f"ok: contributions {[round(x, 4) for x in raw.mean(1).tolist()]} locate b
 print(f"ok: located block {r['located']} (drops {[round(x, 4) for x in w['drop']]}); other windows leave the images as they were, "
       f"the planted one gives the colour-free prompt's; colour probe {r['probe_accuracy']:.2f} on real images")
 PY
+# The UNet variant (LocoGen's own setting): the same ops find the colour
+# planted in its middle cross-attention stage and edit it.
+cat >m/unet.pipe <<'PIPE'
+plugin "localize"
+let c = data.captioned(data.fashion_mnist(split="train", limit=2000), seed=1)
+let m = diffusion.train_text(c.data, c.vocab, arch="unet", steps=150, batch=32, width=32, planted_words=["red", "green", "blue", "yellow"], planted_blocks=[2], seed=1)
+let probe = train.classifier(arch="mlp", data=data.from_tensors({images: c.data.images, labels: c.data.colour}), epochs=1, seed=1)
+let prompts = data.tokenize(["a large red plain dress on the left", "a large blue plain dress on the left"], c.vocab, length=8)
+let free = data.drop_words(prompts, c.vocab, ["red", "blue"])
+let sweep = localize.locogen(m.model, prompts, free, probe.model, [0, 2], window=1, n=4, steps=10, noise=tensor.load("noise.pt"))
+report "drops" = sweep.windows.drop
+report "located" = sweep.located
+let raw = localize.contributions(m.model, prompts, c.vocab, ["red", "blue"], k=1, bias=false, n=2, steps=5)
+report "raw" = raw.matrix
+report "raw_located" = raw.located
+let edit = localize.loco_edit(m.model, prompts, free, [2], tokens="all")
+report "edit" = {before: edit.before, after: edit.after}
+PIPE
+expect 0 "localizing in the UNet variant" -- "$PIPETTE" run m/unet.pipe --out m/unet --no-cache
+[[ $fail -eq 0 ]] && { "$PY" - m/unet <<'PY' || { echo "FAIL: localize on the UNet"; fail=1; }
+import json, sys, torch
+d = sys.argv[1]
+r = json.load(open(f"{d}/report.json"))["reports"]
+raw = torch.load(f"{d}/" + r["raw"]["file"])
+assert r["located"] == [2] and r["raw_located"] == [2], (r["located"], r["raw_located"])
+drops = r["drops"]
+assert all(abs(x) < 1e-6 for i, x in enumerate(drops) if i != 2) and drops[2] != 0, drops
+assert raw.shape == (5, 5) and raw[[0, 1, 3, 4]].abs().max() == 0 and raw[2].min() > 0, raw
+assert r["edit"]["after"] < 0.5 * r["edit"]["before"], r["edit"]
+print(f"ok: on the UNet, LocoGen and contributions locate the middle stage (drops {[round(x, 4) for x in drops]}); "
+      f"LocoEdit there: residual {r['edit']['before']:.3f} -> {r['edit']['after']:.3f}")
+PY
+}
 # The example compiles.
 expect 0 "examples/localize_knowledge.pipe compiles" -- "$PIPETTE" check "$here/../../../examples/localize_knowledge.pipe"
 # The docs' example compiles.
