@@ -2,7 +2,7 @@
 diffusion.sample_text samples a text-to-image model: the ladder of `steps`
 timesteps over T, both branches in one batch (padding-only captions first),
 x0 clamped to [-1, 1], images mapped to [0, 1]. The reference the tests hold
-pipette's sampler to."""
+pipette's sampler to; and the check that training lowered the loss."""
 import torch
 
 
@@ -23,3 +23,11 @@ def ddim(m, tokens, noise, steps, guidance=3.0):
             eps = (x - a_t ** 0.5 * x0) / (1 - a_t) ** 0.5
             x = a_prev ** 0.5 * x0 + (1 - a_prev) ** 0.5 * eps
     return ((x + 1) / 2).clamp(0, 1)
+
+
+def loss_falls(losses):
+    """The mean loss of the first and last 15 steps; the last must be under 70 %
+    of the first."""
+    first, last = losses[:15].mean().item(), losses[-15:].mean().item()
+    assert last < 0.7 * first, f"the loss did not fall: {first:.3f} -> {last:.3f}"
+    return first, last
