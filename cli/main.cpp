@@ -152,7 +152,10 @@ int main(int argc, char** argv) {
   auto dispatch = [&]() -> int {
     if (*check) return check_command(g, files, sets);
     if (*graph) return graph_command(g, graph_file, format, graph_sets, output);
-    if (*run) return run_command(g, run_args);
+    if (*run) {
+      relaunch_with_passive_openmp(run_args.jobs, argv);
+      return run_command(g, run_args);
+    }
     if (*runs) {
       if (*runs_show) runs_args.action = "show";
       if (*runs_diff) runs_args.action = "diff";

@@ -12,6 +12,7 @@ void register_all(OpLibrary& lib) {
   register_train(lib);
   register_diffusion(lib);
   register_diffusion_text(lib);
+  register_lm(lib);
   register_attr(lib);
   register_metric(lib);
   register_viz(lib);

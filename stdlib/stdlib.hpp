@@ -18,6 +18,7 @@ void register_model_hooks(OpLibrary& lib);  // model.hooks, model.activations, m
 void register_train(OpLibrary& lib);   // train.*
 void register_diffusion(OpLibrary& lib);  // diffusion.*
 void register_diffusion_text(OpLibrary& lib);  // diffusion.train_text, diffusion.sample_text
+void register_lm(OpLibrary& lib);     // train.lm, lm.*
 void register_attr(OpLibrary& lib);    // attr.*
 void register_metric(OpLibrary& lib);  // metric.*
 void register_viz(OpLibrary& lib);     // viz.heatmap

@@ -1,4 +1,6 @@
 // Ops outside any namespace.
+#include <fmt/format.h>
+
 #include "engine/value_io.hpp"
 #include "stdlib/data/file_readers.hpp"
 #include "stdlib/data/npy_reader.hpp"
@@ -42,6 +44,52 @@ void register_core(OpLibrary& lib) {
              [](const OpArgs& a, OpContext& ctx) {
                ctx.write_output(a.string("path"), encode_value_file(a["value"], a.string("path")));
                return Value(a.string("path"));
+             });
+
+  lib.define(OpSignature("tabulate",
+                         "A table from rows: records with the same fields (numbers, strings, bools, 0-d tensors) "
+                         "become one column per field, in the first row's field order, so that results gathered in "
+                         "a loop save as one CSV: tabulate([{method: \"ga\", acc: a}, {method: \"npo\", acc: b}]).")
+                 .input("rows", "list<record>", "The rows")
+                 .passes_nonfinite()
+                 .returns("table", "A record of equal-length columns: a list per field, a float64 tensor for numbers"),
+             [](const OpArgs& a, OpContext&) {
+               const auto& rows = a["rows"].toListRef();
+               if (rows.empty()) throw OpError("rows is empty: a table needs at least one row");
+               std::vector<std::string> names;
+               for (const auto& kv : rows[0].toGenericDict()) names.push_back(kv.key().toStringRef());
+               std::vector<std::pair<std::string, Value>> columns;
+               for (const auto& name : names) {
+                 bool numeric = true;
+                 std::vector<Value> cells;
+                 for (size_t i = 0; i < rows.size(); ++i) {
+                   auto d = rows[i].toGenericDict();
+                   if (!d.contains(name))
+                     throw OpError(fmt::format("row {} has no field '{}' (the first row has it)", i, name));
+                   if (d.size() != names.size())
+                     throw OpError(fmt::format("row {} has {} fields, the first row {}", i, d.size(), names.size()));
+                   Value v = d.at(name);
+                   if (v.isTensor() && v.toTensor().numel() == 1) v = Value(v.toTensor().item<double>());
+                   if (!v.isDouble() && !v.isInt() && !v.isBool()) numeric = false;
+                   if (!v.isDouble() && !v.isInt() && !v.isBool() && !v.isString())
+                     throw OpError(fmt::format("row {}: field '{}' is {}; a cell is a number, a string or a bool", i,
+                                               name, describe(v)));
+                   cells.push_back(v);
+                 }
+                 if (numeric) {
+                   std::vector<double> x;
+                   for (const auto& v : cells) x.push_back(v.isDouble() ? v.toDouble() : v.isInt() ? static_cast<double>(v.toInt()) : v.toBool());
+                   columns.emplace_back(name, Value(at::tensor(x, at::kDouble)));
+                 } else {
+                   c10::List<std::string> l;
+                   for (const auto& v : cells) l.push_back(v.isString() ? v.toStringRef()
+                                             : v.isDouble() ? fmt::format("{}", v.toDouble())
+                                             : v.isInt()    ? std::to_string(v.toInt())
+                                                            : (v.toBool() ? "true" : "false"));
+                   columns.emplace_back(name, Value(l));
+                 }
+               }
+               return make_record(columns);
              });
 }
 
