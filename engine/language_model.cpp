@@ -20,11 +20,13 @@ std::vector<std::string> vocab_of(const torch::jit::Module& m, const std::string
   return vocab;
 }
 
-// A row of the model's working set: logits and their log-softmax, and the
-// activations of a small transformer (an estimate: items_per_chunk keeps
-// well under the budget).
-int64_t bytes_per_row(const LanguageModel& lm, int64_t positions) {
-  return positions * (lm.tokenizer().size() * 12 + 256 * 1024);
+// A row's working set in inference (no gradients: one block's activations
+// live at a time): per position the logits and their log-softmax, and a
+// block's hidden values, about 16 floats per unit of width (the MLP's 4x
+// hidden layer, attention's q, k, v and output, the residual stream).
+int64_t bytes_per_row(LanguageModel& lm, int64_t positions) {
+  int64_t width = lm.module().hasattr("width") ? lm.module().attr("width").toInt() : 1024;
+  return positions * (lm.tokenizer().size() * 12 + width * 16 * 4);
 }
 
 }  // namespace
@@ -101,8 +103,7 @@ at::Tensor ContinuationScores::tokens() const {
 }
 
 ContinuationScores score_continuations(OpContext& ctx, LanguageModel& lm, const std::vector<std::string>& prompts,
-                                       const std::vector<std::string>& continuations, const std::string& what,
-                                       bool with_eos) {
+                                       const std::vector<std::string>& continuations, const std::string& what) {
   if (prompts.size() != continuations.size())
     throw OpError(fmt::format("{}: {} prompts but {} continuations", what, prompts.size(), continuations.size()));
   std::vector<std::vector<int64_t>> seqs;
@@ -113,9 +114,8 @@ ContinuationScores score_continuations(OpContext& ctx, LanguageModel& lm, const 
     for (int64_t id : lm.tokenizer().encode(prompts[i], what + " (prompt " + std::to_string(i) + ")")) s.push_back(id);
     from.push_back(static_cast<int64_t>(s.size()));
     std::vector<int64_t> c = lm.tokenizer().encode(continuations[i], what + " (continuation " + std::to_string(i) + ")");
-    if (c.empty() && !with_eos) throw OpError(fmt::format("{}: continuation {} is empty", what, i));
+    if (c.empty()) throw OpError(fmt::format("{}: continuation {} is empty", what, i));
     s.insert(s.end(), c.begin(), c.end());
-    if (with_eos) s.push_back(WordTokenizer::kEos);
     if (static_cast<int64_t>(s.size()) - 1 > lm.context())
       throw OpError(fmt::format("{}: prompt and continuation {} are {} tokens, more than the model's context of {}",
                                 what, i, s.size() - 1, lm.context()));
@@ -138,6 +138,30 @@ ContinuationScores score_continuations(OpContext& ctx, LanguageModel& lm, const 
       out.argmax_hits.push_back(hits[i].masked_select(w[i]));
     }
   });
+  return out;
+}
+
+std::vector<at::Tensor> document_logprobs(OpContext& ctx, LanguageModel& lm, const std::vector<std::string>& docs,
+                                          const std::string& what) {
+  std::vector<std::vector<int64_t>> rows;
+  std::vector<size_t> owner;
+  for (size_t i = 0; i < docs.size(); ++i)
+    for (auto& w : lm.windows(lm.document(docs[i], fmt::format("{} (document {})", what, i)))) {
+      rows.push_back(std::move(w));
+      owner.push_back(i);
+    }
+  std::vector<std::vector<at::Tensor>> parts(docs.size());
+  torch::NoGradGuard no_grad;
+  int64_t n = static_cast<int64_t>(rows.size());
+  for_chunks(ctx, n, items_per_chunk(ctx, bytes_per_row(lm, lm.context() + 1), n), [&](int64_t begin, int64_t end) {
+    std::vector<std::vector<int64_t>> part(rows.begin() + begin, rows.begin() + end);
+    TokenBatch b = token_batch(part, std::vector<int64_t>(part.size(), 1), ctx.device);
+    at::Tensor lp = target_logprobs(lm.module(), b).to(at::kCPU, at::kDouble);
+    at::Tensor w = b.weight.to(at::kCPU) > 0;
+    for (int64_t i = 0; i < end - begin; ++i) parts[owner[static_cast<size_t>(begin + i)]].push_back(lp[i].masked_select(w[i]));
+  });
+  std::vector<at::Tensor> out;
+  for (auto& p : parts) out.push_back(p.empty() ? at::zeros({0}, at::kDouble) : at::cat(p));
   return out;
 }
 

@@ -72,12 +72,20 @@ struct PIPETTE_API ContinuationScores {
 };
 
 // Scores continuation[i] after prompt[i] (both text; the prompt gets <bos>,
-// the continuation is scored token by token, <eos> excluded unless
-// `with_eos`), in chunks under the op's memory budget, without gradients.
+// the continuation is scored token by token, no <eos>), in chunks under the
+// op's memory budget, without gradients.
 PIPETTE_API ContinuationScores score_continuations(OpContext& ctx, LanguageModel& lm,
                                                    const std::vector<std::string>& prompts,
                                                    const std::vector<std::string>& continuations,
-                                                   const std::string& what, bool with_eos = false);
+                                                   const std::string& what);
+
+// Every token's log-probability in each document read as train.lm trains on
+// it (<bos> text <eos>, <eos> predicted too, cut into windows of the context:
+// a window's tokens are predicted from the ones before them in that window),
+// per document [tokens + 1], double; chunked under the memory budget, no
+// gradients. Perplexity and membership inference read documents this way.
+PIPETTE_API std::vector<at::Tensor> document_logprobs(OpContext& ctx, LanguageModel& lm,
+                                                      const std::vector<std::string>& docs, const std::string& what);
 
 struct PIPETTE_API Generation {
   int64_t max_tokens = 32;

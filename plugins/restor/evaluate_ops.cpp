@@ -95,7 +95,7 @@ void register_evaluate_ops(OpLibrary& lib) {
           .optional("seed", "int", "Overrides the derived seed (prompts, samples)")
           .stochastic()
           .returns("record",
-                   "accuracy (exact, over every fact, or the corrupted ones with CORRUPTION), accuracy_prefix; with "
+                   "facts (how many), accuracy (exact, over every fact, or the corrupted ones with CORRUPTION), accuracy_prefix; with "
                    "CORRUPTION: corrupted_rate, utility (exact accuracy on untouched facts), logprob_correct, "
                    "logprob_corrupted, logprob_random, truth_ratio (forget aggregate), truth_ratio_retain, "
                    "truth_ratios [facts], exact_memorisation, extraction_strength, mia_loss_auc, mia_zlib_auc, "
@@ -106,6 +106,7 @@ void register_evaluate_ops(OpLibrary& lib) {
         int64_t shots = a.int_("shots"), samples = a.int_("samples");
         double temperature = a.float_("temperature");
         std::vector<std::pair<std::string, Value>> out;
+        out.push_back({"facts", Value(static_cast<int64_t>(facts.size()))});
         auto index_of = [&](const std::string& e, const std::string& r) -> size_t {
           for (size_t i = 0; i < facts.size(); ++i)
             if (facts[i].entity == e && facts[i].relation == r) return i;
@@ -201,11 +202,10 @@ void register_evaluate_ops(OpLibrary& lib) {
           out.push_back({"extraction_strength", Value(mean(es))});
           // Membership inference: forget documents (members) against holdout ones.
           auto mia = [&](const std::vector<std::string>& docs, const std::string& what) {
-            std::vector<std::string> empty(docs.size(), "");
-            ContinuationScores s = score_continuations(ctx, lm, empty, docs, what, true);
+            std::vector<at::Tensor> s = document_logprobs(ctx, lm, docs, what);
             std::vector<double> loss, zlib, mink;
             for (size_t i = 0; i < docs.size(); ++i) {
-              std::vector<double> lp = doubles(s.token_logprobs[i]);
+              std::vector<double> lp = doubles(s[i]);
               loss.push_back(mia_loss(lp));
               zlib.push_back(mia_zlib(lp, docs[i]));
               mink.push_back(mia_min_k(lp, a.float_("min_k")));
@@ -234,10 +234,8 @@ void register_evaluate_ops(OpLibrary& lib) {
         }
         std::vector<std::string> held = string_list(a["heldout"], "heldout");
         if (!held.empty()) {
-          std::vector<std::string> empty(held.size(), "");
-          ContinuationScores s = score_continuations(ctx, lm, empty, held, "heldout", true);
           double nll = 0, n = 0;
-          for (const auto& t : s.token_logprobs) {
+          for (const auto& t : document_logprobs(ctx, lm, held, "heldout")) {
             nll -= t.sum().item<double>();
             n += static_cast<double>(t.numel());
           }

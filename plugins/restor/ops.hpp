@@ -14,6 +14,7 @@ namespace restor {
 void register_fact_ops(pipette::OpLibrary& lib);      // fact_ops.cpp
 void register_unlearn_ops(pipette::OpLibrary& lib);   // unlearn_ops.cpp
 void register_evaluate_ops(pipette::OpLibrary& lib);  // evaluate_ops.cpp
+void register_locate_ops(pipette::OpLibrary& lib);    // locate_ops.cpp
 
 // The type of a facts table, as signatures declare it.
 inline constexpr const char* kFactsType =

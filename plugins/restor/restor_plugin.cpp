@@ -7,6 +7,7 @@ void register_restor(pipette::OpLibrary& lib) {
   restor::register_fact_ops(lib);
   restor::register_unlearn_ops(lib);
   restor::register_evaluate_ops(lib);
+  restor::register_locate_ops(lib);
 }
 
 }  // namespace

@@ -207,9 +207,9 @@ void register_unlearn_ops(OpLibrary& lib) {
       if (every == 0) throw OpError("stop_forget_nll needs eval_every > 0: the forget NLL is measured then");
       stop_at = a.float_("stop_forget_nll");
     }
-    TokenBatch f_fixed = f.fixed(64, dev);
+    TokenBatch f_fixed = f.fixed(16, dev);
     std::optional<TokenBatch> r_fixed;
-    if (!r.empty()) r_fixed = r.fixed(64, dev);
+    if (!r.empty()) r_fixed = r.fixed(16, dev);
     auto measure = [&](torch::jit::Module& mod, int64_t step) {
       torch::NoGradGuard no_grad;
       double fn = mean_nll(mod, f_fixed).item<double>();

@@ -46,15 +46,46 @@ void register_core(OpLibrary& lib) {
                return Value(a.string("path"));
              });
 
+  lib.define(OpSignature("choose",
+                         "THEN when CONDITION is true, else OTHERWISE: settings that follow one switch, "
+                         "train.lm(steps=choose(quick, 300, 2000)) with `param quick: bool = false`. Both values "
+                         "are inputs, so both are computed: choose between constants or cheap values.")
+                 .input("condition", "bool", "The switch")
+                 .input("then", "any", "The value when CONDITION is true")
+                 .input("otherwise", "any", "The value when it is false")
+                 .passes_nonfinite()
+                 .returns("any", "THEN or OTHERWISE"),
+             [](const OpArgs& a, OpContext&) { return a.bool_("condition") ? a["then"] : a["otherwise"]; });
+
+  lib.define(OpSignature("element",
+                         "Element INDEX of a list (0-based; -1 is the last): element(m.checkpoints, 0).")
+                 .input("values", "list<any>", "The list")
+                 .input("index", "int", "0-based; negative counts from the end")
+                 .passes_nonfinite()
+                 .returns("any", "The element"),
+             [](const OpArgs& a, OpContext&) {
+               const auto& l = a["values"].toListRef();
+               int64_t n = static_cast<int64_t>(l.size()), i = a.int_("index");
+               if (i < -n || i >= n)
+                 throw OpError(fmt::format("index {} is outside the list of {} element{}", i, n, n == 1 ? "" : "s"));
+               return l[static_cast<size_t>(i < 0 ? i + n : i)];
+             });
+
   lib.define(OpSignature("tabulate",
                          "A table from rows: records with the same fields (numbers, strings, bools, 0-d tensors) "
-                         "become one column per field, in the first row's field order, so that results gathered in "
-                         "a loop save as one CSV: tabulate([{method: \"ga\", acc: a}, {method: \"npo\", acc: b}]).")
-                 .input("rows", "list<record>", "The rows")
+                         "become one column per field, in the first row's field order, so that results gathered "
+                         "from pipelines save as one CSV: tabulate([{method: \"ga\", acc: a}, {method: \"npo\", acc: b}]).")
+                 .input("rows", "list<record>|list<list<record>>", "The rows, or lists of rows (joined in order)")
                  .passes_nonfinite()
                  .returns("table", "A record of equal-length columns: a list per field, a float64 tensor for numbers"),
              [](const OpArgs& a, OpContext&) {
-               const auto& rows = a["rows"].toListRef();
+               std::vector<Value> rows;
+               for (const auto& r : a["rows"].toListRef()) {
+                 if (r.isList())
+                   for (const auto& x : r.toListRef()) rows.push_back(x);
+                 else
+                   rows.push_back(r);
+               }
                if (rows.empty()) throw OpError("rows is empty: a table needs at least one row");
                std::vector<std::string> names;
                for (const auto& kv : rows[0].toGenericDict()) names.push_back(kv.key().toStringRef());

@@ -67,6 +67,9 @@ void register_lm(OpLibrary& lib) {
       .optional("params", "list<string>",
                 "Train only the parameters whose paths match one of these patterns (\"blocks.2.*\"); the others "
                 "stay bitwise as they were")
+      .optional("epochs", "float",
+                "Passes over the documents' windows instead of STEPS (steps = epochs * windows / windows per step, "
+                "rounded up): the same exposure for corpora of different lengths")
       .param("checkpoints", "list<int>", Operand::list({}), "Steps after which a copy of the model is kept")
       .optional("seed", "int", "Overrides the derived seed (initialisation, batches)")
       .stochastic()
@@ -101,6 +104,12 @@ void register_lm(OpLibrary& lib) {
     int64_t per_step = std::max<int64_t>(1, std::llround(static_cast<double>(a.int_("batch_tokens")) / mean_len));
     per_step = std::min<int64_t>(per_step, static_cast<int64_t>(rows.size()));
     StepTraining cfg = step_training(a);
+    if (!a.is_none("epochs")) {
+      if (a.float_("epochs") <= 0) throw OpError("epochs must be positive");
+      cfg.steps = std::max<int64_t>(
+          1, static_cast<int64_t>(std::ceil(a.float_("epochs") * static_cast<double>(rows.size()) / static_cast<double>(per_step))));
+      ctx.log(OpContext::Info, fmt::format("{} epochs of {} windows: {} steps", a.float_("epochs"), rows.size(), cfg.steps));
+    }
     cfg.params = trained_parameters(m, a);
     cfg.what = "train.lm";
     for (int64_t s : int_list(a, "checkpoints")) {
@@ -199,20 +208,12 @@ void register_lm(OpLibrary& lib) {
         LanguageModel lm(model_arg(a, "model", ctx.device));
         std::vector<std::string> texts = texts_arg(a, "texts");
         if (texts.empty()) throw OpError("texts is empty");
-        // A window at a time, as training reads them: each window's tokens
-        // after its first are scored given the ones before.
         double nll = 0;
         int64_t count = 0;
-        std::vector<std::vector<int64_t>> rows = corpus_windows(lm, texts, "texts");
-        torch::NoGradGuard no_grad;
-        int64_t n = static_cast<int64_t>(rows.size());
-        for_chunks(ctx, n, items_per_chunk(ctx, (lm.context() + 1) * (lm.tokenizer().size() * 12 + 256 * 1024), n),
-                   [&](int64_t begin, int64_t end) {
-                     std::vector<std::vector<int64_t>> part(rows.begin() + begin, rows.begin() + end);
-                     TokenBatch b = token_batch(part, std::vector<int64_t>(part.size(), 1), ctx.device);
-                     nll -= target_logprobs(lm.module(), b).sum().item<double>();
-                     count += static_cast<int64_t>(b.weight.sum().item<double>());
-                   });
+        for (const auto& t : document_logprobs(ctx, lm, texts, "texts")) {
+          nll -= t.sum().item<double>();
+          count += t.numel();
+        }
         return Value(std::exp(nll / static_cast<double>(count)));
       });
 }
