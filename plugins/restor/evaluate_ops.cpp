@@ -6,6 +6,8 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <random>
@@ -279,6 +281,64 @@ void register_evaluate_ops(OpLibrary& lib) {
                                                         field("clean", "mia_min_k_auc").toDouble()))},
                             {"accuracy", Value(un)},
                             {"utility", Value(field("unlearned", "utility").toDouble())}});
+      });
+
+  lib.define(
+      OpSignature("restor.summarise",
+                  "Per method, the mean over corruption levels of forgetting and recovery (levels where one is NaN "
+                  "left out), and per level its accuracy, forgetting and recovery, from the example's results table "
+                  "(tabulate of rows with k, method, accuracy, forgetting, recovery): fields "
+                  "<method>_forgetting, <method>_recovery, <method>_accuracy_k, <method>_forgetting_k, "
+                  "<method>_recovery_k (tensors over ks), clean_accuracy and corrupt_accuracy (the rows named "
+                  "\"clean (ideal)\" and \"corrupt\"), and ks. A method's name keeps letters, digits and _.")
+          .input("results", "table", "The results table: columns k, method, accuracy, forgetting, recovery")
+          .may_return_nonfinite()
+          .returns("record", "The fields above"),
+      [](const OpArgs& a, OpContext&) {
+        if (!a["results"].isGenericDict()) throw OpError("results must be a table (tabulate's)");
+        auto t = a["results"].toGenericDict();
+        for (const char* c : {"k", "method", "accuracy", "forgetting", "recovery"})
+          if (!t.contains(c)) throw OpError(fmt::format("results has no column '{}'", c));
+        std::vector<double> k = doubles(t.at("k").toTensor()), acc = doubles(t.at("accuracy").toTensor()),
+                            fo = doubles(t.at("forgetting").toTensor()), re = doubles(t.at("recovery").toTensor());
+        std::vector<std::string> method = string_list(t.at("method"), "results.method");
+        if (method.size() != k.size() || acc.size() != k.size() || fo.size() != k.size() || re.size() != k.size())
+          throw OpError("results: the columns differ in length");
+        std::vector<double> ks;
+        std::vector<std::string> names;
+        for (size_t i = 0; i < k.size(); ++i) {
+          if (std::find(ks.begin(), ks.end(), k[i]) == ks.end()) ks.push_back(k[i]);
+          std::string n;
+          for (char c : method[i].substr(0, method[i].find(" (")))
+            if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') n += c;
+          method[i] = n;
+          if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+        }
+        std::vector<std::pair<std::string, Value>> out;
+        auto finite_mean = [](const std::vector<double>& v) {
+          std::vector<double> f;
+          for (double x : v)
+            if (std::isfinite(x)) f.push_back(x);
+          return mean(f);
+        };
+        for (const auto& n : names) {
+          std::vector<double> ak(ks.size(), std::nan("")), fk = ak, rk = ak;
+          for (size_t i = 0; i < k.size(); ++i)
+            if (method[i] == n) {
+              size_t j = static_cast<size_t>(std::find(ks.begin(), ks.end(), k[i]) - ks.begin());
+              ak[j] = acc[i];
+              fk[j] = fo[i];
+              rk[j] = re[i];
+            }
+          if (n == "clean" || n == "corrupt") out.push_back({n + "_accuracy", Value(finite_mean(ak))});
+          out.push_back({n + "_forgetting", Value(finite_mean(fk))});
+          out.push_back({n + "_recovery", Value(finite_mean(rk))});
+          out.push_back({n + "_accuracy_k", Value(tensor_of(ak))});
+          out.push_back({n + "_forgetting_k", Value(tensor_of(fk))});
+          out.push_back({n + "_recovery_k", Value(tensor_of(rk))});
+        }
+        out.push_back({"ks", Value(tensor_of(ks))});
+        return make_record(out);
       });
 }
 

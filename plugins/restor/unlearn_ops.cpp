@@ -111,6 +111,36 @@ void add_differences(torch::jit::Module& target, const std::vector<std::pair<dou
 }  // namespace
 
 void register_unlearn_ops(OpLibrary& lib) {
+  lib.define(
+      OpSignature("restor.merge",
+                  "MSA's weight arithmetic on given models: MODEL - SCALE (FORGET - BASE) + RETAIN_SCALE (RETAIN - "
+                  "BASE), parameter by parameter (buffers as MODEL has them). restor.unlearn(method=\"msa\") "
+                  "fine-tunes BASE on the forget and retain sets and merges exactly so; this op merges models made "
+                  "any other way (task vectors: BASE = MODEL, no RETAIN). All must share one architecture.")
+          .input("model", "model", "theta: the model to correct")
+          .input("base", "model", "theta_0: the state the directions start from")
+          .input("forget", "model", "theta_f: BASE fine-tuned on the forget set")
+          .optional("retain", "model", "theta_r: BASE fine-tuned on the retain set")
+          .param("scale", "float", Operand::real(1.0), "alpha")
+          .param("retain_scale", "float", Operand::real(1.0), "beta (with RETAIN)")
+          .optional("params", "list<string>", "Merge only the parameters whose paths match these patterns")
+          .returns("model", "The merged model"),
+      [](const OpArgs& a, OpContext& ctx) {
+        torch::jit::Module out;
+        {
+          torch::NoGradGuard no_grad;
+          out = clone_model(model_arg(a, "model", ctx.device));
+        }
+        std::set<std::string> paths = trained_parameters(out, a);
+        std::vector<std::pair<double, std::pair<torch::jit::Module, torch::jit::Module>>> terms;
+        torch::jit::Module base = model_arg(a, "base", ctx.device);
+        terms.push_back({-a.float_("scale"), {model_arg(a, "forget", ctx.device), base}});
+        if (!a.is_none("retain")) terms.push_back({a.float_("retain_scale"), {model_arg(a, "retain", ctx.device), base}});
+        add_differences(out, terms, paths);
+        out.to(at::kCPU);
+        return Value(out._ivalue());
+      });
+
   OpSignature s(
       "restor.unlearn",
       "Unlearns documents from a language model (train.lm's). METHOD: ga (gradient ascent on the forget NLL); "
@@ -213,8 +243,8 @@ void register_unlearn_ops(OpLibrary& lib) {
     auto measure = [&](torch::jit::Module& mod, int64_t step) {
       torch::NoGradGuard no_grad;
       double fn = mean_nll(mod, f_fixed).item<double>();
-      double rn = r_fixed ? mean_nll(mod, *r_fixed).item<double>() : std::nan("");
-      curve.insert(curve.end(), {static_cast<double>(step), fn, rn});
+      curve.insert(curve.end(), {static_cast<double>(step), fn});
+      if (r_fixed) curve.push_back(mean_nll(mod, *r_fixed).item<double>());
       return fn;
     };
     auto stop = [&](torch::jit::Module& mod) {
@@ -347,8 +377,8 @@ void register_unlearn_ops(OpLibrary& lib) {
       trained = res.trained;
     }
     model.to(at::kCPU);
-    int64_t points = static_cast<int64_t>(curve.size() / 3);
-    at::Tensor curve_t = at::tensor(curve, at::kDouble).view({points, 3}).to(at::kFloat);
+    int64_t columns = r_fixed ? 3 : 2, points = static_cast<int64_t>(curve.size()) / columns;
+    at::Tensor curve_t = at::tensor(curve, at::kDouble).view({points, columns}).to(at::kFloat);
     return make_record({{"model", Value(model._ivalue())},
                         {"losses", Value(at::tensor(res.losses, at::kDouble).to(at::kFloat))},
                         {"curve", Value(curve_t)},

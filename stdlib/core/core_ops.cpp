@@ -71,6 +71,15 @@ void register_core(OpLibrary& lib) {
                return l[static_cast<size_t>(i < 0 ? i + n : i)];
              });
 
+  lib.define(OpSignature("field",
+                         "The field NAME of a record, with a name known only as a string: inside a loop, "
+                         "report \"{m}_recovery\" = field(summary, \"{m}_recovery\").")
+                 .input("record", "record", "The record")
+                 .input("name", "string", "The field's name")
+                 .passes_nonfinite()
+                 .returns("any", "The field's value"),
+             [](const OpArgs& a, OpContext&) { return select_path(a["record"], {a.string("name")}); });
+
   lib.define(OpSignature("tabulate",
                          "A table from rows: records with the same fields (numbers, strings, bools, 0-d tensors) "
                          "become one column per field, in the first row's field order, so that results gathered "
