@@ -20,7 +20,7 @@ test -f "$tmp/prefix/include/pipette/engine/plugin_api.hpp"
 test ! -e "$tmp/prefix/include/pipette/engine/executor.hpp"
 test -f "$tmp/prefix/lib/cmake/Pipette/PipetteConfig.cmake"
 # The first-party plugins are installed; nothing of the test suite's own plugins leaks in.
-test "$(ls -A "$tmp/prefix/lib/pipette/plugins" | tr '\n' ' ')" = "libpipette-localize.so libpipette-prime.so libpipette-watermark.so "
+test "$(ls -A "$tmp/prefix/lib/pipette/plugins" | tr '\n' ' ')" = "libpipette-localize.so libpipette-prime.so libpipette-restor.so libpipette-watermark.so "
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
