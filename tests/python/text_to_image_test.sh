@@ -57,7 +57,10 @@ err = (got - want).abs().max().item()
 assert got.shape == (4, 3, 16, 16) and err < 1e-4, (got.shape, err)
 close = lambda a, b: (a - b).abs().max().item()
 assert close(t(r["swap_same"]), got) < 1e-5, "forward_blocks with every block's own prompt is not forward"
-assert close(t(r["swap_other"]), got) < 1e-5, "the colour-free prompt in blocks that never see colour changed the images"
+# Equal up to float rounding through the text encoder's second pass and 5
+# DDIM steps (1.06e-5 on one CPU with LibTorch 2.11): the bound the sampler
+# check above uses.
+assert close(t(r["swap_other"]), got) < 1e-4, "the colour-free prompt in blocks that never see colour changed the images"
 assert close(t(r["swap_planted"]), t(r["free_images"])) < 1e-4, "the colour-free prompt in the planted block left colour in"
 assert close(t(r["free_images"]), got) > 1e-2, "the colour word changes nothing: the case cannot fail"
 # The planted colour words reach block 1 only.
@@ -161,7 +164,7 @@ err = (got - ddim(m, prompts.repeat_interleave(2, 0), noise, 5)).abs().max().ite
 assert err < 1e-4, err
 close = lambda a, b: (a - b).abs().max().item()
 assert close(t(r["swap_planted"]), t(r["free_images"])) < 1e-4, "the colour-free prompt in the planted stage left colour in"
-assert close(t(r["swap_other"]), got) < 1e-5, "the colour-free prompt in stages that never see colour changed the images"
+assert close(t(r["swap_other"]), got) < 1e-4, "the colour-free prompt in stages that never see colour changed the images"
 assert close(t(r["free_images"]), got) > 1e-2, "the colour word changes nothing: the case cannot fail"
 p = r["patterns"]
 for b, pixels, seen in ((0, 256, False), (1, 64, False), (2, 16, True), (3, 64, False), (4, 256, False)):

@@ -132,7 +132,7 @@ def every_word(tokens, free, b):
             else:
                 ys.append(ef[i, fw[-1]])
     return torch.stack(xs), torch.stack(ys)
-def check_edit(edited, b, x, y, what):
+def check_edit(edited, b, x, y, what, changes=True):
     cross, new = getattr(model.blocks, str(b)).cross, getattr(edited.blocks, str(b)).cross
     for name in ("k_weight", "v_weight"):
         W = getattr(cross, name).detach().double()
@@ -142,7 +142,8 @@ def check_edit(edited, b, x, y, what):
         got = getattr(new, name).detach().double()
         err = ((got - want).abs().max() / want.abs().max()).item()
         assert err < 1e-5, (what, name, err)
-        assert not torch.equal(got.float(), getattr(cross, name).float()), f"{what}: {name} did not change"
+        if changes:
+            assert not torch.equal(got.float(), getattr(cross, name).float()), f"{what}: {name} did not change"
     orig = dict(model.named_parameters())
     for k, v in edited.named_parameters():
         if k not in (f"blocks.{b}.cross.k_weight", f"blocks.{b}.cross.v_weight"):
@@ -159,7 +160,10 @@ def read_words(tokens, b):
 z = read_words(torch.load(f"{d}/neutral.pt"), 1)
 check_edit(torch.jit.load(f"{d}/edited_keep.pt"), 1, torch.cat([xa, z]), torch.cat([ya, z]), "LocoEdit keeping prompts")
 assert 0 < r["kept"] < 0.05, r["kept"]
-check_edit(torch.jit.load(f"{d}/edited_hiding.pt"), 0, last_word(P, 0), last_word(F, 0), "LocoEdit of a block that hides the colour")
+# Block 0 never reads the colour: prompt and colour-free prompt encode alike
+# there (x = y), so the edit is the identity up to rounding (bitwise W on some
+# CPUs): it must equal the solve, and need not move.
+check_edit(torch.jit.load(f"{d}/edited_hiding.pt"), 0, last_word(P, 0), last_word(F, 0), "LocoEdit of a block that hides the colour", changes=False)
 orig = dict(model.named_parameters())
 cross = getattr(model.blocks, "1").cross
 assert r["edit_after"] < 0.5 * r["edit_before"], (r["edit_before"], r["edit_after"])
