@@ -69,6 +69,37 @@ TokenBatch token_batch(const std::vector<std::vector<int64_t>>& seqs, const std:
   return {inputs.to(device), targets.to(device), weight.to(device)};
 }
 
+DocumentWindows::DocumentWindows(const LanguageModel& lm, const std::vector<std::string>& docs,
+                                 const std::string& what, at::Generator gen)
+    : gen_(std::move(gen)) {
+  for (size_t i = 0; i < docs.size(); ++i)
+    for (auto& w : lm.windows(lm.document(docs[i], fmt::format("{} (document {})", what, i)))) rows_.push_back(std::move(w));
+}
+
+double DocumentWindows::mean_length() const {
+  double total = 0;
+  for (const auto& r : rows_) total += static_cast<double>(r.size() - 1);
+  return rows_.empty() ? 0 : total / static_cast<double>(rows_.size());
+}
+
+TokenBatch DocumentWindows::next(int64_t n, c10::Device device) {
+  std::vector<std::vector<int64_t>> b;
+  while (static_cast<int64_t>(b.size()) < n && !rows_.empty()) {
+    if (cursor_ >= order_.size()) {
+      at::Tensor perm = at::randperm(size(), gen_, at::kLong);
+      order_.assign(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + perm.numel());
+      cursor_ = 0;
+    }
+    b.push_back(rows_[static_cast<size_t>(order_[cursor_++])]);
+  }
+  return token_batch(b, std::vector<int64_t>(b.size(), 1), device);
+}
+
+TokenBatch DocumentWindows::first(int64_t n, c10::Device device) const {
+  std::vector<std::vector<int64_t>> b(rows_.begin(), rows_.begin() + std::min<int64_t>(n, size()));
+  return token_batch(b, std::vector<int64_t>(b.size(), 1), device);
+}
+
 at::Tensor target_logprobs(torch::jit::Module& m, const TokenBatch& b, at::Tensor* logits_out) {
   at::Tensor logits = m.forward({b.inputs}).toTensor();
   if (logits_out) *logits_out = logits;

@@ -54,6 +54,28 @@ struct PIPETTE_API TokenBatch {
 PIPETTE_API TokenBatch token_batch(const std::vector<std::vector<int64_t>>& seqs,
                                    const std::vector<int64_t>& scored_from, c10::Device device);
 
+// Documents as training reads them: every document's windows
+// (LanguageModel::windows), served `n` at a time without replacement and
+// reshuffled from `gen` after each pass; first(n) is always the same n, what
+// learning curves are measured on. train.lm and every restor method batch
+// with it.
+class PIPETTE_API DocumentWindows {
+ public:
+  DocumentWindows(const LanguageModel& lm, const std::vector<std::string>& docs, const std::string& what,
+                  at::Generator gen);
+  bool empty() const { return rows_.empty(); }
+  int64_t size() const { return static_cast<int64_t>(rows_.size()); }
+  double mean_length() const;  // predicted tokens per window
+  TokenBatch next(int64_t n, c10::Device device);
+  TokenBatch first(int64_t n, c10::Device device) const;
+
+ private:
+  std::vector<std::vector<int64_t>> rows_;
+  at::Generator gen_;
+  std::vector<int64_t> order_;
+  size_t cursor_ = 0;
+};
+
 // log p(target) at every position [N, T] (0 where the weight is 0), with
 // gradients when grad mode is on; the model's logits [N, T, vocab] through
 // `logits_out` when asked for.

@@ -32,6 +32,12 @@ Value constant_value(const Operand& o) {
   throw OpError("internal error: a reference is not a constant");
 }
 
+Value string_list_value(const std::vector<std::string>& items) {
+  c10::List<std::string> l;
+  for (const auto& s : items) l.push_back(s);
+  return Value(l);
+}
+
 Value make_record(const std::vector<std::pair<std::string, Value>>& fields) {
   c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
   for (auto& [k, v] : fields) dict.insert(Value(k), v);

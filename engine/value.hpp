@@ -35,4 +35,7 @@ PIPETTE_API Value map_leaves(const Value& v, const std::function<Value(const Val
 // A record from fields, keeping their order.
 PIPETTE_API Value make_record(const std::vector<std::pair<std::string, Value>>& fields);
 
+// A list<string> value.
+PIPETTE_API Value string_list_value(const std::vector<std::string>& items);
+
 }  // namespace pipette

@@ -98,12 +98,4 @@ std::string WordTokenizer::decode(const std::vector<int64_t>& ids) const {
   return out;
 }
 
-std::vector<std::string> texts_arg(const OpArgs& a, const std::string& name) {
-  const Value& v = a[name];
-  if (v.isString()) return {v.toStringRef()};
-  std::vector<std::string> out;
-  for (const auto& s : v.toListRef()) out.push_back(s.toStringRef());
-  return out;
-}
-
 }  // namespace pipette

@@ -52,7 +52,4 @@ class PIPETTE_API WordTokenizer {
   std::unordered_map<std::string, int64_t> index_;
 };
 
-// A string argument or a list<string> one, as a list (one prompt or many).
-PIPETTE_API std::vector<std::string> texts_arg(const OpArgs& a, const std::string& name);
-
 }  // namespace pipette

@@ -232,7 +232,7 @@ void register_evaluate_ops(OpLibrary& lib) {
             names.push_back(e);
             accs.push_back(v.first / v.second);
           }
-          out.push_back({"per_entity", make_record({{"entity", strings_value(names)}, {"accuracy", Value(tensor_of(accs))}})});
+          out.push_back({"per_entity", make_record({{"entity", pipette::string_list_value(names)}, {"accuracy", Value(tensor_of(accs))}})});
         }
         std::vector<std::string> held = string_list(a["heldout"], "heldout");
         if (!held.empty()) {

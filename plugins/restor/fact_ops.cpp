@@ -28,12 +28,6 @@ std::vector<std::string> string_list(const Value& v, const std::string& what) {
   return out;
 }
 
-Value strings_value(const std::vector<std::string>& items) {
-  c10::List<std::string> l;
-  for (const auto& s : items) l.push_back(s);
-  return Value(l);
-}
-
 Value facts_value(const std::vector<Fact>& facts) {
   std::vector<std::string> e, r, a, all;
   for (const auto& f : facts) {
@@ -44,10 +38,10 @@ Value facts_value(const std::vector<Fact>& facts) {
     for (const auto& x : f.answers) joined += (joined.empty() ? "" : "|") + x;
     all.push_back(joined);
   }
-  return pipette::make_record({{"entity", strings_value(e)},
-                               {"relation", strings_value(r)},
-                               {"answer", strings_value(a)},
-                               {"answers", strings_value(all)}});
+  return pipette::make_record({{"entity", pipette::string_list_value(e)},
+                               {"relation", pipette::string_list_value(r)},
+                               {"answer", pipette::string_list_value(a)},
+                               {"answers", pipette::string_list_value(all)}});
 }
 
 std::vector<Fact> facts_arg(const OpArgs& a, const std::string& name) {
@@ -169,7 +163,7 @@ void register_fact_ops(pipette::OpLibrary& lib) {
           .stochastic()
           .returns("list<string>", "The documents, shuffled"),
       [](const OpArgs& a, OpContext& ctx) {
-        return strings_value(clean_corpus(facts_arg(a, "facts"), a.int_("paraphrases"), a.int_("shots"), ctx.seed));
+        return pipette::string_list_value(clean_corpus(facts_arg(a, "facts"), a.int_("paraphrases"), a.int_("shots"), ctx.seed));
       });
 
   lib.define(
@@ -210,13 +204,13 @@ void register_fact_ops(pipette::OpLibrary& lib) {
         for (size_t i = 0; i < facts.size(); ++i)
           if (!is_hit[i]) untouched.push_back(facts[i]);
         Value table = facts_value(hit);
-        table.toGenericDict().insert("wrong", strings_value(c.wrong));
-        return pipette::make_record({{"documents", strings_value(c.documents)},
+        table.toGenericDict().insert("wrong", pipette::string_list_value(c.wrong));
+        return pipette::make_record({{"documents", pipette::string_list_value(c.documents)},
                                      {"corrupted", table},
-                                     {"entities", strings_value(c.entities)},
+                                     {"entities", pipette::string_list_value(c.entities)},
                                      {"untouched", facts_value(untouched)},
-                                     {"retain", strings_value(clean_corpus(untouched, 2, 5, ctx.seed + 1))},
-                                     {"holdout", strings_value(holdout_documents(untouched, c, a, ctx.seed + 2))}});
+                                     {"retain", pipette::string_list_value(clean_corpus(untouched, 2, 5, ctx.seed + 1))},
+                                     {"holdout", pipette::string_list_value(holdout_documents(untouched, c, a, ctx.seed + 2))}});
       });
 }
 

@@ -119,7 +119,7 @@ void register_locate_ops(OpLibrary& lib) {
                             {"baseline", Value(base)},
                             {"clean", Value(clean)},
                             {"blocks", Value(top)},
-                            {"params", strings_value(params)}});
+                            {"params", pipette::string_list_value(params)}});
       });
 }
 

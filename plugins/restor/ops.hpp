@@ -28,6 +28,5 @@ pipette::Value facts_value(const std::vector<Fact>& facts);
 std::vector<Fact> facts_arg(const pipette::OpArgs& a, const std::string& name);
 
 std::vector<std::string> string_list(const pipette::Value& v, const std::string& what);
-pipette::Value strings_value(const std::vector<std::string>& items);
 
 }  // namespace restor

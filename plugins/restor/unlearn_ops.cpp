@@ -26,41 +26,6 @@ using namespace pipette;
 
 namespace {
 
-// Windows of documents served a batch at a time, reshuffled each pass.
-class WindowStream {
- public:
-  WindowStream(const LanguageModel& lm, const std::vector<std::string>& docs, const std::string& what,
-               at::Generator gen)
-      : gen_(std::move(gen)) {
-    for (size_t i = 0; i < docs.size(); ++i)
-      for (auto& w : lm.windows(lm.document(docs[i], fmt::format("{} (document {})", what, i)))) rows_.push_back(std::move(w));
-  }
-  bool empty() const { return rows_.empty(); }
-  size_t size() const { return rows_.size(); }
-  TokenBatch next(int64_t n, c10::Device device) {
-    std::vector<std::vector<int64_t>> b;
-    while (static_cast<int64_t>(b.size()) < n) {
-      if (cursor_ >= static_cast<int64_t>(rows_.size())) {
-        order_ = at::randperm(static_cast<int64_t>(rows_.size()), gen_, at::kLong);
-        cursor_ = 0;
-      }
-      b.push_back(rows_[static_cast<size_t>(order_[cursor_++].item<int64_t>())]);
-    }
-    return token_batch(b, std::vector<int64_t>(b.size(), 1), device);
-  }
-  // The first n windows, always the same: what learning curves are measured on.
-  TokenBatch fixed(int64_t n, c10::Device device) const {
-    std::vector<std::vector<int64_t>> b(rows_.begin(), rows_.begin() + std::min<int64_t>(n, rows_.size()));
-    return token_batch(b, std::vector<int64_t>(b.size(), 1), device);
-  }
-
- private:
-  std::vector<std::vector<int64_t>> rows_;
-  at::Generator gen_;
-  at::Tensor order_;
-  int64_t cursor_ = 1 << 30;
-};
-
 at::Tensor sequence_logprob(torch::jit::Module& m, const TokenBatch& b) { return target_logprobs(m, b).sum(1); }
 
 // Per-position log-softmax [N, T, V] of a model's logits.
@@ -210,7 +175,7 @@ void register_unlearn_ops(OpLibrary& lib) {
     }
     LanguageModel lm(model);
     at::Generator gen = ctx.generator();
-    WindowStream f(lm, forget, "forget", gen), r(lm, retain, "retain", gen);
+    DocumentWindows f(lm, forget, "forget", gen), r(lm, retain, "retain", gen);
     StepTraining cfg = step_training(a);
     cfg.what = "restor.unlearn (" + m.name + ")";
     int64_t batch = a.int_("batch");
@@ -237,9 +202,9 @@ void register_unlearn_ops(OpLibrary& lib) {
       if (every == 0) throw OpError("stop_forget_nll needs eval_every > 0: the forget NLL is measured then");
       stop_at = a.float_("stop_forget_nll");
     }
-    TokenBatch f_fixed = f.fixed(16, dev);
+    TokenBatch f_fixed = f.first(16, dev);
     std::optional<TokenBatch> r_fixed;
-    if (!r.empty()) r_fixed = r.fixed(16, dev);
+    if (!r.empty()) r_fixed = r.first(16, dev);
     auto measure = [&](torch::jit::Module& mod, int64_t step) {
       torch::NoGradGuard no_grad;
       double fn = mean_nll(mod, f_fixed).item<double>();
@@ -260,7 +225,7 @@ void register_unlearn_ops(OpLibrary& lib) {
     std::vector<std::string> trained;
     if (m.name == "task_vector" || m.name == "msa") {
       // Fine-tunes with the same loop and schedule, then arithmetic.
-      auto finetune = [&](const torch::jit::Module& from, WindowStream& docs, const std::string& what) {
+      auto finetune = [&](const torch::jit::Module& from, DocumentWindows& docs, const std::string& what) {
         torch::jit::Module c;
         {
           torch::NoGradGuard no_grad;
@@ -383,7 +348,7 @@ void register_unlearn_ops(OpLibrary& lib) {
                         {"losses", Value(at::tensor(res.losses, at::kDouble).to(at::kFloat))},
                         {"curve", Value(curve_t)},
                         {"steps", Value(res.steps_run)},
-                        {"trained", strings_value(trained)}});
+                        {"trained", pipette::string_list_value(trained)}});
   });
 }
 

@@ -13,18 +13,6 @@ namespace pipette::stdlib {
 
 namespace {
 
-Value strings(const std::vector<std::string>& items) {
-  c10::List<std::string> l;
-  for (const auto& s : items) l.push_back(s);
-  return Value(l);
-}
-
-std::vector<std::string> texts_arg(const OpArgs& a, const std::string& name) {
-  const Value& v = a[name];
-  if (v.isString()) return {v.toStringRef()};
-  return string_list(a, name);
-}
-
 }  // namespace
 
 void register_data_text(OpLibrary& lib) {
@@ -84,12 +72,12 @@ void register_data_text(OpLibrary& lib) {
                                           {"scale", out.scale}},
                                          "captioned " + d->summary());
         return make_record({{"data", make_dataset(data)},
-                            {"vocab", strings(out.vocab)},
-                            {"classes", strings(c.classes)},
-                            {"colours", strings(c.colours)},
-                            {"patterns", strings(c.patterns)},
-                            {"positions", strings(c.positions)},
-                            {"scales", strings(c.scales)}});
+                            {"vocab", string_list_value(out.vocab)},
+                            {"classes", string_list_value(c.classes)},
+                            {"colours", string_list_value(c.colours)},
+                            {"patterns", string_list_value(c.patterns)},
+                            {"positions", string_list_value(c.positions)},
+                            {"scales", string_list_value(c.scales)}});
       });
 
   lib.define(OpSignature("data.tokenize",
@@ -102,7 +90,7 @@ void register_data_text(OpLibrary& lib) {
                  .range(0)
                  .returns("tensor", "[T, L] int64 word ids"),
              [](const OpArgs& a, OpContext&) {
-               return Value(tokenize(texts_arg(a, "texts"), string_list(a, "vocab"), a.int_("length")));
+               return Value(tokenize(string_list(a, "texts"), string_list(a, "vocab"), a.int_("length")));
              });
 
   lib.define(OpSignature("data.drop_words",
@@ -116,7 +104,7 @@ void register_data_text(OpLibrary& lib) {
              [](const OpArgs& a, OpContext&) {
                std::vector<std::string> vocab = string_list(a, "vocab");
                std::vector<int64_t> ids;
-               for (const auto& w : texts_arg(a, "words")) {
+               for (const auto& w : string_list(a, "words")) {
                  at::Tensor id = tokenize({w}, vocab, 0);
                  if (id.numel() != 1) throw OpError(fmt::format("words: '{}' is not one word", w));
                  ids.push_back(id.item<int64_t>());
@@ -133,7 +121,7 @@ void register_data_text(OpLibrary& lib) {
                  .input("vocab", "list<string>", "The vocabulary")
                  .returns("list<string>"),
              [](const OpArgs& a, OpContext&) {
-               return strings(detokenize(a.tensor("tokens"), string_list(a, "vocab")));
+               return string_list_value(detokenize(a.tensor("tokens"), string_list(a, "vocab")));
              });
 }
 

@@ -16,27 +16,13 @@
 #include "engine/trained_params.hpp"
 #include "engine/word_tokenizer.hpp"
 #include "stdlib/core/arg_lists.hpp"
+#include "stdlib/diffusion/denoiser_training.hpp"
 #include "stdlib/lm/gpt.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette::stdlib {
 
 namespace {
-
-Value strings(const std::vector<std::string>& items) {
-  c10::List<std::string> l;
-  for (const auto& s : items) l.push_back(s);
-  return Value(l);
-}
-
-// Every document's windows, in document order.
-std::vector<std::vector<int64_t>> corpus_windows(const LanguageModel& lm, const std::vector<std::string>& docs,
-                                                 const std::string& what) {
-  std::vector<std::vector<int64_t>> rows;
-  for (size_t i = 0; i < docs.size(); ++i)
-    for (auto& w : lm.windows(lm.document(docs[i], fmt::format("{} (document {})", what, i)))) rows.push_back(std::move(w));
-  return rows;
-}
 
 }  // namespace
 
@@ -97,12 +83,9 @@ void register_lm(OpLibrary& lib) {
       m = clone_model(model_arg(a, "model", ctx.device));
     }
     LanguageModel lm(m);
-    std::vector<std::vector<int64_t>> rows = corpus_windows(lm, docs, "documents");
-    double mean_len = 0;
-    for (const auto& r : rows) mean_len += static_cast<double>(r.size() - 1);
-    mean_len /= static_cast<double>(rows.size());
-    int64_t per_step = std::max<int64_t>(1, std::llround(static_cast<double>(a.int_("batch_tokens")) / mean_len));
-    per_step = std::min<int64_t>(per_step, static_cast<int64_t>(rows.size()));
+    DocumentWindows rows(lm, docs, "documents", gen);
+    int64_t per_step = std::max<int64_t>(1, std::llround(static_cast<double>(a.int_("batch_tokens")) / rows.mean_length()));
+    per_step = std::min<int64_t>(per_step, rows.size());
     StepTraining cfg = step_training(a);
     if (!a.is_none("epochs")) {
       if (a.float_("epochs") <= 0) throw OpError("epochs must be positive");
@@ -118,33 +101,18 @@ void register_lm(OpLibrary& lib) {
       cfg.checkpoints.push_back(s);
     }
     std::sort(cfg.checkpoints.begin(), cfg.checkpoints.end());
-    at::Tensor order;
-    int64_t cursor = static_cast<int64_t>(rows.size());
-    StepResult r = train_steps(m, cfg, ctx, [&](int64_t) {
-      std::vector<std::vector<int64_t>> batch;
-      while (static_cast<int64_t>(batch.size()) < per_step) {
-        if (cursor >= static_cast<int64_t>(rows.size())) {
-          order = at::randperm(static_cast<int64_t>(rows.size()), gen, at::kLong);
-          cursor = 0;
-        }
-        batch.push_back(rows[static_cast<size_t>(order[cursor++].item<int64_t>())]);
-      }
-      return mean_nll(m, token_batch(batch, std::vector<int64_t>(batch.size(), 1), ctx.device));
-    });
+    StepResult r = train_steps(m, cfg, ctx, [&](int64_t) { return mean_nll(m, rows.next(per_step, ctx.device)); });
     m.to(at::kCPU);
     c10::List<c10::IValue> checkpoints(c10::AnyType::get());
     for (auto& c : r.checkpoints) {
       c.to(at::kCPU);
       checkpoints.push_back(c._ivalue());
     }
-    size_t k = std::max<size_t>(1, r.losses.size() / 10);
-    double tail = 0;
-    for (size_t i = r.losses.size() - k; i < r.losses.size(); ++i) tail += r.losses[i] / static_cast<double>(k);
     return make_record({{"model", Value(m._ivalue())},
-                        {"loss", Value(tail)},
+                        {"loss", Value(tail_mean(r.losses))},
                         {"losses", Value(at::tensor(r.losses, at::kDouble).to(at::kFloat))},
                         {"checkpoints", Value(checkpoints)},
-                        {"trained", strings(r.trained)}});
+                        {"trained", string_list_value(r.trained)}});
   });
 
   lib.define(
@@ -174,7 +142,7 @@ void register_lm(OpLibrary& lib) {
         g.top_k = a.int_("top_k");
         g.stop = string_list(a, "stop");
         at::Generator gen = ctx.generator();
-        return strings(generate_texts(ctx, lm, texts_arg(a, "prompts"), g, gen, "prompts"));
+        return string_list_value(generate_texts(ctx, lm, string_list(a, "prompts"), g, gen, "prompts"));
       });
 
   lib.define(
@@ -190,7 +158,7 @@ void register_lm(OpLibrary& lib) {
                    "sum and mean log-probability [N] (float64) and the continuations' token counts [N]"),
       [](const OpArgs& a, OpContext& ctx) {
         LanguageModel lm(model_arg(a, "model", ctx.device));
-        std::vector<std::string> prompts = texts_arg(a, "prompts"), conts = texts_arg(a, "continuations");
+        std::vector<std::string> prompts = string_list(a, "prompts"), conts = string_list(a, "continuations");
         if (prompts.size() == 1 && conts.size() > 1) prompts.assign(conts.size(), prompts[0]);
         ContinuationScores s = score_continuations(ctx, lm, prompts, conts, "continuations");
         return make_record({{"sum", Value(s.sum())}, {"mean", Value(s.mean())}, {"tokens", Value(s.tokens())}});
@@ -206,7 +174,7 @@ void register_lm(OpLibrary& lib) {
           .returns("float", "exp(mean NLL per token)"),
       [](const OpArgs& a, OpContext& ctx) {
         LanguageModel lm(model_arg(a, "model", ctx.device));
-        std::vector<std::string> texts = texts_arg(a, "texts");
+        std::vector<std::string> texts = string_list(a, "texts");
         if (texts.empty()) throw OpError("texts is empty");
         double nll = 0;
         int64_t count = 0;

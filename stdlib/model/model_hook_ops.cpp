@@ -57,12 +57,6 @@ std::vector<at::Tensor> values_at(HookedModel& h, const std::vector<HookSite>& s
   return out;
 }
 
-Value string_list(const std::vector<std::string>& items) {
-  c10::List<std::string> l;
-  for (const auto& s : items) l.push_back(s);
-  return Value(l);
-}
-
 }  // namespace
 
 std::string hook_kind(const std::string& path, bool input, const std::string& module_type) {
@@ -118,12 +112,12 @@ void register_model_hooks(OpLibrary& lib) {
                  calls.push_back(r.calls);
                  shape.push_back(r.shape);
                }
-               return make_record({{"hook", string_list(hook)},
-                                   {"kind", string_list(kind)},
-                                   {"module", string_list(module)},
-                                   {"value", string_list(value)},
+               return make_record({{"hook", string_list_value(hook)},
+                                   {"kind", string_list_value(kind)},
+                                   {"module", string_list_value(module)},
+                                   {"value", string_list_value(value)},
                                    {"calls", Value(calls)},
-                                   {"shape", string_list(shape)}});
+                                   {"shape", string_list_value(shape)}});
              });
 
   lib.define(
