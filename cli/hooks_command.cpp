@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "cli/commands.hpp"
+#include "engine/model_file.hpp"
 #include "engine/model_output.hpp"
 #include "engine/op_impl.hpp"
 #include "engine/value_io.hpp"
@@ -18,11 +19,9 @@ namespace pipette::cli {
 int hooks_command(const HooksArgs& args) {
   torch::jit::Module m;
   try {
-    m = torch::jit::load(args.model);
+    m = load_model_file(args.model);
   } catch (const std::exception& e) {
-    const auto* c10 = dynamic_cast<const c10::Error*>(&e);
-    std::fprintf(stderr, "error: cannot load TorchScript model '%s': %s\n", args.model.c_str(),
-                 excerpt(without_torchscript_trace(c10 ? c10->what_without_backtrace() : e.what()), 300).c_str());
+    std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
   try {

@@ -8,6 +8,7 @@
 
 #include "engine/model_arg.hpp"
 #include "engine/op_impl.hpp"
+#include "engine/pt2_module.hpp"
 #include "engine/suggest.hpp"
 
 namespace pipette {
@@ -167,6 +168,8 @@ HookSite HookSite::parse(const std::string& name) {
   return HookSite{name, false};
 }
 
+HookPlan* active_hook_plan() { return active_plan; }
+
 ActivePlan::ActivePlan(HookPlan& plan) : previous_(active_plan) { active_plan = &plan; }
 ActivePlan::~ActivePlan() { active_plan = previous_; }
 
@@ -221,6 +224,18 @@ HookedModel hooked(const torch::jit::Module& m) {
   std::shared_ptr<torch::jit::Graph> g = torch::jit::toGraphFunction(forward->function()).graph();
   std::unordered_map<torch::jit::Value*, ModuleRef> modules{{g->inputs()[0], ModuleRef{h.module, ""}}};
   Expander(h.sites).expand(*g, g->block(), modules, 0);
+  // Programs from torch.export (engine/pt2_module.hpp) find their own sites
+  // from each node's module path; the copy's, not the user's, turn them on.
+  for (const auto& named : h.module.named_modules()) {
+    if (!pt2::is_exported(named.value)) continue;
+    torch::jit::Module sub = named.value;
+    pt2::enable_sites(sub);
+    std::string prefix = user_path(h.module, named.name);
+    for (HookSiteInfo info : pt2::exported_sites(sub)) {
+      info.site.path = join(prefix, info.site.path);
+      h.sites.push_back(std::move(info));
+    }
+  }
   return h;
 }
 

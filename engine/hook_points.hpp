@@ -67,6 +67,10 @@ class PIPETTE_API ActivePlan {
   HookPlan* previous_;
 };
 
+// The plan ActivePlan made current on this thread, or null: what interpreted
+// models (engine/pt2_program.hpp) consult at their sites.
+PIPETTE_API HookPlan* active_hook_plan();
+
 // A model with its sites: `module` computes what the model does, with every
 // site passing through the active plan; its parameters are the model's own
 // tensors (not copies), so training through it trains the model.

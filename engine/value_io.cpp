@@ -1,5 +1,8 @@
 #include "engine/value_io.hpp"
 
+#include "engine/model_file.hpp"
+#include "engine/pt2_module.hpp"
+
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
@@ -201,7 +204,19 @@ std::string encode_value_file(const Value& value, const std::string& file_name) 
     if (!v.isTensor()) throw OpError("only an image tensor can be saved as .png, found " + describe(v));
     return tensor_to_png(v.toTensor());
   }
+  if (ext == ".pt2") {
+    if (!v.isObject() || !is_exported_program(torch::jit::Module(v.toObject())))
+      throw OpError("only a model loaded from a .pt2 file (torch.export) saves as .pt2, found " + describe(v) +
+                    (v.isObject() ? " (a TorchScript model: save it as .pt)" : ""));
+    torch::jit::Module m(v.toObject());
+    // An output= wrapper's program is its `model`; the choice of output is
+    // pipette's, not the program's.
+    return pt2::write_pt2(pt2::is_exported(m) ? m : m.attr("model").toModule());
+  }
   if (ext == ".pt" || ext == ".pth") {
+    if (v.isObject() && is_exported_program(torch::jit::Module(v.toObject())))
+      throw OpError("a model from torch.export saves as .pt2 (torch.export.load opens it); as .pt it would be "
+                    "a TorchScript file that Python cannot open");
     if (v.isObject()) {
       // A model: TorchScript archive for torch.jit.load.
       std::ostringstream ss;
@@ -215,7 +230,7 @@ std::string encode_value_file(const Value& value, const std::string& file_name) 
   }
   if (ext == ".json") return value_to_json(v).dump(2, ' ', false, json::error_handler_t::replace) + "\n";
   throw OpError("cannot save to '" + std::filesystem::path(file_name).filename().string() +
-                "': supported extensions are .pt, .json, .npy, .csv and .png");
+                "': supported extensions are .pt, .pt2 (models from torch.export), .json, .npy, .csv and .png");
 }
 
 void write_value_file(const Value& v, const std::filesystem::path& path) {

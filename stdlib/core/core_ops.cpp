@@ -33,8 +33,8 @@ void register_core(OpLibrary& lib) {
 
   lib.define(OpSignature("save",
                          "Writes a value to a file under the run's output directory. The format follows the "
-                         "extension: .pt (torch.load; models: torch.jit.load), .json, .npy (tensors; numpy.load) "
-                         "or .csv (tables: a record of equal-length columns; 1-D/2-D tensors as rows).")
+                         "extension: .pt (torch.load; models: torch.jit.load), .pt2 (models loaded from torch.export: "
+                         "torch.export.load), .json, .npy (tensors; numpy.load) or .csv (tables: a record of equal-length columns; 1-D/2-D tensors as rows).")
                  .input("value", "any", "What to write")
                  .input("path", "string", "File name, relative to the output directory (`pipette run --out`)")
                  .output_path()

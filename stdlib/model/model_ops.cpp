@@ -12,6 +12,7 @@
 #include "stdlib/attr/attribution.hpp"
 #include "engine/run_report.hpp"
 #include "engine/hook_points.hpp"
+#include "engine/model_file.hpp"
 #include "engine/model_output.hpp"
 #include "stdlib/model/model_util.hpp"
 #include "stdlib/stdlib.hpp"
@@ -59,8 +60,9 @@ std::optional<std::string> traced_in_training_mode(const torch::jit::Module& m) 
 
 void register_model(OpLibrary& lib) {
   register_model_hooks(lib);
-  lib.define(OpSignature("model.load", "Loads a TorchScript module saved with torch.jit.save.")
-                 .input("path", "string", "The .pt file")
+  lib.define(OpSignature("model.load", "Loads a model: a TorchScript module (torch.jit.save) or a program from "
+                                       "torch.export.save (.pt2), run with gradients and hook points alike.")
+                 .input("path", "string", "The .pt (TorchScript) or .pt2 (torch.export) file")
                  .input_file()
                  .optional("output", "string|int",
                            "For a model returning a tuple or dict: the output ops read (a position, or a key: "
@@ -73,25 +75,11 @@ void register_model(OpLibrary& lib) {
                auto path = ctx.input_path(a.string("path"));
                std::error_code ec;
                if (!std::filesystem::is_regular_file(path, ec)) throw OpError("cannot open '" + path.string() + "': no such file");
-               torch::jit::Module m;
-               try {
-                 m = torch::jit::load(path.string());
-               } catch (const std::exception& e) {
-                 const auto* c10 = dynamic_cast<const c10::Error*>(&e);
-                 std::string why = without_torchscript_trace(c10 ? c10->what_without_backtrace() : e.what());
-                 // A file from a newer PyTorch: its format version or an
-                 // operator this LibTorch does not know. Say which LibTorch
-                 // this is and how to get a current one.
-                 bool newer = why.find("maximum supported version") != std::string::npos ||
-                              why.find("Unknown builtin op") != std::string::npos ||
-                              why.find("Unknown type name") != std::string::npos;
-                 throw OpError("cannot load TorchScript model '" + path.string() + "': " + excerpt(why, 300) +
-                               (newer ? " (this pipette is built on LibTorch " + libtorch_version() +
-                                            "; the file needs a newer one: bash scripts/torch2.sh builds pipette on "
-                                            "PyPI's current LibTorch, or save the model with the older PyTorch)"
-                                      : std::string(" (export it with torch.jit.script or trace; a state_dict is "
-                                                    "weights without the model)")));
-               }
+               torch::jit::Module m = load_model_file(path.string());
+               if (std::string op = exported_in_training_mode(m); !op.empty())
+                 throw OpError("'" + path.string() + "' was exported in training mode: its " + op +
+                               " runs with training=True fixed in the program, so its outputs depend on the batch "
+                               "or on chance; call model.eval() before torch.export.export and save again");
                if (auto op = traced_in_training_mode(m))
                  throw OpError("'" + path.string() + "' was traced in training mode: its graph runs " + *op +
                                " with training=True fixed when it was traced, so eval mode cannot turn it off and its "
