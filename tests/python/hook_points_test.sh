@@ -2,8 +2,8 @@
 # Hook points by path in models pipette never saw (make_hook_cases.py, with the
 # Python of scripts/torch2.sh): model.activations equals Python forward hooks
 # and nnsight at the same paths, model.patch equals a forward hook doing the
-# same change, the layer methods equal Captum's on the same module, scripted
-# and traced alike; bad paths, values and sites are errors with the script line.
+# same change, the layer methods equal Captum's on the same module, scripted,
+# traced and exported (torch.export, .pt2) alike; bad paths, values and sites are errors with the script line.
 #   hook_points_test.sh PIPETTE_BINARY PYTHON
 # Exit 77 (ctest: skipped) when PYTHON lacks Captum or nnsight.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,9 +13,11 @@ need_python "$PY" 'import torch, captum, nnsight' "torch, captum and nnsight"
 mkdir -p m
 "$PY" "$here/make_hook_cases.py" m >py.out 2>&1 || { cat py.out; echo "FAIL: making the cases"; exit 1; }
 
-for how in scripted traced; do
+for how in scripted traced exported; do
+  file=net_$how.pt
+  [[ $how == exported ]] && file=net_exported.pt2
   cat >m/$how.pipe <<PIPE
-let net = model.load("net_$how.pt")
+let net = model.load("$file")
 let x = tensor.load("x.pt")
 let t = tensor.load("targets.pt")
 let v = tensor.load("value.pt")
@@ -71,7 +73,7 @@ def close(got, want, what, tol=1e-5):
     return err
 worst = 0.0
 hooks = {}
-for how in ("scripted", "traced"):
+for how in ("scripted", "traced", "exported"):
     r = json.load(open(f"{d}/{how}/report.json"))["reports"]
     t = lambda v: torch.load(f"{d}/{how}/" + v["file"])
     hooks[how] = r["hooks"]
@@ -104,8 +106,9 @@ for name, want in (("outputs", "two_outputs"), ("bound_outputs", "two_outputs"),
                    ("lig_body1", "two_lig_body1"), ("zero_body1", "two_zero_body1")):
     worst = max(worst, close(t2(r2[name]), e[want], f"two-input model: {name}"))
 assert "body.1" in r2["hooks"]["hook"] and not any(h.startswith("model.") for h in r2["hooks"]["hook"]), r2["hooks"]["hook"]
-s, tr = hooks["scripted"], hooks["traced"]
+s, tr, ex = hooks["scripted"], hooks["traced"], hooks["exported"]
 assert s["hook"] == tr["hook"], ("scripted and traced list different hook points", s["hook"], tr["hook"])
+assert s["hook"] == ex["hook"] and s["calls"] == ex["calls"], ("scripted and exported list different hook points", s["hook"], ex["hook"])
 calls = dict(zip(s["hook"], s["calls"]))
 kinds = dict(zip(s["hook"], s["kind"]))
 assert kinds["features.2.conv2"] == "output" and kinds["features.3:input"] == "input", kinds
@@ -113,7 +116,7 @@ assert calls["features.2.relu"] == 2 and calls["features.2.conv1"] == 1, calls
 shapes = dict(zip(s["hook"], s["shape"]))
 assert shapes["features.2.conv2"] == "[*, 4, 8, 8]" and shapes["head.1"] == "[*, 16]", shapes
 print(f"ok: activations equal forward hooks and nnsight, patches equal forward hooks, layer methods, guided backprop and deconvolution equal Captum "
-      f"(largest difference {worst:.1e}); {len(s['hook'])} hook points, the same scripted and traced")
+      f"(largest difference {worst:.1e}); {len(s['hook'])} hook points, the same scripted, traced and exported")
 PY
 # pipette hooks: the same table for a model file, without a script.
 expect 0 "pipette hooks on a model file" -- "$PIPETTE" hooks m/net_scripted.pt --inputs m/x.pt

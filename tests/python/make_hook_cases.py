@@ -11,7 +11,8 @@ replace, add, scale, mean ablation over all inputs, channels zeroed, activation
 patching from other inputs), nnsight's .output.save() and .input.save() at
 some paths, and Captum's LayerGradCam, LayerIntegratedGradients, LayerActivation
 and LayerGradientXActivation at named modules, GuidedBackprop and
-Deconvolution (rules at the ReLU modules). Seeded: the same files every time.
+Deconvolution (rules at the ReLU modules). net_exported.pt2 is the same net from
+torch.export. Seeded: the same files every time.
 """
 import sys
 from typing import Dict
@@ -80,6 +81,10 @@ source = torch.rand(6, 1, 8, 8)
 targets = torch.tensor([0, 1, 2, 0, 1, 2])
 torch.jit.script(net).save(f"{out}/net_scripted.pt")
 torch.jit.trace(net, x).save(f"{out}/net_traced.pt")
+# The same net from torch.export (any batch size), whose hook points come
+# from each node's module path instead of submodule calls.
+torch.export.save(torch.export.export(net, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},)),
+                  f"{out}/net_exported.pt2")
 torch.jit.script(PairNet().eval()).save(f"{out}/pairnet.pt")
 
 
