@@ -19,26 +19,10 @@
 
 #include "engine/hook_plan.hpp"
 #include "engine/torch_file.hpp"
+#include "bench/interleaved_timing.hpp"
 
 using namespace pipette;
-
-namespace {
-
-// Best times of several variants, run in turns (one of each per round), so
-// that drift in the machine's speed during the run affects them alike.
-std::vector<double> best_interleaved(int repeats, const std::vector<std::function<void()>>& fs) {
-  for (const auto& f : fs) f();  // warm-up: the graph executor profiles and optimises
-  std::vector<double> b(fs.size(), 1e30);
-  for (int i = 0; i < repeats; ++i)
-    for (size_t k = 0; k < fs.size(); ++k) {
-      auto t0 = std::chrono::steady_clock::now();
-      fs[k]();
-      b[k] = std::min(b[k], std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-  return b;
-}
-
-}  // namespace
+using pipette::bench::best_interleaved;
 
 int main(int argc, char** argv) {
   if (argc < 4) {

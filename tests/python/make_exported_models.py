@@ -209,6 +209,10 @@ def case(name, model, inputs, dynamic=None, eager=None, grads=True, export=True,
 
 x_img = torch.rand(5, 1, 8, 8)
 mlp = case("mlp", MLP(), [torch.randn(7, 6)])
+# The ATen dialect (after run_decompositions): the same numbers.
+torch.export.save(torch.export.export(mlp, (torch.randn(7, 6),), dynamic_shapes=({0: B},)).run_decompositions(),
+                  f"{out}/mlp_aten.pt2")
+case("mlp_aten", mlp, [torch.randn(7, 6)], export=False, file="mlp_aten")
 cnn = CNN()
 with torch.no_grad():  # running statistics that are not 0 and 1
     cnn.bn.running_mean.uniform_(-0.5, 0.5)
