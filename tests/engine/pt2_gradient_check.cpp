@@ -76,6 +76,14 @@ int main(int argc, char** argv) {
       auto params = parameters_by_path(m);
       for (auto& [_, p] : params) wrt.push_back(p);
       auto outs = outputs(m.forward(in));
+      // A model exported in training mode updates its buffers in place.
+      for (const auto& b : c.value("buffers", nlohmann::json::array())) {
+        std::string n = b.get<std::string>();
+        at::Tensor have;
+        for (const auto& nb : m.named_buffers()) if (nb.name == n) have = nb.value;
+        if (!have.defined()) throw std::runtime_error("the model has no buffer " + n);
+        check("buffer " + n + " after one pass", have.to(at::kDouble), load(cd / "buf" / (n + ".pt")).to(at::kDouble));
+      }
       at::Tensor loss = at::zeros({}, at::kDouble);
       for (auto& [key, o] : outs) {
         std::string suffix = key.empty() ? "" : "_" + key;

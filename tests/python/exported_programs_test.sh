@@ -48,6 +48,7 @@ report "lig_resnet" = attr.layer_integrated_gradients(resnet, x, target=t, layer
 report "zero_block0" = model.patch(resnet, x, at="blocks.0", mode="zero")
 report "acts" = model.activations(gpt, tensor.load("gpt/in0.pt"), at=["blocks.1.attn", "blocks.0.mlp.1:input"])
 report "two_logits" = model.predict(two, tensor.load("two/in0.pt"))
+report "two_zero_body1" = model.patch(two, tensor.load("two/in0.pt"), at="body.1", mode="zero")
 report "hooks" = model.hooks(resnet, x)
 let ft_data = data.from_tensors({images: tensor.load("ft_images.pt"), labels: tensor.load("ft_labels.pt")})
 let ft = train.finetune(cnn, ft_data, params=["fc.*"], epochs=2, lr=0.01, seed=1)
@@ -72,7 +73,9 @@ worst = max(close(t(r["ig_cnn"]), e("ig_cnn"), "integrated gradients vs Captum")
             close(t(r["zero_block0"]), e("zero_block0"), "zeroing blocks.0 vs a forward hook"),
             close(t(r["acts"]["blocks.1.attn"]), e("act_attn1"), "activation at blocks.1.attn vs a forward hook"),
             close(t(r["acts"]["blocks.0.mlp.1:input"]), e("act_gelu_in"), "input of blocks.0.mlp.1 vs a forward hook"),
-            close(t(r["two_logits"]), torch.load(f"{d}/two/out_logits.pt"), "two inputs, dict output"))
+            close(t(r["two_logits"]), torch.load(f"{d}/two/out_logits.pt"), "two inputs, dict output"),
+            close(t(r["two_zero_body1"]), e("two_zero_body1"), "zeroing body.1 through output= and args="))
+assert not torch.allclose(e("two_zero_body1"), torch.load(f"{d}/two/out_logits.pt"))
 assert not torch.allclose(e("zero_block0"), torch.load(f"{d}/resnet/out.pt")), "zeroing blocks.0 changes nothing: the case cannot fail"
 hooks = r["hooks"]["hook"]
 for h in ("blocks.0", "blocks.0.conv1", "blocks.1.relu", "head.2:input"):

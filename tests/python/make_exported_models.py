@@ -177,9 +177,11 @@ def save(t, *path):
 cases = {}
 
 
-def case(name, model, inputs, dynamic=None, eager=None, grads=True, export=True, file=None):
-    """Exports `model`, and saves eager PyTorch's outputs and gradients."""
-    model.eval()
+def case(name, model, inputs, dynamic=None, eager=None, grads=True, export=True, file=None, train=False):
+    """Exports `model`, and saves eager PyTorch's outputs and gradients (and,
+    for a model exported in training mode, its buffers after one pass)."""
+    model.train(train)
+    start = {n: b.clone() for n, b in model.named_buffers()}
     if export:
         dyn = dynamic if dynamic is not None else tuple({0: B} for _ in inputs)
         ep = torch.export.export(model, tuple(inputs), dynamic_shapes=dyn)
@@ -187,7 +189,14 @@ def case(name, model, inputs, dynamic=None, eager=None, grads=True, export=True,
     inputs = [i.clone().requires_grad_(i.is_floating_point()) for i in inputs]
     for k, i in enumerate(inputs):
         save(i, name, f"in{k}.pt")
+    if train:  # export traced a pass on copies; start from the same buffers
+        with torch.no_grad():
+            for n, b in model.named_buffers():
+                b.copy_(start[n])
     res = (eager or model)(*inputs)
+    if train:
+        for n, b in model.named_buffers():
+            save(b, name, "buf", n + ".pt")
     outs = res if isinstance(res, dict) else {"": res}
     cot = {k: torch.randn_like(v) for k, v in outs.items()}
     for k, v in outs.items():
@@ -203,7 +212,8 @@ def case(name, model, inputs, dynamic=None, eager=None, grads=True, export=True,
             save(t, name, f"gin{k}.pt")
         for n, t in zip(params, g[len(gi):]):
             save(t if t is not None else torch.zeros_like(dict(model.named_parameters())[n]), name, "grad", n + ".pt")
-    cases[name] = {"file": (file or name) + ".pt2", "inputs": len(inputs), "outputs": sorted(k for k in outs if k), "params": params, "grads": grads}
+    cases[name] = {"file": (file or name) + ".pt2", "inputs": len(inputs),
+                   "buffers": [n for n, _ in model.named_buffers()] if train else [], "outputs": sorted(k for k in outs if k), "params": params, "grads": grads}
     return model
 
 
@@ -227,6 +237,11 @@ two = case("two", TwoInputs(), [torch.rand(5, 8), (torch.rand(5, 8) > 0.3).float
 cond = Cond()
 case("cond", cond, [torch.rand(4, 4) + 0.1], dynamic=None)
 case("cond_neg", cond, [-torch.rand(4, 4) - 0.1], export=False, file="cond")
+# Exported in training mode (batch norm first: a bias before it has a gradient
+# of zero up to rounding): batch norm's running statistics (and its
+# num_batches_tracked, an in-place add_) update in the module's buffers.
+case("bn_train", nn.Sequential(nn.BatchNorm1d(4), nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2)),
+     [torch.randn(8, 4)], train=True)
 ho = HigherOrder()
 case("hops", ho, [torch.randn(3, 4)], dynamic=({},), eager=lambda x: eager_higher_order(ho, x))
 
@@ -248,6 +263,10 @@ with torch.no_grad():
 for hk in hs:
     hk.remove()
 e["act_attn1"], e["act_gelu_in"] = acts["attn"], acts["gelu_in"]
+h = two.body[1].register_forward_hook(lambda m, i, o: torch.zeros_like(o))
+with torch.no_grad():
+    e["two_zero_body1"] = two(torch.load(f"{out}/two/in0.pt"), torch.load(f"{out}/two/in1.pt"))["logits"]
+h.remove()
 for k, v in e.items():
     save(v, "expected", k + ".pt")
 save(targets, "targets.pt")
