@@ -126,7 +126,19 @@ std::map<std::string, at::Tensor> read_payload(caffe2::serialize::PyTorchStreamR
     for (const json& s : tm.at("sizes")) sizes.push_back(sym_int(s));
     for (const json& s : tm.at("strides")) strides.push_back(sym_int(s));
     int64_t offset = sym_int(tm.at("storage_offset"));
-    at::Tensor t = f->second.view(dt->second).as_strided(sizes, strides, offset).detach();
+    // A damaged or hostile archive must not make a view past its payload.
+    at::Tensor storage = f->second.scalar_type() == dt->second ? f->second : f->second.view(dt->second);
+    int64_t last = offset;
+    bool empty = false;
+    for (size_t d = 0; d < sizes.size() && d < strides.size(); ++d) {
+      if (sizes[d] < 0 || strides[d] < 0) last = -1;
+      if (sizes[d] == 0) empty = true;
+      else last += (sizes[d] - 1) * strides[d];
+    }
+    if (sizes.size() != strides.size() || offset < 0 || last < 0 || (!empty && last >= storage.numel()))
+      throw OpError("'" + file + "': the tensor '" + name + "' does not fit its payload " + path + " (" +
+                    std::to_string(storage.numel()) + " elements); the archive is damaged");
+    at::Tensor t = storage.as_strided(sizes, strides, offset).detach();
     if (meta.value("is_param", false)) t.requires_grad_(tm.value("requires_grad", true));
     out[name] = t;
   }

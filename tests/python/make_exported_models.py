@@ -363,6 +363,15 @@ def pickled(name, data):
     return data
 
 
+def oversized(name, data):
+    if name.endswith("_weights_config.json"):
+        c = json.loads(data)
+        c["config"]["fc1.weight"]["tensor_meta"]["sizes"][0] = {"as_int": 10 ** 6}
+        return json.dumps(c).encode()
+    return data
+
+
+doctored("mlp.pt2", "bad_oversized.pt2", oversized)
 doctored("mlp.pt2", "bad_version.pt2", model_json(newer))
 doctored("mlp.pt2", "bad_triton.pt2", model_json(triton))
 doctored("mlp.pt2", "bad_subclass.pt2", pickled)
