@@ -38,4 +38,8 @@ std::string exported_in_training_mode(const torch::jit::Module& m) {
   return pt2::is_exported(m) ? pt2::exported_training_op(m) : std::string();
 }
 
+std::string exported_program_summary(const torch::jit::Module& m) {
+  return pt2::is_exported(m) ? pt2::exported_summary(m) : std::string();
+}
+
 }  // namespace pipette

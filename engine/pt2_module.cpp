@@ -386,6 +386,15 @@ std::string exported_training_op(const torch::jit::Module& m) {
   return m.attr(kProgramAttr).toCustomClass<ProgramHolder>()->program->training_op;
 }
 
+std::string exported_summary(const torch::jit::Module& m) {
+  const Program& p = *m.attr(kProgramAttr).toCustomClass<ProgramHolder>()->program;
+  size_t nodes = 0;
+  for (const Graph& g : p.graphs)
+    for (const Step& s : g.steps) nodes += s.kind != Step::Kind::Site;
+  return "exported by torch " + p.torch_version + ", export schema " + p.schema_version + ", " +
+         std::to_string(nodes) + " nodes, " + std::to_string(p.sites.size()) + " hook points";
+}
+
 void enable_sites(torch::jit::Module& m) { m.setattr(kHookedAttr, true); }
 
 }  // namespace pipette::pt2

@@ -35,6 +35,9 @@ bool is_exported(const torch::jit::Module& m);
 // The program's first op fixed in training mode, or "" (Program::training_op).
 std::string exported_training_op(const torch::jit::Module& m);
 
+// "exported by torch 2.11.0, export schema 8.17, 64 nodes": what was loaded.
+std::string exported_summary(const torch::jit::Module& m);
+
 // The program's hook points; and, on a hooked() copy, turning them on.
 std::vector<HookSiteInfo> exported_sites(const torch::jit::Module& m);
 void enable_sites(torch::jit::Module& m);

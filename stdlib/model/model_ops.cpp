@@ -76,6 +76,8 @@ void register_model(OpLibrary& lib) {
                std::error_code ec;
                if (!std::filesystem::is_regular_file(path, ec)) throw OpError("cannot open '" + path.string() + "': no such file");
                torch::jit::Module m = load_model_file(path.string());
+               if (std::string what = exported_program_summary(m); !what.empty())
+                 ctx.log(OpContext::Info, "'" + a.string("path") + "': a program " + what);
                if (std::string op = exported_in_training_mode(m); !op.empty())
                  throw OpError("'" + path.string() + "' was exported in training mode: its " + op +
                                " runs with training=True fixed in the program, so its outputs depend on the batch "

@@ -98,6 +98,11 @@ with torch.no_grad():
 print(f"ok: Captum's attributions, forward hooks and fine-tuning agree on .pt2 models (largest difference {worst:.1e})")
 PY
 
+# model.load records what it read: the exporting torch and the schema version.
+printf 'report "y" = model.predict(model.load("mlp.pt2"), tensor.load("mlp/in0.pt"))\n' >m/log.pipe
+expect 0 "model.load of a .pt2, verbose" -- "$PIPETTE" -v run m/log.pipe --out m/log --no-cache
+grep -qE "'mlp.pt2': a program exported by torch 2\.[0-9]+.*, export schema 8\.[0-9]+, 5 nodes, 8 hook points" "$tmp/err" ||
+  { echo "FAIL: model.load logs no summary of the program"; cat "$tmp/err"; fail=1; }
 expect 0 "pipette hooks on a .pt2 file" -- "$PIPETTE" hooks m/resnet.pt2 --inputs m/cnn/in0.pt
 grep -qE '^blocks\.1\.conv2 +output +Conv2d +Tensor +1  \[\*, 4, 8, 8\]$' "$tmp/out" ||
   { echo "FAIL: pipette hooks: no row for blocks.1.conv2 with its shape"; cat "$tmp/out"; fail=1; }
