@@ -229,8 +229,8 @@ HookedModel hooked(const torch::jit::Module& m) {
   for (const auto& named : h.module.named_modules()) {
     if (!pt2::is_exported(named.value)) continue;
     torch::jit::Module sub = named.value;
-    pt2::enable_sites(sub);
     std::string prefix = user_path(h.module, named.name);
+    pt2::enable_sites(sub, prefix);
     for (HookSiteInfo info : pt2::exported_sites(sub)) {
       info.site.path = join(prefix, info.site.path);
       h.sites.push_back(std::move(info));

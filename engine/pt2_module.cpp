@@ -2,6 +2,7 @@
 
 #include <caffe2/serialize/inline_container.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <torch/custom_class.h>
 
@@ -29,8 +30,9 @@ struct ProgramHolder : torch::CustomClassHolder {
   std::shared_ptr<const std::string> text;
   std::shared_ptr<const Program> program;
 
-  std::vector<at::Tensor> run(std::vector<at::Tensor> state, std::vector<at::Tensor> inputs, bool hooked) {
-    return run_program(*program, state, inputs, hooked);
+  std::vector<at::Tensor> run(std::vector<at::Tensor> state, std::vector<at::Tensor> inputs, bool hooked,
+                              std::string prefix) {
+    return run_program(*program, state, inputs, hooked, prefix);
   }
 };
 
@@ -72,6 +74,15 @@ const auto holder_class =
 
 constexpr const char* kProgramAttr = "pt2_program";
 constexpr const char* kHookedAttr = "pt2_hooked";
+constexpr const char* kPrefixAttr = "pt2_site_prefix";
+constexpr const char* kOutputsLocal = "pt2_outputs";
+
+bool is_identifier(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
 
 std::string record(caffe2::serialize::PyTorchStreamReader& r, const std::string& name) {
   auto [data, size] = r.getRecord(name);
@@ -118,6 +129,9 @@ std::map<std::string, at::Tensor> read_payload(caffe2::serialize::PyTorchStreamR
     if (f == flat.end()) {
       auto [data, size] = r.getRecord(dir + path);
       int64_t item = static_cast<int64_t>(c10::elementSize(dt->second));
+      if (size % static_cast<size_t>(item))
+        throw OpError("'" + file + "': the payload " + path + " of '" + name + "' holds " + std::to_string(size) +
+                      " bytes, not a whole number of " + c10::toString(dt->second) + " elements; the archive is damaged");
       at::Tensor t = at::empty({static_cast<int64_t>(size) / item}, at::TensorOptions().dtype(dt->second));
       if (size) std::memcpy(t.data_ptr(), data.get(), size);
       f = flat.emplace(path, t).first;
@@ -167,7 +181,12 @@ std::string access(const std::string& path) {
   while (start <= path.size()) {
     size_t end = path.find('.', start);
     if (end == std::string::npos) end = path.size();
-    expr = "getattr(" + expr + ", \"" + path.substr(start, end - start) + "\")";
+    std::string part = path.substr(start, end - start);
+    // Python attribute names, or Sequential's "0": nothing that could leave the string literal.
+    bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    if (!is_identifier(part) && !digits)
+      throw OpError("the tensor path '" + path + "' has a part that is not a Python name: '" + excerpt(part, 40) + "'");
+    expr = "getattr(" + expr + ", \"" + part + "\")";
     start = end + 1;
   }
   return expr;
@@ -229,20 +248,21 @@ std::string write_pt2(const torch::jit::Module& m) {
   // torch.export.load reads the example inputs' record; empty means none.
   put("data/sample_inputs/model.pt", "");
   json weights = {{"config", json::object()}}, constants = {{"config", json::object()}};
-  // One file per storage, as torch.export.save writes them: tied weights stay tied.
-  std::map<const void*, std::string> files;
+  // Tensors that are the same view of one storage (tied weights) share a
+  // file, as torch.export.save writes them; any other view gets its own.
+  std::map<std::string, std::string> files;
   int next_weight = 0, next_constant = 0;
   at::NoGradGuard no_grad;
   for (const StateTensor& s : p.state) {
-    at::Tensor t = tensor_at(m, s.name).detach().to(at::kCPU).contiguous();
+    at::Tensor live = tensor_at(m, s.name);
+    at::Tensor t = live.detach().to(at::kCPU).contiguous();
     bool weight = s.kind == StateTensor::Kind::Parameter || (s.kind == StateTensor::Kind::Buffer && s.persistent);
-    const void* key = tensor_at(m, s.name).data_ptr();
+    std::string key = fmt::format("{}|{}|{}|{}|{}|{}", fmt::ptr(live.data_ptr()), c10::toString(live.scalar_type()),
+                                  fmt::join(live.sizes(), ","), fmt::join(live.strides(), ","), live.storage_offset(),
+                                  weight);
     std::string dir = weight ? "data/weights/" : "data/constants/";
     std::string path_name;
-    auto f = files.find(key);
-    bool shared = f != files.end() && f->second.rfind(weight ? "weight_" : "tensor_", 0) == 0 &&
-                  tensor_at(m, s.name).is_contiguous() && tensor_at(m, s.name).storage_offset() == 0;
-    if (shared) {
+    if (auto f = files.find(key); f != files.end()) {
       path_name = f->second;
     } else {
       path_name = weight ? "weight_" + std::to_string(next_weight++) : "tensor_" + std::to_string(next_constant++);
@@ -251,7 +271,7 @@ std::string write_pt2(const torch::jit::Module& m) {
     }
     json meta = {{"dtype", serde_dtype(t.scalar_type())},
                  {"sizes", sym_ints(t.sizes())},
-                 {"requires_grad", s.kind == StateTensor::Kind::Parameter && tensor_at(m, s.name).requires_grad()},
+                 {"requires_grad", s.kind == StateTensor::Kind::Parameter && live.requires_grad()},
                  {"device", {{"type", "cpu"}, {"index", nullptr}}},
                  {"strides", sym_ints(t.strides())},
                  {"storage_offset", {{"as_int", 0}}},
@@ -342,16 +362,21 @@ torch::jit::Module load_pt2(const std::string& path) {
   auto type = torch::getCustomClass("__torch__.torch.classes.pipette.ExportedProgram");
   root.register_attribute(kProgramAttr, type, c10::IValue(holder));
   root.register_attribute(kHookedAttr, c10::BoolType::get(), false);
+  root.register_attribute(kPrefixAttr, c10::StringType::get(), std::string());
 
   std::string args, inputs;
   for (size_t i = 0; i < p.inputs.size(); ++i) {
+    // forward's own argument names where they are plain names (signature_of
+    // shows them in messages); never one the generated code uses itself.
     std::string n = "input_" + std::to_string(i);
-    if (i < p.forward_arg_names.size()) n = p.forward_arg_names[i];
+    if (i < p.forward_arg_names.size() && is_identifier(p.forward_arg_names[i]) && p.forward_arg_names[i] != "self" &&
+        p.forward_arg_names[i] != kOutputsLocal && p.forward_arg_names[i].rfind("input_", 0) != 0)
+      n = p.forward_arg_names[i];
     args += ", " + n;
     inputs += (i ? ", " : "") + n;
   }
   std::string ret;
-  auto item = [](size_t i) { return "out[" + std::to_string(i) + "]"; };
+  auto item = [](size_t i) { return std::string(kOutputsLocal) + "[" + std::to_string(i) + "]"; };
   size_t n_out = p.outputs.user.size();
   switch (p.outputs.kind) {
     case Outputs::Kind::Tensor: ret = item(0); break;
@@ -369,13 +394,14 @@ torch::jit::Module load_pt2(const std::string& path) {
     }
   }
   std::string hint = "[" + state + "]";
-  root.define("def forward(self" + args + "):\n    out = self." + kProgramAttr + ".run(" + (state.empty() ? "torch.jit.annotate(List[Tensor], [])" : hint) +
-              ", [" + inputs + "], self." + kHookedAttr + ")\n    return " + ret + "\n");
+  root.define("def forward(self" + args + "):\n    " + kOutputsLocal + " = self." + kProgramAttr + ".run(" +
+              (state.empty() ? "torch.jit.annotate(List[Tensor], [])" : hint) + ", [" + inputs + "], self." + kHookedAttr +
+              ", self." + kPrefixAttr + ")\n    return " + ret + "\n");
   return root;
 }
 
 bool is_exported(const torch::jit::Module& m) {
-  return m.hasattr(kProgramAttr) && m.hasattr(kHookedAttr);
+  return m.hasattr(kProgramAttr) && m.hasattr(kHookedAttr) && m.hasattr(kPrefixAttr);
 }
 
 std::vector<HookSiteInfo> exported_sites(const torch::jit::Module& m) {
@@ -395,6 +421,9 @@ std::string exported_summary(const torch::jit::Module& m) {
          std::to_string(nodes) + " nodes, " + std::to_string(p.sites.size()) + " hook points";
 }
 
-void enable_sites(torch::jit::Module& m) { m.setattr(kHookedAttr, true); }
+void enable_sites(torch::jit::Module& m, const std::string& prefix) {
+  m.setattr(kHookedAttr, true);
+  m.setattr(kPrefixAttr, prefix);
+}
 
 }  // namespace pipette::pt2

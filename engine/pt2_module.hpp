@@ -38,8 +38,9 @@ std::string exported_training_op(const torch::jit::Module& m);
 // "exported by torch 2.11.0, export schema 8.17, 64 nodes": what was loaded.
 std::string exported_summary(const torch::jit::Module& m);
 
-// The program's hook points; and, on a hooked() copy, turning them on.
+// The program's hook points; and, on a hooked() copy, turning them on,
+// named `prefix.path` when the program sits at `prefix` in the model.
 std::vector<HookSiteInfo> exported_sites(const torch::jit::Module& m);
-void enable_sites(torch::jit::Module& m);
+void enable_sites(torch::jit::Module& m, const std::string& prefix);
 
 }  // namespace pipette::pt2

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -56,8 +57,8 @@ int64_t layout(int64_t serde, const std::string& where) {
 
 c10::Device device_of(const json& d) {
   std::string type = d.at("type").get<std::string>();
-  if (!d.contains("index") || d["index"].is_null()) return c10::Device(type);
-  return c10::Device(type + ":" + std::to_string(d["index"].get<int64_t>()));
+  if (!d.contains("index") || d.at("index").is_null()) return c10::Device(type);
+  return c10::Device(type + ":" + std::to_string(d.at("index").get<int64_t>()));
 }
 
 double float_of(const json& v) {
@@ -96,25 +97,41 @@ std::string user_frame(const std::string& trace) {
   return best.empty() && !lines.empty() ? lines[0] : best;
 }
 
+// "as_sym_int" -> "sym_int": an encoding's kind, for messages.
+std::string kind_name(const json& j) {
+  if (!j.is_object() || j.empty()) return "(none)";
+  std::string k = j.begin().key();
+  return k.rfind("as_", 0) == 0 ? k.substr(3) : k;
+}
+
+// Splits at `sep` outside brackets and parentheses, as torch's
+// metadata_split does: a strict export's paths hold commas
+// ("getattr(L['self'].layers, '0')").
+std::vector<std::string> split_outside_brackets(const std::string& s, char sep) {
+  std::vector<std::string> out(1);
+  int depth = 0;
+  for (char c : s) {
+    if (c == '[' || c == '(') ++depth;
+    if ((c == ']' || c == ')') && depth > 0) --depth;
+    if (c == sep && depth == 0) out.emplace_back();
+    else out.back() += c;
+  }
+  return out;
+}
+
 // "L__self__,,__main__.M;L__self___fc1,fc1,torch.nn.modules.linear.Linear"
 struct ModuleCall {
   std::string key, path, type;
 };
 std::vector<ModuleCall> module_stack(const std::string& meta) {
   std::vector<ModuleCall> out;
-  size_t start = 0;
-  while (start < meta.size()) {
-    size_t end = meta.find(';', start);
-    if (end == std::string::npos) end = meta.size();
-    std::string entry = meta.substr(start, end - start);
-    size_t a = entry.find(','), b = a == std::string::npos ? a : entry.find(',', a + 1);
-    if (b != std::string::npos) {
-      ModuleCall c{entry.substr(0, a), entry.substr(a + 1, b - a - 1), entry.substr(b + 1)};
-      // "torch.nn.modules.linear.Linear" -> "Linear", as hooked() names types.
-      c.type = c.type.substr(c.type.rfind('.') + 1);
-      out.push_back(std::move(c));
-    }
-    start = end + 1;
+  for (const std::string& entry : split_outside_brackets(meta, ';')) {
+    std::vector<std::string> f = split_outside_brackets(entry, ',');
+    if (f.size() != 3) continue;
+    ModuleCall c{f[0], f[1], f[2]};
+    // "torch.nn.modules.linear.Linear" -> "Linear", as hooked() names types.
+    c.type = c.type.substr(c.type.rfind('.') + 1);
+    out.push_back(std::move(c));
   }
   return out;
 }
@@ -134,10 +151,10 @@ class Parser {
       return s;
     };
     for (const json& in : g.at("inputs")) {
-      if (in.contains("as_tensor")) p_.graphs[index].inputs.push_back(slot(in["as_tensor"]["name"], true));
-      else if (in.contains("as_sym_int")) p_.graphs[index].inputs.push_back(slot(in["as_sym_int"]["as_name"], false));
-      else if (in.contains("as_sym_float")) p_.graphs[index].inputs.push_back(slot(in["as_sym_float"]["as_name"], false));
-      else if (in.contains("as_sym_bool")) p_.graphs[index].inputs.push_back(slot(in["as_sym_bool"]["as_name"], false));
+      if (in.contains("as_tensor")) p_.graphs[index].inputs.push_back(slot(in.at("as_tensor").at("name"), true));
+      else if (in.contains("as_sym_int")) p_.graphs[index].inputs.push_back(slot(in.at("as_sym_int").at("as_name"), false));
+      else if (in.contains("as_sym_float")) p_.graphs[index].inputs.push_back(slot(in.at("as_sym_float").at("as_name"), false));
+      else if (in.contains("as_sym_bool")) p_.graphs[index].inputs.push_back(slot(in.at("as_sym_bool").at("as_name"), false));
       else if (in.contains("as_custom_obj"))
         throw OpError(where() + ": the program takes a custom object (a TorchBind class); pipette runs tensors only");
       else if (in.contains("as_token"))
@@ -149,22 +166,22 @@ class Parser {
       Step st = step(n, names, index);
       // Outputs get their slots after the inputs are resolved.
       for (const json& o : n.at("outputs")) {
-        if (o.contains("as_tensor")) st.outputs.push_back(slot(o["as_tensor"]["name"], true));
+        if (o.contains("as_tensor")) st.outputs.push_back(slot(o.at("as_tensor").at("name"), true));
         else if (o.contains("as_tensors")) {
-          for (const json& t : o["as_tensors"]) st.outputs.push_back(slot(t["name"], true));
+          for (const json& t : o.at("as_tensors")) st.outputs.push_back(slot(t.at("name"), true));
           if (st.kind == Step::Kind::Op) st.list_output = true;
-        } else if (o.contains("as_sym_int")) st.outputs.push_back(slot(o["as_sym_int"]["as_name"], false));
-        else if (o.contains("as_sym_float")) st.outputs.push_back(slot(o["as_sym_float"]["as_name"], false));
-        else if (o.contains("as_sym_bool")) st.outputs.push_back(slot(o["as_sym_bool"]["as_name"], false));
+        } else if (o.contains("as_sym_int")) st.outputs.push_back(slot(o.at("as_sym_int").at("as_name"), false));
+        else if (o.contains("as_sym_float")) st.outputs.push_back(slot(o.at("as_sym_float").at("as_name"), false));
+        else if (o.contains("as_sym_bool")) st.outputs.push_back(slot(o.at("as_sym_bool").at("as_name"), false));
         else if (o.contains("as_int") || o.contains("as_float") || o.contains("as_bool"))
           st.outputs.push_back(slot("__const_out_" + std::to_string(p_.graphs[index].slots), false));
         else if (o.contains("as_none")) st.outputs.push_back(-1);
         else if (o.contains("as_optional_tensors")) {
-          for (const json& t : o["as_optional_tensors"])
-            st.outputs.push_back(t.contains("as_tensor") ? slot(t["as_tensor"]["name"], true) : -1);
+          for (const json& t : o.at("as_optional_tensors"))
+            st.outputs.push_back(t.contains("as_tensor") ? slot(t.at("as_tensor").at("name"), true) : -1);
           if (st.kind == Step::Kind::Op) st.list_output = true;
         } else
-          throw OpError(node_where(st) + ": an output of kind " + o.begin().key() + " is not one pipette runs");
+          throw OpError(node_where(st) + ": an output of kind " + (o.empty() ? std::string("(none)") : o.begin().key()) + " is not one pipette runs");
       }
       p_.graphs[index].steps.push_back(std::move(st));
     }
@@ -180,12 +197,12 @@ class Parser {
   Step step(const json& n, std::unordered_map<std::string, int>& names, int graph_index) {
     Step st;
     st.target = n.at("target").get<std::string>();
-    st.name = n.contains("name") && n["name"].is_string() ? n["name"].get<std::string>() : st.target;
+    st.name = n.contains("name") && n.at("name").is_string() ? n.at("name").get<std::string>() : st.target;
     if (n.contains("metadata")) {
-      const json& md = n["metadata"];
-      if (md.contains("stack_trace")) st.stack_trace = md["stack_trace"].get<std::string>();
+      const json& md = n.at("metadata");
+      if (md.contains("stack_trace")) st.stack_trace = md.at("stack_trace").get<std::string>();
       if (md.contains("nn_module_stack") && graph_index == 0)
-        for (const ModuleCall& c : module_stack(md["nn_module_stack"].get<std::string>()))
+        for (const ModuleCall& c : module_stack(md.at("nn_module_stack").get<std::string>()))
           // Nodes torch.export made outside any module call carry a placeholder entry.
           if (!c.path.empty() && c.path.rfind("_empty_nn_module_stack", 0) != 0) {
             st.calls.push_back(c.key);
@@ -199,8 +216,14 @@ class Parser {
       throw OpError(node_where(st) + ": a Triton kernel, which pipette cannot run; export the model's eager "
                                      "PyTorch code instead of the kernel (or wrap the kernel in a C++ operator)");
     if (t.rfind("torch.ops.higher_order.", 0) == 0) return higher_order(st, inputs, names);
-    if (t.rfind("_operator.", 0) == 0 || t.rfind("math.", 0) == 0 || t.rfind("torch.sym_", 0) == 0) {
-      static const std::set<std::string> known = {
+    if (t.rfind("_operator.", 0) == 0 || t.rfind("math.", 0) == 0 || t.rfind("torch.sym_", 0) == 0 ||
+        t == "torch._sym_sqrt") {
+      // By arity: what each takes, checked here so that running never reads past its arguments.
+      static const std::map<std::string, size_t> arity = {
+          {"_operator.neg", 1}, {"_operator.pos", 1}, {"math.trunc", 1}, {"torch.sym_not", 1}, {"torch.sym_int", 1},
+          {"torch.sym_float", 1}, {"torch.sym_sqrt", 1}, {"torch._sym_sqrt", 1}, {"math.ceil", 1}, {"math.floor", 1},
+          {"torch.sym_ite", 3}};
+      static const std::set<std::string> known = {"torch._sym_sqrt",
           "_operator.eq", "_operator.ne", "_operator.le", "_operator.ge", "_operator.lt", "_operator.gt",
           "_operator.neg", "_operator.pos", "math.trunc", "torch.sym_not", "_operator.mul", "_operator.add",
           "_operator.sub", "_operator.floordiv", "_operator.mod", "_operator.pow", "torch.sym_int",
@@ -209,6 +232,11 @@ class Parser {
       if (!known.count(t)) throw OpError(node_where(st) + ": the symbolic operation " + t + " is not one pipette runs");
       st.kind = Step::Kind::Scalar;
       for (const json& in : inputs) st.args.push_back(arg(in.at("arg"), names, nullptr, node_where(st)));
+      auto n = arity.find(t);
+      size_t want = n == arity.end() ? 2 : n->second;
+      if (st.args.size() != want)
+        throw OpError(node_where(st) + ": " + t + " takes " + std::to_string(want) + " argument(s), the graph gives " +
+                      std::to_string(st.args.size()));
       return st;
     }
     if (t.rfind("torch.ops.", 0) != 0)
@@ -220,11 +248,15 @@ class Parser {
         name.first == "aten::sym_storage_offset") {
       st.kind = Step::Kind::TensorInt;
       for (const json& in : inputs) st.args.push_back(arg(in.at("arg"), names, nullptr, node_where(st)));
+      bool dim = name.first == "aten::sym_size" || name.first == "aten::sym_stride";
+      if (st.args.size() != (dim ? 2u : 1u) || st.args[0].kind != Arg::Kind::Slot)
+        throw OpError(node_where(st) + ": takes a tensor" + (dim ? " and a dimension" : ""));
       return st;
     }
     if (name.first == "aten::_assert_scalar") {
       st.kind = Step::Kind::AssertScalar;
       for (const json& in : inputs) st.args.push_back(arg(in.at("arg"), names, nullptr, node_where(st)));
+      if (st.args.empty()) throw OpError(node_where(st) + ": an assertion of nothing");
       return st;
     }
     if (name.first == "aten::sym_constrain_range_for_size" || name.first == "aten::sym_constrain_range") {
@@ -245,6 +277,7 @@ class Parser {
         if (a == "a") st.args[0] = arg(in.at("arg"), names, nullptr, node_where(st));
         if (a == "dtype") st.args[1] = arg(in.at("arg"), names, nullptr, node_where(st));
       }
+      if (st.args[0].kind != Arg::Kind::Slot) throw OpError(node_where(st) + ": asserts the metadata of no tensor");
       return st;
     }
     auto op = c10::Dispatcher::singleton().findSchema({name.first, name.second});
@@ -303,6 +336,21 @@ class Parser {
                     "' is not one pipette runs (it runs cond, while_loop, wrap_with_set_grad_enabled and "
                     "wrap_with_autocast)");
     for (const json& in : inputs) st.args.push_back(arg(in.at("arg"), names, nullptr, node_where(st)));
+    // Where each takes its subgraphs, and how many arguments it needs at least.
+    std::vector<size_t> graphs;
+    size_t least = 0;
+    switch (st.kind) {
+      case Step::Kind::Cond: graphs = {1, 2}; least = 4; break;
+      case Step::Kind::WhileLoop: graphs = {0, 1}; least = 4; break;
+      case Step::Kind::GradEnabled: graphs = {1}; least = 2; break;
+      default: graphs = {4}; least = 5; break;  // Autocast
+    }
+    bool ok = st.args.size() >= least;
+    for (size_t g : graphs) ok = ok && st.args[g].kind == Arg::Kind::Graph;
+    if (st.kind == Step::Kind::WhileLoop)
+      for (size_t k : {2u, 3u}) ok = ok && st.args[k].kind == Arg::Kind::TensorList;
+    if (st.kind == Step::Kind::Autocast) ok = ok && st.args[0].constant.isString();
+    if (!ok) throw OpError(node_where(st) + ": its arguments are not laid out as torch.export writes " + op);
     return st;
   }
 
@@ -351,12 +399,12 @@ class Parser {
       out.kind = kind == "as_tensors" && !wants_optional_tensors ? Arg::Kind::TensorList : Arg::Kind::OptionalTensorList;
       for (const json& t : v) {
         if (kind == "as_tensors") out.slots.push_back(lookup(t.at("name")));
-        else out.slots.push_back(t.contains("as_tensor") ? lookup(t["as_tensor"]["name"]) : -1);
+        else out.slots.push_back(t.contains("as_tensor") ? lookup(t.at("as_tensor").at("name")) : -1);
       }
       return out;
     }
     if (kind == "as_optional_tensor") {
-      if (v.contains("as_tensor")) return slot_arg(lookup(v["as_tensor"]["name"]));
+      if (v.contains("as_tensor")) return slot_arg(lookup(v.at("as_tensor").at("name")));
       return out;
     }
     if (kind == "as_int") {
@@ -402,10 +450,10 @@ class Parser {
       return out;
     }
     if (kind == "as_sym_int" || kind == "as_sym_float" || kind == "as_sym_bool") {
-      if (v.contains("as_name")) return slot_arg(lookup(v["as_name"]));
-      if (v.contains("as_int")) out.constant = v["as_int"].get<int64_t>();
-      else if (v.contains("as_float")) out.constant = float_of(v["as_float"]);
-      else if (v.contains("as_bool")) out.constant = v["as_bool"].get<bool>();
+      if (v.contains("as_name")) return slot_arg(lookup(v.at("as_name")));
+      if (v.contains("as_int")) out.constant = v.at("as_int").get<int64_t>();
+      else if (v.contains("as_float")) out.constant = float_of(v.at("as_float"));
+      else if (v.contains("as_bool")) out.constant = v.at("as_bool").get<bool>();
       return out;
     }
     if (kind == "as_sym_ints" || kind == "as_sym_floats" || kind == "as_sym_bools") {
@@ -413,12 +461,12 @@ class Parser {
       out.scalar = kind == "as_sym_ints" ? 'i' : kind == "as_sym_floats" ? 'f' : 'b';
       for (const json& e : v) {
         if (e.contains("as_name")) {
-          out.slots.push_back(lookup(e["as_name"]));
+          out.slots.push_back(lookup(e.at("as_name")));
           out.items.emplace_back();
         } else {
           out.slots.push_back(-1);
-          if (e.contains("as_int")) out.items.emplace_back(e["as_int"].get<int64_t>());
-          else if (e.contains("as_float")) out.items.emplace_back(float_of(e["as_float"]));
+          if (e.contains("as_int")) out.items.emplace_back(e.at("as_int").get<int64_t>());
+          else if (e.contains("as_float")) out.items.emplace_back(float_of(e.at("as_float")));
           else out.items.emplace_back(e.at("as_bool").get<bool>());
         }
       }
@@ -618,8 +666,8 @@ InputSpec input_spec(const std::string& name, int slot, const json& meta, const 
   for (const json& s : meta.at("sizes")) {
     std::string sym;
     if (s.contains("as_int")) {
-      in.sizes.push_back(s["as_int"].get<int64_t>());
-      shape += (shape.empty() ? "" : ", ") + std::to_string(s["as_int"].get<int64_t>());
+      in.sizes.push_back(s.at("as_int").get<int64_t>());
+      shape += (shape.empty() ? "" : ", ") + std::to_string(s.at("as_int").get<int64_t>());
     } else {
       std::string expr = s.at("as_expr").at("expr_str").get<std::string>();
       // "Symbol('s77', positive=True, integer=True)" -> s77; an expression
@@ -669,7 +717,7 @@ void check_inputs_spec(const Program& p, const std::string& spec) {
   const json& args = node.at("children_spec").at(0);
   for (const json& c : args.at("children_spec"))
     if (!c.at("type").is_null())
-      throw OpError("'" + p.file + "': forward takes a " + c["type"].get<std::string>() +
+      throw OpError("'" + p.file + "': forward takes a " + c.at("type").get<std::string>() +
                     " of tensors; pipette passes tensors one by one: export a forward that takes each tensor "
                     "as its own argument");
   if (!node.at("children_spec").at(1).at("children_spec").empty())
@@ -736,25 +784,25 @@ std::shared_ptr<const Program> parse_program(const std::string& model_json, cons
     for (const json& spec : specs) {
       int slot = g.inputs[i++];
       if (spec.contains("parameter"))
-        p->state.push_back({StateTensor::Kind::Parameter, spec["parameter"]["parameter_name"], slot});
+        p->state.push_back({StateTensor::Kind::Parameter, spec.at("parameter").at("parameter_name"), slot});
       else if (spec.contains("buffer"))
-        p->state.push_back({StateTensor::Kind::Buffer, spec["buffer"]["buffer_name"], slot,
-                            spec["buffer"].value("persistent", true)});
+        p->state.push_back({StateTensor::Kind::Buffer, spec.at("buffer").at("buffer_name"), slot,
+                            spec.at("buffer").value("persistent", true)});
       else if (spec.contains("tensor_constant"))
-        p->state.push_back({StateTensor::Kind::Constant, spec["tensor_constant"]["tensor_constant_name"], slot, false});
+        p->state.push_back({StateTensor::Kind::Constant, spec.at("tensor_constant").at("tensor_constant_name"), slot, false});
       else if (spec.contains("user_input")) {
-        const json& a = spec["user_input"]["arg"];
+        const json& a = spec.at("user_input").at("arg");
         if (!a.contains("as_tensor"))
-          throw OpError("'" + file + "': forward takes a " + a.begin().key().substr(3) +
+          throw OpError("'" + file + "': forward takes a " + kind_name(a) +
                         " input; pipette passes tensors only: export a forward that takes tensors");
-        std::string name = a["as_tensor"]["name"];
+        std::string name = a.at("as_tensor").at("name");
         p->inputs.push_back(input_spec(name, slot, gm.at("graph").at("tensor_values").at(name), "'" + file + "'"));
       } else if (spec.contains("constant_input"))
         throw OpError("'" + file + "': forward takes a constant input '" +
-                      spec["constant_input"].value("name", std::string()) +
+                      spec.at("constant_input").value("name", std::string()) +
                       "' (a non-tensor argument fixed at export); export a forward that takes tensors only");
       else
-        throw OpError("'" + file + "': an input of kind " + spec.begin().key() +
+        throw OpError("'" + file + "': an input of kind " + kind_name(spec) +
                       " (custom objects and effect tokens are not something pipette runs)");
     }
     if (!p->inputs.empty()) {
@@ -763,42 +811,45 @@ std::shared_ptr<const Program> parse_program(const std::string& model_json, cons
     }
     // Outputs: the user's, and write-backs of buffers, parameters and inputs.
     const json& outs = sig.at("output_specs");
+    if (outs.size() != g.outputs.size())
+      throw OpError("'" + file + "': the signature lists " + std::to_string(outs.size()) + " outputs, the graph " +
+                    std::to_string(g.outputs.size()));
     std::map<std::string, int> state_index, input_index;
     for (size_t k = 0; k < p->state.size(); ++k) state_index[p->state[k].name] = static_cast<int>(k);
     for (size_t k = 0; k < p->inputs.size(); ++k) input_index[p->inputs[k].name] = static_cast<int>(k);
     for (size_t k = 0; k < outs.size(); ++k) {
       const json& o = outs[k];
       if (o.contains("user_output")) {
-        if (!o["user_output"]["arg"].contains("as_tensor"))
-          throw OpError("'" + file + "': forward returns a " + o["user_output"]["arg"].begin().key().substr(3) +
+        if (!o.at("user_output").at("arg").contains("as_tensor"))
+          throw OpError("'" + file + "': forward returns a " + kind_name(o.at("user_output").at("arg")) +
                         " output; pipette reads tensors: return tensors only");
         p->outputs.user.push_back(static_cast<int>(k));
       } else if (o.contains("buffer_mutation"))
-        p->outputs.mutations.emplace_back(static_cast<int>(k), state_index.at(o["buffer_mutation"]["buffer_name"]));
+        p->outputs.mutations.emplace_back(static_cast<int>(k), state_index.at(o.at("buffer_mutation").at("buffer_name")));
       else if (o.contains("parameter_mutation"))
         p->outputs.mutations.emplace_back(static_cast<int>(k),
-                                          state_index.at(o["parameter_mutation"]["parameter_name"]));
+                                          state_index.at(o.at("parameter_mutation").at("parameter_name")));
       else if (o.contains("user_input_mutation"))
         p->outputs.mutations.emplace_back(static_cast<int>(k),
-                                          ~input_index.at(o["user_input_mutation"]["user_input_name"]));
+                                          ~input_index.at(o.at("user_input_mutation").at("user_input_name")));
       else
-        throw OpError("'" + file + "': an output of kind " + o.begin().key() +
+        throw OpError("'" + file + "': an output of kind " + kind_name(o) +
                       " (a joint forward-backward graph); pipette runs forward programs and takes gradients itself");
     }
     const json ranges = doc.value("range_constraints", json::object());
     for (auto& [sym, r] : ranges.items()) {
       Range range;
-      if (r.contains("min_val") && !r["min_val"].is_null()) range.min = r["min_val"].get<int64_t>();
-      if (r.contains("max_val") && !r["max_val"].is_null()) range.max = r["max_val"].get<int64_t>();
+      if (r.contains("min_val") && !r.at("min_val").is_null()) range.min = r.at("min_val").get<int64_t>();
+      if (r.contains("max_val") && !r.at("max_val").is_null()) range.max = r.at("max_val").get<int64_t>();
       p->ranges[sym] = range;
     }
     const json& calls = gm.at("module_call_graph");
     if (!calls.empty() && !calls[0].at("signature").is_null()) {
-      const json& root = calls[0]["signature"];
+      const json& root = calls[0].at("signature");
       check_inputs_spec(*p, root.at("in_spec").get<std::string>());
       output_structure(*p, root.at("out_spec").get<std::string>());
-      if (root.contains("forward_arg_names") && root["forward_arg_names"].is_array())
-        p->forward_arg_names = root["forward_arg_names"].get<std::vector<std::string>>();
+      if (root.contains("forward_arg_names") && root.at("forward_arg_names").is_array())
+        p->forward_arg_names = root.at("forward_arg_names").get<std::vector<std::string>>();
     } else if (p->outputs.user.size() != 1) {
       p->outputs.kind = Outputs::Kind::Tuple;
     }
@@ -810,6 +861,13 @@ std::shared_ptr<const Program> parse_program(const std::string& model_json, cons
   } catch (const json::exception& e) {
     throw OpError("'" + file + "': its models/model.json does not have the layout of export schema " +
                   std::to_string(kSchemaMajor) + " (" + e.what() + ")");
+  } catch (const OpError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // A name the signature gives and the graph lacks, a device string
+    // LibTorch rejects: a damaged file, said so.
+    throw OpError("'" + file + "': its program is damaged or not one pipette reads (" +
+                  excerpt(e.what(), 200) + ")");
   }
   return p;
 }

@@ -154,10 +154,11 @@ struct Program {
 std::shared_ptr<const Program> parse_program(const std::string& model_json, const std::string& file);
 
 // Runs the program: `state` as Program::state lists, then the user inputs.
-// With `hooked`, Site steps consult the thread's active HookPlan. Returns the
-// user outputs, flat.
+// With `hooked`, Site steps consult the thread's active HookPlan, naming
+// sites `prefix.path` (the program's path in an enclosing model; "" at the
+// top). Returns the user outputs, flat.
 std::vector<at::Tensor> run_program(const Program& p, const std::vector<at::Tensor>& state,
-                                    const std::vector<at::Tensor>& inputs, bool hooked);
+                                    const std::vector<at::Tensor>& inputs, bool hooked, const std::string& prefix);
 
 // "node 'linear_1' (torch.ops.aten.linear.default) at File "net.py", line 8,
 // in forward: return self.fc2(h)": a step as messages name it, with the

@@ -25,7 +25,9 @@ int64_t integer(const c10::IValue& v) {
   if (v.isInt()) return v.toInt();
   if (v.isBool()) return v.toBool() ? 1 : 0;
   if (v.isTensor()) return v.toTensor().item<int64_t>();
-  return static_cast<int64_t>(number(v));
+  double x = number(v);
+  if (!std::isfinite(x)) throw OpError("cannot convert " + std::to_string(x) + " to an integer");
+  return static_cast<int64_t>(x);
 }
 bool truth(const c10::IValue& v) {
   if (v.isBool()) return v.toBool();
@@ -33,40 +35,100 @@ bool truth(const c10::IValue& v) {
   return number(v) != 0.0;
 }
 
+[[noreturn]] void overflow(const char* op) {
+  throw OpError(std::string("integer overflow in a size computation (") + op + ")");
+}
+int64_t add_int(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) overflow("+");
+  return r;
+}
+int64_t sub_int(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) overflow("-");
+  return r;
+}
+int64_t mul_int(int64_t a, int64_t b) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) overflow("*");
+  return r;
+}
+
+// A finite double as an int, as Python's int() (it raises on inf and nan).
+int64_t to_int(double x) {
+  if (!std::isfinite(x) || x >= 9.2e18 || x <= -9.2e18)
+    throw OpError("cannot convert " + std::to_string(x) + " to an integer");
+  return static_cast<int64_t>(x);
+}
+
+// Python's float // and % (CPython's float_divmod: fmod, then the sign of the divisor).
+std::pair<double, double> float_divmod(double x, double y) {
+  if (y == 0) throw OpError("float division by zero");
+  double mod = std::fmod(x, y), div = (x - mod) / y;
+  if (mod != 0) {
+    if ((y < 0) != (mod < 0)) {
+      mod += y;
+      div -= 1.0;
+    }
+  } else {
+    mod = std::copysign(0.0, y);
+  }
+  double floordiv;
+  if (div != 0) {
+    floordiv = std::floor(div);
+    if (div - floordiv > 0.5) floordiv += 1.0;
+  } else {
+    floordiv = std::copysign(0.0, x / y);
+  }
+  return {floordiv, mod};
+}
+
 // Python's semantics for the arithmetic torch.export records on sizes.
 c10::IValue scalar_op(const std::string& t, const std::vector<c10::IValue>& a) {
-  auto op = t.substr(t.find('.') + 1);
+  std::string op = t.substr(t.rfind('.') + 1);
+  if (op == "_sym_sqrt") op = "sym_sqrt";
   auto both_int = [&] { return a.size() == 2 && is_integral(a[0]) && is_integral(a[1]); };
-  if (op == "add") return both_int() ? c10::IValue(integer(a[0]) + integer(a[1])) : c10::IValue(number(a[0]) + number(a[1]));
-  if (op == "sub") return both_int() ? c10::IValue(integer(a[0]) - integer(a[1])) : c10::IValue(number(a[0]) - number(a[1]));
-  if (op == "mul") return both_int() ? c10::IValue(integer(a[0]) * integer(a[1])) : c10::IValue(number(a[0]) * number(a[1]));
-  if (op == "truediv") return number(a[0]) / number(a[1]);
-  if (op == "floordiv") {
-    if (!both_int()) return std::floor(number(a[0]) / number(a[1]));
-    int64_t x = integer(a[0]), y = integer(a[1]);
-    if (y == 0) throw OpError("integer division by zero");
-    int64_t q = x / y;
-    return (x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q;
+  if (op == "add") return both_int() ? c10::IValue(add_int(integer(a[0]), integer(a[1])))
+                                     : c10::IValue(number(a[0]) + number(a[1]));
+  if (op == "sub") return both_int() ? c10::IValue(sub_int(integer(a[0]), integer(a[1])))
+                                     : c10::IValue(number(a[0]) - number(a[1]));
+  if (op == "mul") return both_int() ? c10::IValue(mul_int(integer(a[0]), integer(a[1])))
+                                     : c10::IValue(number(a[0]) * number(a[1]));
+  if (op == "truediv") {
+    if (number(a[1]) == 0) throw OpError("division by zero in a size computation");
+    return number(a[0]) / number(a[1]);
   }
-  if (op == "mod") {
+  if (op == "floordiv" || op == "mod") {
     if (!both_int()) {
-      double x = number(a[0]), y = number(a[1]);
-      return x - y * std::floor(x / y);
+      auto [q, m] = float_divmod(number(a[0]), number(a[1]));
+      return op == "floordiv" ? q : m;
     }
     int64_t x = integer(a[0]), y = integer(a[1]);
-    if (y == 0) throw OpError("integer modulo by zero");
-    int64_t r = x % y;
-    return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+    if (y == 0) throw OpError("integer division by zero in a size computation");
+    if (y == -1) return op == "floordiv" ? c10::IValue(sub_int(0, x))
+                                         : c10::IValue(int64_t{0});
+    int64_t q = x / y, m = x % y;
+    if (m != 0 && ((m < 0) != (y < 0))) {
+      --q;
+      m += y;
+    }
+    return op == "floordiv" ? q : m;
   }
   if (op == "pow") {
     if (both_int() && integer(a[1]) >= 0) {
-      int64_t r = 1, b = integer(a[0]);
-      for (int64_t i = 0; i < integer(a[1]); ++i) r *= b;
-      return r;
+      // By squaring, checked: an exponent of 2**62 is 62 steps, not 2**62.
+      int64_t base = integer(a[0]), e = integer(a[1]), acc = 1;
+      while (e > 0) {
+        if (e & 1) acc = mul_int(acc, base);
+        e >>= 1;
+        if (e) base = mul_int(base, base);
+      }
+      return acc;
     }
     return std::pow(number(a[0]), number(a[1]));
   }
-  if (op == "neg") return is_integral(a[0]) ? c10::IValue(-integer(a[0])) : c10::IValue(-number(a[0]));
+  if (op == "neg") return is_integral(a[0]) ? c10::IValue(sub_int(0, integer(a[0])))
+                                            : c10::IValue(-number(a[0]));
   if (op == "pos") return a[0];
   if (op == "eq") return number(a[0]) == number(a[1]);
   if (op == "ne") return number(a[0]) != number(a[1]);
@@ -79,9 +141,9 @@ c10::IValue scalar_op(const std::string& t, const std::vector<c10::IValue>& a) {
   if (op == "or_") return both_int() && !(a[0].isBool() && a[1].isBool()) ? c10::IValue(integer(a[0]) | integer(a[1]))
                                                                           : c10::IValue(truth(a[0]) || truth(a[1]));
   if (op == "sym_not") return !truth(a[0]);
-  if (op == "sym_int" || op == "trunc") return static_cast<int64_t>(std::trunc(number(a[0])));
-  if (op == "ceil") return static_cast<int64_t>(std::ceil(number(a[0])));
-  if (op == "floor") return static_cast<int64_t>(std::floor(number(a[0])));
+  if (op == "sym_int" || op == "trunc") return is_integral(a[0]) ? integer(a[0]) : to_int(std::trunc(number(a[0])));
+  if (op == "ceil") return is_integral(a[0]) ? integer(a[0]) : to_int(std::ceil(number(a[0])));
+  if (op == "floor") return is_integral(a[0]) ? integer(a[0]) : to_int(std::floor(number(a[0])));
   if (op == "sym_float") return number(a[0]);
   if (op == "sym_sqrt") return std::sqrt(number(a[0]));
   if (op == "sym_max") return both_int() ? c10::IValue(std::max(integer(a[0]), integer(a[1])))
@@ -149,8 +211,8 @@ std::string where(const Step& s) { return node_where(s); }
 
 class Runner {
  public:
-  Runner(const Program& p, bool hooked, c10::Device device)
-      : p_(p), plan_(hooked ? active_hook_plan() : nullptr), device_(device),
+  Runner(const Program& p, bool hooked, const std::string& prefix, c10::Device device)
+      : p_(p), plan_(hooked ? active_hook_plan() : nullptr), prefix_(prefix), device_(device),
         move_(device != p.export_device) {}
 
   std::vector<c10::IValue> run(int gi, std::vector<c10::IValue> inputs) {
@@ -339,7 +401,11 @@ class Runner {
       }
       case Step::Kind::Site: {
         c10::IValue x = value(s.args.at(0), v);
-        if (plan_ && x.isTensor()) x = plan_->visit(s.site, x.toTensor());
+        if (plan_ && x.isTensor()) {
+          // A program nested in another model sees its sites by the outer path.
+          if (prefix_.empty()) x = plan_->visit(s.site, x.toTensor());
+          else x = plan_->visit(HookSite{s.site.path.empty() ? prefix_ : prefix_ + "." + s.site.path, s.site.input}, x.toTensor());
+        }
         assign(s, v, {std::move(x)});
         return;
       }
@@ -348,6 +414,7 @@ class Runner {
 
   const Program& p_;
   HookPlan* plan_;
+  std::string prefix_;
   c10::Device device_;
   bool move_;
 };
@@ -399,15 +466,20 @@ void check_inputs(const Program& p, const std::vector<at::Tensor>& inputs) {
 }  // namespace
 
 std::vector<at::Tensor> run_program(const Program& p, const std::vector<at::Tensor>& state,
-                                    const std::vector<at::Tensor>& inputs, bool hooked) {
+                                    const std::vector<at::Tensor>& inputs, bool hooked, const std::string& prefix) {
   check_inputs(p, inputs);
   if (state.size() != p.state.size())
     throw OpError(fmt::format("the model '{}' holds {} tensors, its program reads {}", p.file, state.size(), p.state.size()));
-  std::vector<c10::IValue> in;
-  for (const at::Tensor& t : state) in.emplace_back(t);
-  for (const at::Tensor& t : inputs) in.emplace_back(t);
+  // In the graph's order of inputs, by the slot each was given: the
+  // signature may interleave user inputs with lifted constants.
+  const Graph& g = p.graphs[0];
+  std::vector<c10::IValue> in(g.inputs.size());
+  std::map<int, size_t> position;
+  for (size_t k = 0; k < g.inputs.size(); ++k) position[g.inputs[k]] = k;
+  for (size_t k = 0; k < state.size(); ++k) in.at(position.at(p.state[k].slot)) = state[k];
+  for (size_t k = 0; k < inputs.size(); ++k) in.at(position.at(p.inputs[k].slot)) = inputs[k];
   c10::Device device = inputs.empty() ? (state.empty() ? p.export_device : state[0].device()) : inputs[0].device();
-  std::vector<c10::IValue> out = Runner(p, hooked, device).run(0, std::move(in));
+  std::vector<c10::IValue> out = Runner(p, hooked, prefix, device).run(0, std::move(in));
   // Write-backs the graph returns (functional buffer updates), as
   // ExportedProgram.module() applies them.
   {

@@ -117,6 +117,9 @@ bad "a Triton kernel" bad_triton.pt2 "a Triton kernel, which pipette cannot run"
 bad "an unknown higher-order op" bad_map.pt2 "the higher-order op 'map_impl' is not one pipette runs"
 bad "a pickled tensor subclass" bad_subclass.pt2 "its tensor 'fc1.weight' is a pickled tensor subclass"
 bad "a weight larger than its payload" bad_oversized.pt2 "the tensor 'fc1.weight' does not fit its payload weight_0"
+bad "a payload cut short" bad_truncated.pt2 "holds 381 bytes, not a whole number of Float elements; the archive is damaged"
+bad "a cond without its branch" bad_cond.pt2 "its arguments are not laid out as torch.export writes cond" cond/in0.pt
+bad "a signature that miscounts the outputs" bad_outputs.pt2 "the signature lists 3 outputs, the graph 1"
 bad "a newer export schema" bad_version.pt2 "in export schema 9.0; pipette reads schema 8.0 to 8.17"
 bad "keyword arguments" bad_kwargs.pt2 "the program was exported with keyword arguments"
 bad "exported in training mode" bad_training.pt2 \

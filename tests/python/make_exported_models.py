@@ -242,6 +242,18 @@ case("cond_neg", cond, [-torch.rand(4, 4) - 0.1], export=False, file="cond")
 # num_batches_tracked, an in-place add_) update in the module's buffers.
 case("bn_train", nn.Sequential(nn.BatchNorm1d(4), nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 2)),
      [torch.randn(8, 4)], train=True)
+class SizeArithmetic(nn.Module):
+    """Python's // and % on a symbolic size: -7 // 2 is -4 and -7 % 3 is 2, not C's -3 and -1."""
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        n = x.shape[0]
+        return self.fc(x) * (-n // 2) + (-n % 3) + n / 2
+
+
+case("sizes", SizeArithmetic(), [torch.randn(7, 3)])
 ho = HigherOrder()
 case("hops", ho, [torch.randn(3, 4)], dynamic=({},), eager=lambda x: eager_higher_order(ho, x))
 
@@ -371,7 +383,25 @@ def oversized(name, data):
     return data
 
 
+def truncated(name, data):
+    return data[:-3] if name == "data/weights/weight_0" else data
+
+
+def cond_without_graph(d):
+    for n in d["graph_module"]["graph"]["nodes"]:
+        if n["target"] == "torch.ops.higher_order.cond":
+            n["inputs"][1]["arg"] = {"as_int": 0}
+
+
+def outputs_miscounted(d):
+    specs = d["graph_module"]["signature"]["output_specs"]
+    specs.extend([specs[0], specs[0]])
+
+
 doctored("mlp.pt2", "bad_oversized.pt2", oversized)
+doctored("mlp.pt2", "bad_truncated.pt2", truncated)
+doctored("cond.pt2", "bad_cond.pt2", model_json(cond_without_graph))
+doctored("mlp.pt2", "bad_outputs.pt2", model_json(outputs_miscounted))
 doctored("mlp.pt2", "bad_version.pt2", model_json(newer))
 doctored("mlp.pt2", "bad_triton.pt2", model_json(triton))
 doctored("mlp.pt2", "bad_subclass.pt2", pickled)
