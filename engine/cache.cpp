@@ -187,6 +187,10 @@ void Cache::prepare() const {
       throw CacheError("the cache '" + dir_.string() + "' is not a directory");
     for (auto& e : fs::directory_iterator(dir_, ec)) {
       std::string name = e.path().filename().string();
+      // Another pipette making the same fresh cache at this moment: its tag
+      // (written by rename) or the temporary file it renames from.
+      if (name == kTagFile && tagged_by_pipette(dir_)) continue;
+      if (name.rfind(std::string(kTagFile) + ".tmp", 0) == 0) continue;
       if (name == kTagFile) {
         throw CacheError("'" + dir_.string() + "' has a CACHEDIR.TAG that pipette did not write: another tool's "
                          "cache; give pipette a directory of its own (--cache DIR)");
