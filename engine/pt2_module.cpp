@@ -44,6 +44,7 @@ c10::intrusive_ptr<ProgramHolder> holder_for(const std::string& file, const std:
   size_t key = std::hash<std::string>{}(text);
   {
     std::lock_guard<std::mutex> guard(lock);
+    for (auto e = parsed.begin(); e != parsed.end();) e = e->second.second.expired() ? parsed.erase(e) : std::next(e);
     auto it = parsed.find(key);
     if (it != parsed.end()) {
       auto t = it->second.first.lock();
