@@ -5,6 +5,7 @@ namespace pipette::stdlib {
 void register_all(OpLibrary& lib) {
   register_core(lib);
   register_tensor(lib);
+  register_tensor_shape(lib);
   register_data(lib);
   register_data_files(lib);
   register_data_text(lib);

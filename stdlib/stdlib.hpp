@@ -10,6 +10,7 @@ void register_all(OpLibrary& lib);
 // One function per namespace, each in its own file.
 void register_core(OpLibrary& lib);    // save
 void register_tensor(OpLibrary& lib);  // tensor.*
+void register_tensor_shape(OpLibrary& lib);  // tensor.* that reshape, select, join and rescale
 void register_data(OpLibrary& lib);    // data.* over Fashion-MNIST and tensors
 void register_data_files(OpLibrary& lib);  // data.* over image folders, CSV; data.normalize
 void register_data_text(OpLibrary& lib);   // data.captioned, data.tokenize, data.captions

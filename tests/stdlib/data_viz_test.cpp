@@ -223,5 +223,64 @@ TEST_F(Stdlib, AccuracyOfAClassifierWithLabelsPerGroup) {
             std::string::npos);
 }
 
+// The shape and selection ops on a tensor whose entries are their positions,
+// every answer written out by hand.
+TEST_F(Stdlib, ShapeAndSelectionOpsByHand) {
+  save(at::arange(12, at::kFloat).view({3, 4}), "x.pt");
+  save(at::tensor({0.0f, std::log(3.0f)}), "logits.pt");
+  save(at::tensor({3.0f, 4.0f, -6.0f, 8.0f}).view({2, 2}), "v.pt");
+  auto e = run("let x = tensor.load(\"x.pt\")\n"
+               "report \"reshaped\" = tensor.reshape(x, [-1, 6])\n"
+               "report \"sliced\" = tensor.slice(x, dim=1, start=-3, step=2)\n"
+               "report \"rows\" = tensor.index(x, [2, -3])\n"
+               "let top = tensor.topk(x, 2, dim=1)\n"
+               "report \"top\" = field(top, \"values\")\n"
+               "report \"where\" = field(top, \"indices\")\n"
+               "report \"bottom\" = field(tensor.topk(x, 1, dim=0, largest=false), \"values\")\n"
+               "report \"joined\" = tensor.cat([x, x], dim=-1)\n"
+               "report \"stacked\" = tensor.stack([x, x], dim=1)\n"
+               "report \"clamped\" = tensor.clamp(x, min=2, max=9)\n"
+               "report \"soft\" = tensor.softmax(tensor.load(\"logits.pt\"))\n"
+               "report \"unit\" = tensor.normalize(tensor.load(\"v.pt\"), dim=1)\n"
+               "report \"l1\" = tensor.normalize(tensor.load(\"v.pt\"), p=1, dim=0)\n"
+               "report \"magnitude\" = tensor.abs(tensor.load(\"v.pt\"))\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(report(e, "reshaped").equal(at::arange(12, at::kFloat).view({2, 6})));
+  EXPECT_TRUE(report(e, "sliced").equal(at::tensor({1.f, 3.f, 5.f, 7.f, 9.f, 11.f}).view({3, 2})));
+  EXPECT_TRUE(report(e, "rows").equal(at::tensor({8.f, 9.f, 10.f, 11.f, 0.f, 1.f, 2.f, 3.f}).view({2, 4})));
+  EXPECT_TRUE(report(e, "top").equal(at::tensor({3.f, 2.f, 7.f, 6.f, 11.f, 10.f}).view({3, 2})));
+  EXPECT_TRUE(report(e, "where").equal(at::tensor({3, 2, 3, 2, 3, 2}, at::kLong).view({3, 2})));
+  EXPECT_TRUE(report(e, "bottom").equal(at::tensor({0.f, 1.f, 2.f, 3.f}).view({1, 4})));
+  EXPECT_EQ(report(e, "joined").sizes(), (std::vector<int64_t>{3, 8}));
+  EXPECT_FLOAT_EQ(report(e, "joined")[2][7].item<float>(), 11.f);
+  EXPECT_EQ(report(e, "stacked").sizes(), (std::vector<int64_t>{3, 2, 4}));
+  EXPECT_FLOAT_EQ(report(e, "stacked")[1][1][2].item<float>(), 6.f);
+  EXPECT_FLOAT_EQ(report(e, "clamped")[0][0].item<float>(), 2.f);
+  EXPECT_FLOAT_EQ(report(e, "clamped")[1][1].item<float>(), 5.f);
+  EXPECT_FLOAT_EQ(report(e, "clamped")[2][3].item<float>(), 9.f);
+  EXPECT_TRUE(report(e, "soft").allclose(at::tensor({0.25f, 0.75f})));
+  EXPECT_TRUE(report(e, "unit").allclose(at::tensor({0.6f, 0.8f, -0.6f, 0.8f}).view({2, 2})));
+  EXPECT_TRUE(report(e, "l1").allclose(at::tensor({3.f / 9, 4.f / 12, -6.f / 9, 8.f / 12}).view({2, 2})));
+  EXPECT_TRUE(report(e, "magnitude").equal(at::tensor({3.f, 4.f, 6.f, 8.f}).view({2, 2})));
+}
+
+// Their bad input: errors in the sizes the user gave.
+TEST_F(Stdlib, ShapeAndSelectionOpsNameTheSizes) {
+  save(at::zeros({3, 4}), "x.pt");
+  auto has = [&](const std::string& line, const std::string& want) {
+    std::string error = run_errors("let x = tensor.load(\"x.pt\")\nreport \"y\" = " + line + "\n");
+    EXPECT_NE(error.find(want), std::string::npos) << line << ": " << error;
+  };
+  has("tensor.reshape(x, [5, -1])", "cannot reshape [3, 4] (12 elements) to [5, -1]");
+  has("tensor.reshape(x, [-1, -1])", "only one size may be -1");
+  has("tensor.index(x, [3])", "index 3 is outside dimension 0 of a tensor of shape [3, 4] (3 entries)");
+  has("tensor.slice(x, dim=2)", "dim=2 is outside a tensor of shape [3, 4] (dims -2..1)");
+  has("tensor.cat([x, tensor.random([3, 5])])", "tensor 1 is [3, 5], tensor 0 is [3, 4]: only dim 0 may differ");
+  has("tensor.stack([x, tensor.random([4, 3])])", "stacking needs one shape");
+  has("field(tensor.topk(x, 5), \"values\")", "k=5 is not between 1 and 4, the size of dim 1 of [3, 4]");
+  has("tensor.clamp(x, min=2, max=1)", "min=2 is above max=1");
+  has("tensor.clamp(x)", "tensor.clamp needs min=, max= or both");
+}
+
 }  // namespace
 }  // namespace pipette
