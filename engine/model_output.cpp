@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "engine/identifier.hpp"
 #include "engine/hook_points.hpp"
 #include "engine/op_impl.hpp"
 
@@ -66,13 +67,6 @@ void check_single_output(const torch::jit::Module& m, const std::string& file) {
 }
 
 namespace {
-
-bool is_identifier(const std::string& s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  return true;
-}
 
 // The extra arguments as attributes of the wrapper (tensors as buffers, so
 // that they move with the model), and the text that passes them to forward:

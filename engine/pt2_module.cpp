@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 
+#include "engine/identifier.hpp"
 #include "engine/op_impl.hpp"
 #include "engine/pt2_program.hpp"
 
@@ -77,13 +78,6 @@ constexpr const char* kProgramAttr = "pt2_program";
 constexpr const char* kHookedAttr = "pt2_hooked";
 constexpr const char* kPrefixAttr = "pt2_site_prefix";
 constexpr const char* kOutputsLocal = "pt2_outputs";
-
-bool is_identifier(const std::string& s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  return true;
-}
 
 std::string record(caffe2::serialize::PyTorchStreamReader& r, const std::string& name) {
   auto [data, size] = r.getRecord(name);

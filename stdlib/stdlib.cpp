@@ -16,6 +16,7 @@ void register_all(OpLibrary& lib) {
   register_lm(lib);
   register_attr(lib);
   register_metric(lib);
+  register_attack(lib);
   register_viz(lib);
   register_viz_figures(lib);
 }

@@ -22,6 +22,7 @@ void register_diffusion_text(OpLibrary& lib);  // diffusion.train_text, diffusio
 void register_lm(OpLibrary& lib);     // train.lm, lm.*
 void register_attr(OpLibrary& lib);    // attr.*
 void register_metric(OpLibrary& lib);  // metric.*
+void register_attack(OpLibrary& lib);  // attack.*
 void register_viz(OpLibrary& lib);     // viz.heatmap
 void register_viz_figures(OpLibrary& lib);  // viz.grid, viz.curve
 

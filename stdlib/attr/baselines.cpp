@@ -21,12 +21,8 @@ OpSignature& baseline_params(OpSignature& s) {
              "value is another draw");
 }
 
-namespace {
-
-// Separable Gaussian blur of images [N, C, H, W] (or [N, H, W]), edges
-// replicated so that borders keep their brightness.
-at::Tensor blurred(const at::Tensor& x, double sigma) {
-  if (x.dim() != 3 && x.dim() != 4) throw OpError("baselines=\"blur\" needs images [N, C, H, W]; inputs are " + describe(Value(x)));
+at::Tensor gaussian_blur(const at::Tensor& x, double sigma, const std::string& who) {
+  if (x.dim() != 3 && x.dim() != 4) throw OpError(who + " needs images [N, C, H, W]; inputs are " + describe(Value(x)));
   at::Tensor img = x.dim() == 3 ? x.unsqueeze(1) : x;
   int64_t radius = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * sigma)));
   at::Tensor r = at::arange(-radius, radius + 1, x.options());
@@ -44,15 +40,13 @@ at::Tensor blurred(const at::Tensor& x, double sigma) {
   return x.dim() == 3 ? out.squeeze(1) : out;
 }
 
-}  // namespace
-
 at::Tensor baselines_of(const OpArgs& a, const at::Tensor& x, OpContext& ctx) {
   const Value& b = a["baselines"];
   if (b.isDouble() || b.isInt()) return at::full_like(x, b.isInt() ? static_cast<double>(b.toInt()) : b.toDouble());
   if (b.isString()) {
     const std::string& kind = b.toStringRef();
     if (kind == "zero") return at::zeros_like(x);
-    if (kind == "blur") return blurred(x, a.float_("blur_sigma"));
+    if (kind == "blur") return gaussian_blur(x, a.float_("blur_sigma"), "baselines=\"blur\"");
     if (kind == "uniform") {
       // Not the node's seed: every op that draws "uniform" baselines for the
       // same inputs gets the same ones.

@@ -17,6 +17,7 @@ class Captum : public Stdlib {
     if (!fs::exists(fixtures / "captum_cases.pt"))
       GTEST_SKIP() << "no Captum cases in " << fixtures << " (bash scripts/torch2.sh installs Captum; ctest makes them)";
     fs::copy_file(fixtures / "captum_model.pt", dir_ / "net.pt");
+    if (fs::exists(fixtures / "captum_prob_model.pt")) fs::copy_file(fixtures / "captum_prob_model.pt", dir_ / "prob.pt");
     Value cases = read_pt_file(fixtures / "captum_cases.pt");
     ASSERT_TRUE(cases.isGenericDict());
     for (const auto& item : cases.toGenericDict()) {
@@ -28,6 +29,9 @@ class Captum : public Stdlib {
   void expect_agreement(const std::string& call, const std::string& case_name) {
     auto e = run("let net = model.load(\"net.pt\")\nlet x = tensor.load(\"inputs.pt\")\n"
                  "let t = tensor.load(\"target.pt\")\nreport \"a\" = " + call + "\n");
+    check(e, call, case_name);
+  }
+  void check(const Execution& e, const std::string& call, const std::string& case_name) {
     ASSERT_TRUE(e.ok()) << call;
     at::Tensor got = report(e, "a"), want = expected_.at(case_name);
     ASSERT_EQ(got.sizes(), want.sizes()) << case_name;
@@ -60,6 +64,26 @@ TEST_F(Captum, PerturbationMethodsAgree) {
 TEST_F(Captum, LayerMethodsAgree) {
   expect_agreement("attr.grad_cam(net, x, target=t, relu=false, interpolate=\"none\")", "grad_cam");
   expect_agreement("attr.layer_integrated_gradients(net, x, target=t, steps=16)", "layer_ig");
+}
+
+// captum.robust's FGSM and PGD on the same net (Captum leaves elements whose
+// gradient is under 1e-6 in place: zero_threshold says the same here).
+TEST_F(Captum, AttacksAgree) {
+  const std::string common = ", lower=0, upper=1, zero_threshold=1e-6)";
+  expect_agreement("attack.fgsm(net, x, target=t, eps=0.05" + common, "fgsm");
+  expect_agreement("attack.fgsm(net, x, target=tensor.load(\"other.pt\"), targeted=true, eps=0.05" + common,
+                   "fgsm_targeted");
+  expect_agreement("attack.pgd(net, x, target=t, radius=0.1, step=0.02, steps=7" + common, "pgd_linf");
+  expect_agreement("attack.pgd(net, x, target=tensor.load(\"other.pt\"), targeted=true, radius=0.1, step=0.02, "
+                   "steps=7" + common,
+                   "pgd_linf_targeted");
+  expect_agreement("attack.pgd(net, x, target=t, radius=0.5, step=0.05, steps=7, norm=\"l2\", l2_step=\"sign\"" + common,
+                   "pgd_l2_sign");
+  // Captum's default loss, -log of the output, on the same net with a softmax.
+  auto e = run("let net = model.load(\"prob.pt\")\nlet x = tensor.load(\"inputs.pt\")\n"
+               "let t = tensor.load(\"target.pt\")\nreport \"a\" = attack.fgsm(net, x, target=t, eps=0.05, "
+               "loss=\"log_prob\"" + common + "\n");
+  check(e, "fgsm log_prob", "fgsm_log_prob");
 }
 
 }  // namespace

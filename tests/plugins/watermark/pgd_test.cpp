@@ -53,11 +53,11 @@ TEST_F(WatermarkPgd, EndsAtTheCornerOfTheEpsBallOnALinearModel) {
 
 TEST_F(WatermarkPgd, BadTargetsAndModelsAreErrors) {
   EXPECT_NE(run_errors("report \"a\" = watermark.pgd(model.load(\"linear.pt\"), tensor.load(\"x.pt\"), 2)\n")
-                .find("target class 2 but the model has 2 classes"),
+                .find("target 2, but the model has 2 outputs"),
             std::string::npos);
   EXPECT_NE(run_errors("report \"a\" = watermark.pgd(model.load(\"linear.pt\"), tensor.load(\"x.pt\"), "
                        "tensor.load(\"x.pt\"))\n")
-                .find("target has 3840 classes for 5 images"),
+                .find("'target' has 3840 entries for 5 inputs"),
             std::string::npos);
 }
 
