@@ -68,6 +68,14 @@ ClassifierVerdict classifier_verdict(const at::Tensor& probabilities, const at::
   return {pick_targets(probabilities, labels).reshape({-1}), predictions, predictions.eq(labels.to(predictions.device()))};
 }
 
+bool rows_are_probabilities(const at::Tensor& outputs) {
+  // Rounding of the model's own dtype: a float16 softmax sums to 1 within ~1e-3.
+  double eps = outputs.is_floating_point() ? static_cast<double>(c10::elementSize(outputs.scalar_type())) <= 2 ? 1e-2 : 1e-4 : 0;
+  at::Tensor out = outputs.detach().to(at::kDouble);
+  return out.dim() == 2 && out.size(1) > 1 && out.size(0) > 0 && out.min().item<double>() >= -eps &&
+         (out.sum(1) - 1).abs().max().item<double>() <= eps;
+}
+
 at::Tensor pick_targets(const at::Tensor& outputs, const at::Tensor& index) {
   at::Tensor rows = score_rows(outputs);
   at::Tensor idx = index.dim() == 1 ? index.view({-1, 1}) : index;

@@ -31,6 +31,11 @@ PIPETTE_API at::Tensor score_rows(const at::Tensor& outputs);
 // in the user's terms: "target 11, but the model has 4 outputs".
 PIPETTE_API at::Tensor pick_targets(const at::Tensor& outputs, const at::Tensor& index);
 
+// Whether a model's outputs [N, K] are probabilities already (every row
+// non-negative and summing to 1, within the rounding of their dtype): a model
+// that ends in softmax, whose outputs must not be softmaxed again.
+PIPETTE_API bool rows_are_probabilities(const at::Tensor& outputs);
+
 // A classifier's softmax probabilities of its classes, one row per input.
 PIPETTE_API at::Tensor class_probabilities(torch::jit::Module& m, const at::Tensor& x);
 

@@ -75,8 +75,10 @@ void define_compare(OpLibrary& lib) {
              "The perturbed inputs by name: each shaped like inputs, or [A, N, ...] for A attempts "
              "({fgsm: attack.fgsm(m, x, eps=0.1), noise: x + ...})")
       .optional("target", "int|tensor", "The true labels: one for all or [N]; none: the model's predictions on the inputs")
-      .param("loss", "string", Operand::string("cross_entropy"), "How `loss` is computed: cross-entropy on logits, or -log of a probability output")
-      .choices({"cross_entropy", "log_prob"})
+      .param("loss", "string", Operand::string("auto"),
+             "How `loss` and `label_probability` are computed: cross-entropy on logits, or -log of a probability "
+             "output; auto: log_prob when the outputs are probabilities already")
+      .choices({"auto", "cross_entropy", "log_prob"})
       .optional("batch", "int", "Also report the metrics per batch of this many inputs (the `batches` table)")
       .range(1);
   s.returns("record",
@@ -90,7 +92,7 @@ void define_compare(OpLibrary& lib) {
     if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
     const int64_t n = x.size(0);
     at::Tensor labels = targets_for(a, "target", m, x);
-    const AttackLoss loss = a.string("loss") == "log_prob" ? AttackLoss::NegLogOutput : AttackLoss::CrossEntropy;
+    const AttackLoss loss = attack_loss_of(a, "loss", m, x, ctx);
 
     std::vector<std::pair<std::string, at::Tensor>> sets{{"original", x.unsqueeze(0)}};
     for (const auto& kv : a["perturbed"].toGenericDict()) {

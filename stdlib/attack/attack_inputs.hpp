@@ -27,6 +27,11 @@ OpSignature& attack_params(OpSignature& s);
 // outside [lower, upper] are OpErrors.
 AttackCase attack_case(const OpArgs& a, OpContext& ctx);
 
+// The `name` parameter ("auto" | "cross_entropy" | "log_prob") for the model:
+// auto is log_prob when the model's outputs on the first inputs are probabilities.
+AttackLoss attack_loss_of(const OpArgs& a, const std::string& name, torch::jit::Module& m, const at::Tensor& x,
+                          OpContext& ctx);
+
 // steps, step, norm, random_start, l2_step; the radius from `radius_param`.
 OpSignature& pgd_params(OpSignature& s);
 PgdSpec pgd_spec(const OpArgs& a, const std::string& radius_param);

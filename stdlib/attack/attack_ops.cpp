@@ -24,16 +24,33 @@ OpSignature& attack_params(OpSignature& s) {
                 "Untargeted: the true labels; targeted: the classes to push towards. One for all or [N]; none: the "
                 "model's predictions (untargeted only)")
       .param("targeted", "bool", Operand::boolean(false), "Push the inputs towards `target` instead of away from it")
-      .param("loss", "string", Operand::string("cross_entropy"),
+      .param("loss", "string", Operand::string("auto"),
              "The loss whose gradient the attack follows: cross-entropy on logits, or -log of the output at the "
-             "target (Captum's default, for models that return probabilities)")
-      .choices({"cross_entropy", "log_prob"})
+             "target (Captum's default, for models that return probabilities); auto: log_prob when every output "
+             "row of the inputs is non-negative and sums to 1, else cross_entropy")
+      .choices({"auto", "cross_entropy", "log_prob"})
       .optional("lower", "float", "The smallest valid input value (images: 0); none: unbounded, as Captum's default")
       .optional("upper", "float", "The largest valid input value (images: 1); none: unbounded")
       .param("zero_threshold", "float", Operand::real(0.0),
              "Elements whose gradient is at most this in magnitude do not move (Captum's FGSM: 1e-6)")
       .range(0.0);
   return s;
+}
+
+AttackLoss attack_loss_of(const OpArgs& a, const std::string& name, torch::jit::Module& m, const at::Tensor& x,
+                          OpContext& ctx) {
+  const std::string& kind = a.string(name);
+  if (kind == "log_prob") return AttackLoss::NegLogOutput;
+  if (kind == "cross_entropy" || x.dim() == 0 || x.size(0) == 0) return AttackLoss::CrossEntropy;
+  // Cross-entropy on a softmax's output would softmax it twice: a weaker,
+  // wrong gradient that still looks like an attack.
+  at::NoGradGuard no_grad;
+  if (!rows_are_probabilities(logits_of(m, x.slice(0, 0, std::min<int64_t>(x.size(0), 16)))))
+    return AttackLoss::CrossEntropy;
+  ctx.log(OpContext::Info,
+          "the model's outputs are probabilities (rows non-negative, summing to 1): the attack follows -log of the "
+          "output at the target (loss=\"cross_entropy\" forces the softmax)");
+  return AttackLoss::NegLogOutput;
 }
 
 AttackCase attack_case(const OpArgs& a, OpContext& ctx) {
@@ -43,7 +60,7 @@ AttackCase attack_case(const OpArgs& a, OpContext& ctx) {
   c.spec.targeted = a.bool_("targeted");
   if (c.spec.targeted && a.is_none("target"))
     throw OpError("a targeted attack needs target=: the class (or a class per input) to push the inputs towards");
-  c.spec.loss = a.string("loss") == "log_prob" ? AttackLoss::NegLogOutput : AttackLoss::CrossEntropy;
+  c.spec.loss = attack_loss_of(a, "loss", c.model, c.x, ctx);
   if (!a.is_none("lower")) c.spec.lower = a.float_("lower");
   if (!a.is_none("upper")) c.spec.upper = a.float_("upper");
   if (!(c.spec.lower < c.spec.upper))

@@ -59,11 +59,7 @@ Score curve_score(const OpArgs& a, torch::jit::Module& m, const at::Tensor& x, O
   torch::NoGradGuard no_grad;
   // A few inputs tell: a softmax output sums to 1 on every row, logits almost never do.
   at::Tensor raw = logits_of(m, x.slice(0, 0, std::min<int64_t>(x.size(0), 16)));
-  // Rounding of the model's own dtype: a float16 softmax sums to 1 within ~1e-3.
-  double eps = raw.is_floating_point() ? static_cast<double>(c10::elementSize(raw.scalar_type())) <= 2 ? 1e-2 : 1e-4 : 0;
-  at::Tensor out = raw.to(at::kDouble);
-  bool probs = out.dim() == 2 && out.size(1) > 1 && out.min().item<double>() >= -eps &&
-               (out.sum(1) - 1).abs().max().item<double>() <= eps;
+  bool probs = rows_are_probabilities(raw);
   if (probs)
     ctx.log(OpContext::Info,
             "the model's outputs are probabilities already (rows non-negative, summing to 1): used as they are, "

@@ -145,6 +145,26 @@ TEST_F(Attack, MinPerturbationFindsTheMarginOverTheL1Norm) {
   EXPECT_FALSE(field(e, "none", {"found"}).any().item<bool>());
 }
 
+TEST_F(Attack, ProbabilityOutputsAreNotSoftmaxedTwice) {
+  // A three-class linear model ending in softmax: loss="auto" follows -log p,
+  // as Captum's default does, which moves the inputs exactly as the logits'
+  // cross-entropy does; the cross-entropy of the probabilities (softmaxed
+  // twice) points elsewhere.
+  at::Tensor w3 = at::randn({3, 12}, at::kDouble);
+  save_module("soft.pt", {{"w", w3}}, "def forward(self, x):\n    return torch.softmax(torch.flatten(x, 1) @ self.w.t(), 1)\n");
+  save_module("logits.pt", {{"w", w3}}, "def forward(self, x):\n    return torch.flatten(x, 1) @ self.w.t()\n");
+  const std::string call = "(m, x, target=0, radius=0.3, steps=5, norm=\"l2\"";
+  auto e = run("let m = model.load(\"soft.pt\")\nlet x = tensor.load(\"x.pt\")\n"
+               "report \"auto\" = attack.pgd" + call + ")\n"
+               "report \"logp\" = attack.pgd" + call + ", loss=\"log_prob\")\n"
+               "report \"twice\" = attack.pgd" + call + ", loss=\"cross_entropy\")\n"
+               "report \"logits\" = attack.pgd(model.load(\"logits.pt\"), x, target=0, radius=0.3, steps=5, norm=\"l2\")\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(report(e, "auto").equal(report(e, "logp")));
+  EXPECT_LT((report(e, "auto") - report(e, "logits")).abs().max().item<double>(), 1e-9);
+  EXPECT_GT((report(e, "twice") - report(e, "logits")).abs().max().item<double>(), 1e-3);
+}
+
 TEST_F(Attack, BadInputsAreNamed) {
   const std::string load = "let m = model.load(\"linear.pt\")\nlet x = tensor.load(\"x.pt\")\n";
   EXPECT_NE(run_errors(load + "report \"a\" = attack.fgsm(m, x, targeted=true)\n").find("a targeted attack needs target="),
