@@ -1,6 +1,11 @@
 #include "engine/gradient_rules.hpp"
 
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
+
+#include <unordered_set>
+
+#include "engine/op_impl.hpp"
 
 namespace pipette {
 
@@ -21,7 +26,96 @@ struct RuledRelu : public torch::autograd::Function<RuledRelu> {
   }
 };
 
+// Below this, an input's difference from its baseline is zero: the plain
+// gradient is taken (Captum's eps).
+constexpr double kRescaleEps = 1e-10;
+
+// Captum's maxpool rule. Forward: the pool's output as it was. Backward: for
+// the halves a (inputs) and b (baselines), with m = max(y_a, y_b), the
+// gradient times (m - y_b) on a and (y_a - m) on b is routed back through the
+// pool (each half by its own argmax), the halves are summed and divided by
+// x_a - x_b; the plain gradient where that difference is below eps. The
+// routing is the pool's own backward (a vector-Jacobian product on the graph
+// from the pool's input to its output), so no pool parameters are needed.
+struct RescaledMaxPool : public torch::autograd::Function<RescaledMaxPool> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& y) {
+    ctx->save_for_backward({x, y});
+    return y.clone();
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &y = saved[1];
+    at::Tensor g = grads[0];
+    auto vjp = [&](const at::Tensor& cotangent) {
+      return torch::autograd::grad({y}, {x}, {cotangent}, /*retain_graph=*/true)[0];
+    };
+    at::Tensor xd = x.detach(), yd = y.detach();
+    auto xs = xd.chunk(2), ys = yd.chunk(2);
+    at::Tensor delta_in = at::cat({xs[0] - xs[1], xs[0] - xs[1]});
+    at::Tensor top = at::max(ys[0], ys[1]);
+    at::Tensor delta_out = at::cat({top - ys[1], ys[0] - top});
+    auto routed = vjp(g * delta_out).chunk(2);
+    at::Tensor sum = routed[0] + routed[1];
+    at::Tensor small = delta_in.abs() < kRescaleEps;
+    at::Tensor ratio = at::cat({sum, sum}) / at::where(small, at::ones_like(delta_in), delta_in);
+    return {at::where(small, vjp(g), ratio), at::Tensor()};
+  }
+};
+
+bool is_elementwise_nonlinearity(const std::string& type) {
+  static const std::unordered_set<std::string> names{
+      "ReLU", "ReLU6", "ELU", "CELU", "SELU", "LeakyReLU", "PReLU", "RReLU", "Sigmoid", "Hardsigmoid", "LogSigmoid",
+      "Tanh", "Hardtanh", "Softplus", "GELU", "SiLU", "Mish", "Hardswish", "Softsign", "Tanhshrink", "Threshold",
+      "Hardshrink", "Softshrink"};
+  return names.count(type) > 0;
+}
+
 }  // namespace
+
+RescaleRulePlan::RescaleRulePlan(const HookedModel& model) {
+  for (const HookSiteInfo& s : model.sites) {
+    if (s.site.input || !s.tensor) continue;
+    const std::string& t = s.module_type;
+    if (is_elementwise_nonlinearity(t))
+      kinds_[s.site.path] = Kind::Elementwise;
+    else if (t == "MaxPool1d" || t == "MaxPool2d" || t == "MaxPool3d")
+      kinds_[s.site.path] = Kind::MaxPool;
+    else if (t == "Softmax" || t == "LogSoftmax" || t == "Softmin" || t == "MultiheadAttention")
+      unsupported_.push_back(s.site.path + " (" + t + ")");
+  }
+}
+
+at::Tensor RescaleRulePlan::visit(const HookSite& site, const at::Tensor& value) {
+  auto kind = kinds_.find(site.path);
+  if (kind == kinds_.end()) return value;
+  if (site.input) {
+    inputs_[site.path] = value;
+    // An in-place module (ReLU(inplace=True)) would overwrite the recorded
+    // input: it gets a copy.
+    return value.clone();
+  }
+  auto in = inputs_.find(site.path);
+  if (in == inputs_.end()) return value;
+  at::Tensor x = in->second;
+  inputs_.erase(in);
+  if (x.dim() == 0 || x.size(0) % 2 != 0 || value.size(0) != x.size(0))
+    throw OpError("DeepLift's rule at " + site.path + " needs the batch [inputs; baselines]; the module saw " +
+                  std::to_string(x.dim() ? x.size(0) : 0) + " rows");
+  if (kind->second == Kind::MaxPool) return RescaledMaxPool::apply(x, value);
+  if (x.sizes() != value.sizes())
+    throw OpError("DeepLift's element-wise rule at " + site.path + " needs an output shaped like the input");
+  // The multiplier per element as the gradient, by the identity
+  // y + r * (x - x): the value stays y, the derivative is r; where the input
+  // equals its baseline, the module's own gradient (the graph of y).
+  at::Tensor xd = x.detach(), yd = value.detach();
+  auto xs = xd.chunk(2), ys = yd.chunk(2);
+  at::Tensor dx = xs[0] - xs[1], dy = ys[0] - ys[1];
+  at::Tensor small = dx.abs() < kRescaleEps;
+  at::Tensor r = at::where(small, at::zeros_like(dx), dy / at::where(small, at::ones_like(dx), dx));
+  at::Tensor rule = yd + at::cat({r, r}) * (x - xd);
+  return at::where(at::cat({small, small}), value, rule);
+}
 
 ReluRulePlan::ReluRulePlan(const HookedModel& model, ReluRule rule) : rule_(rule) {
   for (const HookSiteInfo& s : model.sites)

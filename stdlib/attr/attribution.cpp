@@ -6,6 +6,8 @@ void register_attr(OpLibrary& lib) {
   register_attr_gradient(lib);
   register_attr_perturbation(lib);
   register_attr_layer(lib);
+  register_attr_deeplift(lib);
+  register_attr_lrp(lib);
 }
 
 }  // namespace pipette::stdlib

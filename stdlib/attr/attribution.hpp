@@ -26,5 +26,7 @@ OpSignature& explainer_params(OpSignature& s);
 void register_attr_gradient(OpLibrary& lib);      // saliency, IG, noise tunnel, gradient SHAP, delta, guided backprop
 void register_attr_perturbation(OpLibrary& lib);  // occlusion, ablation, Shapley, KernelSHAP, LIME, RISE
 void register_attr_layer(OpLibrary& lib);         // Grad-CAM, layer IG, conductance, activation, gradient x activation
+void register_attr_deeplift(OpLibrary& lib);      // DeepLift, DeepLift SHAP, layer DeepLift
+void register_attr_lrp(OpLibrary& lib);           // LRP with Zennit's rules and composites
 
 }  // namespace pipette::stdlib

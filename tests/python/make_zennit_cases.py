@@ -13,6 +13,8 @@ import sys
 import torch
 import zennit
 from zennit.attribution import Gradient, IntegratedGradients
+from zennit.composites import (EpsilonAlpha2Beta1, EpsilonAlpha2Beta1Flat, EpsilonGammaBox, EpsilonPlus,
+                               EpsilonPlusFlat)
 
 out = sys.argv[1]
 torch.manual_seed(0)
@@ -28,6 +30,18 @@ with Gradient(net) as attributor:
     _, expected["gradient"] = attributor(x, one_hot)
 with IntegratedGradients(net, n_iter=20) as attributor:
     _, expected["ig"] = attributor(x, one_hot)
+# LRP composites, relevance seeded with the target's output (pipette's and
+# Captum's convention; Zennit's one-hot seed gives these divided by it).
+def seeded(output):
+    return output * one_hot
+
+
+for name, composite in [("epsilon_plus_flat", EpsilonPlusFlat()), ("epsilon_plus", EpsilonPlus()),
+                        ("epsilon_alpha2_beta1", EpsilonAlpha2Beta1()),
+                        ("epsilon_alpha2_beta1_flat", EpsilonAlpha2Beta1Flat()),
+                        ("epsilon_gamma_box", EpsilonGammaBox(low=0.0, high=1.0))]:
+    with Gradient(net, composite=composite) as attributor:
+        _, expected["lrp_" + name] = attributor(x, seeded)
 torch.jit.script(net).save(f"{out}/cnn.pt")
 torch.save(x, f"{out}/x.pt")
 torch.save(targets, f"{out}/targets.pt")

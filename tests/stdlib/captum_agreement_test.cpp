@@ -17,7 +17,9 @@ class Captum : public Stdlib {
     if (!fs::exists(fixtures / "captum_cases.pt"))
       GTEST_SKIP() << "no Captum cases in " << fixtures << " (bash scripts/torch2.sh installs Captum; ctest makes them)";
     fs::copy_file(fixtures / "captum_model.pt", dir_ / "net.pt");
-    if (fs::exists(fixtures / "captum_prob_model.pt")) fs::copy_file(fixtures / "captum_prob_model.pt", dir_ / "prob.pt");
+    for (const auto& [file, as] : {std::pair<const char*, const char*>{"captum_prob_model.pt", "prob.pt"},
+                                   {"captum_max_model.pt", "maxnet.pt"}})
+      if (fs::exists(fixtures / file)) fs::copy_file(fixtures / file, dir_ / as);
     Value cases = read_pt_file(fixtures / "captum_cases.pt");
     ASSERT_TRUE(cases.isGenericDict());
     for (const auto& item : cases.toGenericDict()) {
@@ -64,6 +66,14 @@ TEST_F(Captum, PerturbationMethodsAgree) {
 TEST_F(Captum, LayerMethodsAgree) {
   expect_agreement("attr.grad_cam(net, x, target=t, relu=false, interpolate=\"none\")", "grad_cam");
   expect_agreement("attr.layer_integrated_gradients(net, x, target=t, steps=16)", "layer_ig");
+}
+
+TEST_F(Captum, DeepLiftAgrees) {
+  expect_agreement("attr.deep_lift(net, x, target=t, baselines=0.25)", "deep_lift");
+  expect_agreement("attr.deep_lift_shap(net, x, tensor.load(\"pool.pt\"), target=t)", "deep_lift_shap");
+  expect_agreement("attr.layer_deep_lift(net, x, target=t, layer=\"features\")", "layer_deep_lift");
+  // Captum's maxpool rule on a ReLU CNN with two max-pooling layers.
+  expect_agreement("attr.deep_lift(model.load(\"maxnet.pt\"), x, target=t)", "deep_lift_maxpool");
 }
 
 // captum.robust's FGSM and PGD on the same net (Captum leaves elements whose

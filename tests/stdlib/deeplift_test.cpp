@@ -1,0 +1,133 @@
+// DeepLift's rescale rule where the answer is known: on networks of linear
+// layers, element-wise nonlinear modules and max-pooling, the attributions
+// sum to F(x) - F(b) exactly (summation to delta), at the input and at any
+// layer; DeepLift SHAP sums to F(x) minus the baselines' mean output; a module
+// applied twice gets its rule at each call. Agreement with Captum's DeepLift,
+// DeepLiftShap and LayerDeepLift is in captum_agreement_test.cpp.
+#include "tests/stdlib/stdlib_fixture.hpp"
+
+namespace pipette {
+namespace {
+
+torch::jit::Module elementwise(const std::string& type, const std::string& fn) {
+  torch::jit::Module m(type);
+  m.define("def forward(self, x):\n    return " + fn + "(x)\n");
+  return m;
+}
+
+torch::jit::Module linear(int64_t in, int64_t out) {
+  torch::jit::Module m("Linear");
+  m.register_parameter("weight", at::randn({out, in}, at::kDouble) * 0.6, false);
+  m.register_parameter("bias", at::randn({out}, at::kDouble) * 0.3, false);
+  m.define("def forward(self, x):\n    return torch.linear(x, self.weight, self.bias)\n");
+  return m;
+}
+
+class DeepLift : public Stdlib {
+ protected:
+  void SetUp() override {
+    Stdlib::SetUp();
+    at::manual_seed(11);
+    // fc1 -> relu -> fc2 -> sigmoid -> fc3, with the ReLU applied again to fc3's input (a module used twice).
+    torch::jit::Module mlp("Mlp");
+    mlp.register_module("fc1", linear(6, 8));
+    mlp.register_module("act", elementwise("ReLU", "torch.relu"));
+    mlp.register_module("fc2", linear(8, 8));
+    mlp.register_module("squash", elementwise("Sigmoid", "torch.sigmoid"));
+    mlp.register_module("fc3", linear(8, 3));
+    mlp.define("def forward(self, x):\n    h = self.act.forward(self.fc1.forward(x))\n    h = self.squash.forward(self.fc2.forward(h))\n"
+               "    return self.fc3.forward(self.act.forward(h - 0.5))\n");
+    mlp.save((dir_ / "mlp.pt").string());
+    // conv -> ReLU -> max pool -> flatten -> linear -> Tanh -> linear.
+    torch::jit::Module cnn("Cnn");
+    torch::jit::Module conv("Conv2d");
+    conv.register_parameter("weight", at::randn({3, 1, 3, 3}, at::kDouble) * 0.5, false);
+    conv.register_parameter("bias", at::randn({3}, at::kDouble) * 0.2, false);
+    conv.define("def forward(self, x):\n    return torch.conv2d(x, self.weight, self.bias, [1, 1], [1, 1])\n");
+    cnn.register_module("conv", conv);
+    cnn.register_module("relu", elementwise("ReLU", "torch.relu"));
+    torch::jit::Module pool("MaxPool2d");
+    pool.define("def forward(self, x):\n    return torch.max_pool2d(x, [2, 2])\n");
+    cnn.register_module("pool", pool);
+    cnn.register_module("fc", linear(3 * 3 * 3, 5));
+    cnn.register_module("tanh", elementwise("Tanh", "torch.tanh"));
+    cnn.register_module("out", linear(5, 2));
+    cnn.define("def forward(self, x):\n    h = self.pool.forward(self.relu.forward(self.conv.forward(x)))\n"
+               "    return self.out.forward(self.tanh.forward(self.fc.forward(torch.flatten(h, 1))))\n");
+    cnn.save((dir_ / "cnn.pt").string());
+    x_ = at::randn({5, 6}, at::kDouble);
+    b_ = at::randn({5, 6}, at::kDouble) * 0.5;
+    images_ = at::rand({4, 1, 6, 6}, at::kDouble);
+    save(x_, "x.pt");
+    save(b_, "b.pt");
+    save(images_, "images.pt");
+    save(at::rand({3, 1, 6, 6}, at::kDouble), "pool.pt");
+  }
+  at::Tensor forward(const std::string& file, const at::Tensor& x) {
+    auto m = torch::jit::load((dir_ / file).string());
+    return m.forward({x}).toTensor();
+  }
+  at::Tensor x_, b_, images_;
+};
+
+TEST_F(DeepLift, SumsToTheOutputDifference) {
+  auto e = run("let x = tensor.load(\"x.pt\")\nlet b = tensor.load(\"b.pt\")\n"
+               "report \"mlp\" = attr.deep_lift(model.load(\"mlp.pt\"), x, baselines=b, target=[0, 2])\n"
+               "report \"cnn\" = attr.deep_lift(model.load(\"cnn.pt\"), tensor.load(\"images.pt\"), target=1)\n"
+               "report \"cnn_half\" = attr.deep_lift(model.load(\"cnn.pt\"), tensor.load(\"images.pt\"), target=1, "
+               "baselines=0.5)\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor a = report(e, "mlp");  // [N, 2, 6]
+  ASSERT_EQ(a.sizes(), (at::IntArrayRef{5, 2, 6}));
+  at::Tensor delta = forward("mlp.pt", x_) - forward("mlp.pt", b_);
+  EXPECT_LT((a.sum(2).select(1, 0) - delta.select(1, 0)).abs().max().item<double>(), 1e-10);
+  EXPECT_LT((a.sum(2).select(1, 1) - delta.select(1, 2)).abs().max().item<double>(), 1e-10);
+  // Not the gradient's answer: (x - b) * dF/dx misses the sum on this network.
+  for (const auto& [name, base] : {std::pair<std::string, double>{"cnn", 0.0}, {"cnn_half", 0.5}}) {
+    at::Tensor want = (forward("cnn.pt", images_) - forward("cnn.pt", at::full_like(images_, base))).select(1, 1);
+    EXPECT_LT((report(e, name).sum({1, 2, 3}) - want).abs().max().item<double>(), 1e-10) << name;
+  }
+}
+
+TEST_F(DeepLift, ShapAndLayerVersionsSumToTheirDifferences) {
+  auto e = run("let x = tensor.load(\"images.pt\")\nlet m = model.load(\"cnn.pt\")\n"
+               "report \"shap\" = attr.deep_lift_shap(m, x, tensor.load(\"pool.pt\"), target=0)\n"
+               "report \"at_relu\" = attr.layer_deep_lift(m, x, target=0, layer=\"relu\")\n"
+               "report \"at_fc\" = attr.layer_deep_lift(m, x, target=0, layer=\"fc:input\")\n"
+               "report \"multipliers\" = attr.deep_lift(m, x, target=0, multiply_by_inputs=false)\n"
+               "report \"dl\" = attr.deep_lift(m, x, target=0)\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor fx = forward("cnn.pt", images_).select(1, 0);
+  at::Tensor pool_x = read_pt_file(dir_ / "pool.pt").toTensor();
+  double mean_b = forward("cnn.pt", pool_x).select(1, 0).mean().item<double>();
+  EXPECT_LT((report(e, "shap").sum({1, 2, 3}) - (fx - mean_b)).abs().max().item<double>(), 1e-10);
+  at::Tensor f0 = forward("cnn.pt", at::zeros_like(images_)).select(1, 0);
+  EXPECT_EQ(report(e, "at_relu").sizes(), (at::IntArrayRef{4, 3, 6, 6}));
+  EXPECT_LT((report(e, "at_relu").sum({1, 2, 3}) - (fx - f0)).abs().max().item<double>(), 1e-10);
+  EXPECT_LT((report(e, "at_fc").sum(1) - (fx - f0)).abs().max().item<double>(), 1e-10);
+  EXPECT_LT((report(e, "multipliers") * images_ - report(e, "dl")).abs().max().item<double>(), 1e-12);
+}
+
+TEST_F(DeepLift, RefusesWhatItCannotExplain) {
+  torch::jit::Module lin("Plain");
+  lin.register_module("fc", linear(6, 3));
+  lin.define("def forward(self, x):\n    return torch.relu(self.fc.forward(x))\n");
+  lin.save((dir_ / "plain.pt").string());
+  torch::jit::Module soft("Soft");
+  soft.register_module("fc", linear(6, 3));
+  soft.register_module("act", elementwise("ReLU", "torch.relu"));
+  torch::jit::Module sm("Softmax");
+  sm.define("def forward(self, x):\n    return torch.softmax(x, 1)\n");
+  soft.register_module("softmax", sm);
+  soft.define("def forward(self, x):\n    return self.softmax.forward(self.act.forward(self.fc.forward(x)))\n");
+  soft.save((dir_ / "soft.pt").string());
+  EXPECT_NE(run_errors("report \"a\" = attr.deep_lift(model.load(\"plain.pt\"), tensor.load(\"x.pt\"), target=0)\n")
+                .find("applies its rule at nonlinear modules"),
+            std::string::npos);
+  EXPECT_NE(run_errors("report \"a\" = attr.deep_lift(model.load(\"soft.pt\"), tensor.load(\"x.pt\"), target=0)\n")
+                .find("has no rule for softmax (Softmax)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace pipette
