@@ -6,6 +6,7 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/script.h>
 
+#include "engine/gradient_rules.hpp"
 #include "stdlib/attr/attribution.hpp"
 #include "stdlib/model/model_util.hpp"
 #include "stdlib/attr/path_integral.hpp"
@@ -93,6 +94,26 @@ LayerPath layer_path(const OpArgs& a, OpContext& ctx) {
   return LayerPath{hook_of(a, m), x, b, t};
 }
 
+// Grad-CAM maps for every target, [N, T, 1, H, W] upsampled to the input's
+// H x W by `mode` (bilinear, nearest), or the layer's size with "none".
+at::Tensor grad_cam_maps(const OpArgs& a, torch::jit::Module& m, const at::Tensor& x, const Targets& t, bool relu,
+                         const std::string& mode, OpContext& ctx) {
+  HookPoint hook = hook_of(a, m);
+  int64_t n = x.size(0);
+  std::vector<at::Tensor> parts;
+  for_chunks(ctx, n, items_per_chunk(ctx, kGradientBytesFactor * example_bytes(x), n), [&](int64_t i, int64_t end) {
+    parts.push_back(grad_cam_block(hook, x.slice(0, i, end), t.index.slice(0, i, end), relu));
+  });
+  at::Tensor maps = at::cat(parts, 0);  // [N, T, 1, h, w]
+  if (mode != "none" && maps.dim() == 5 && x.dim() == 4) {
+    at::Tensor flat = maps.flatten(0, 1);
+    std::vector<int64_t> size{x.size(2), x.size(3)};
+    flat = mode == "bilinear" ? at::upsample_bilinear2d(flat, size, false) : at::upsample_nearest2d(flat, size);
+    maps = flat.view({n, t.count(), 1, x.size(2), x.size(3)});
+  }
+  return maps;
+}
+
 }  // namespace
 
 void register_attr_layer(OpLibrary& lib) {
@@ -143,27 +164,39 @@ void register_attr_layer(OpLibrary& lib) {
   lib.define(cam.returns("tensor", "Maps [N, 1, H, W] (layer size with interpolate=none; [N, T, ...] for several targets)"),
              [](const OpArgs& a, OpContext& ctx) {
                torch::jit::Module m = model_arg(a, "model", ctx.device);
-               HookPoint hook = hook_of(a, m);
                at::Tensor x = a.tensor("inputs").to(ctx.device);
                Targets t = targets_of(a, m, x);
-               int64_t n = x.size(0);
-               std::vector<at::Tensor> parts;
-               for_chunks(ctx, n, items_per_chunk(ctx, kGradientBytesFactor * example_bytes(x), n),
-                          [&](int64_t i, int64_t end) {
-                            parts.push_back(grad_cam_block(hook, x.slice(0, i, end), t.index.slice(0, i, end),
-                                                           a.bool_("relu")));
-                          });
-               at::Tensor maps = at::cat(parts, 0);  // [N, T, 1, h, w]
-               std::string mode = a.string("interpolate");
-               if (mode != "none" && maps.dim() == 5 && x.dim() == 4) {
-                 at::Tensor flat = maps.flatten(0, 1);
-                 std::vector<int64_t> size{x.size(2), x.size(3)};
-                 flat = mode == "bilinear" ? at::upsample_bilinear2d(flat, size, false)
-                                           : at::upsample_nearest2d(flat, size);
-                 maps = flat.view({n, t.count(), 1, x.size(2), x.size(3)});
-               }
-               return Value(shape_output(maps, t));
+               return Value(shape_output(grad_cam_maps(a, m, x, t, a.bool_("relu"), a.string("interpolate"), ctx), t));
              });
+
+  OpSignature ggc("attr.guided_grad_cam",
+                  "Guided Grad-CAM (Selvaraju et al., 2017), as Captum's GuidedGradCam: guided backpropagation "
+                  "(attr.guided_backprop) times the rectified Grad-CAM map of the hook point, upsampled to the "
+                  "input's size, for every channel.");
+  hook_params(attribution_inputs(ggc))
+      .param("interpolate", "string", Operand::string("nearest"), "Upsampling of the Grad-CAM map (Captum: nearest)")
+      .choices({"nearest", "bilinear"});
+  lib.define(ggc.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
+    torch::jit::Module m = model_arg(a, "model", ctx.device);
+    at::Tensor x = a.tensor("inputs").to(ctx.device);
+    if (x.dim() != 4) throw OpError("attr.guided_grad_cam needs images [N, C, H, W]; inputs are " + describe(Value(x)));
+    Targets t = targets_of(a, m, x);
+    at::Tensor maps = grad_cam_maps(a, m, x, t, /*relu=*/true, a.string("interpolate"), ctx);  // [N, T, 1, H, W]
+    if (maps.dim() != 5)
+      throw OpError("attr.guided_grad_cam needs a hook point with spatial dimensions [N, C, h, w]; '" +
+                    a.string("layer") + "' has none");
+    HookedModel h = hooked(m);
+    ReluRulePlan plan(h, ReluRule::Guided);
+    if (plan.relus() == 0)
+      throw OpError("attr.guided_grad_cam's guided backpropagation overrides ReLU modules (torch.nn.ReLU), and the "
+                    "model has none (a functional torch.relu is not a module)");
+    at::Tensor guided;
+    {
+      ActivePlan active(plan);
+      guided = per_target(t, [&](const at::Tensor& tj) { return gradients(h.module, x, tj, ctx); });  // [N, T, C, H, W]
+    }
+    return Value(shape_output(guided * maps, t));
+  });
 
   OpSignature lig("attr.layer_integrated_gradients",
                   "Layer integrated gradients, as Captum: the hook point's value moves along the straight path "

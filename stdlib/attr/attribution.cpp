@@ -8,6 +8,7 @@ void register_attr(OpLibrary& lib) {
   register_attr_layer(lib);
   register_attr_deeplift(lib);
   register_attr_lrp(lib);
+  register_attr_neuron(lib);
 }
 
 }  // namespace pipette::stdlib

@@ -28,5 +28,6 @@ void register_attr_perturbation(OpLibrary& lib);  // occlusion, ablation, Shaple
 void register_attr_layer(OpLibrary& lib);         // Grad-CAM, layer IG, conductance, activation, gradient x activation
 void register_attr_deeplift(OpLibrary& lib);      // DeepLift, DeepLift SHAP, layer DeepLift
 void register_attr_lrp(OpLibrary& lib);           // LRP with Zennit's rules and composites
+void register_attr_neuron(OpLibrary& lib);        // neuron gradient, integrated gradients, conductance
 
 }  // namespace pipette::stdlib

@@ -76,6 +76,15 @@ TEST_F(Captum, DeepLiftAgrees) {
   expect_agreement("attr.deep_lift(model.load(\"maxnet.pt\"), x, target=t)", "deep_lift_maxpool");
 }
 
+TEST_F(Captum, NeuronMethodsAndGuidedGradCamAgree) {
+  const std::string at = ", layer=\"features\", neuron=[1, 2, 2]";
+  expect_agreement("attr.neuron_gradient(net, x" + at + ")", "neuron_gradient");
+  expect_agreement("attr.neuron_integrated_gradients(net, x, steps=16" + at + ")", "neuron_ig");
+  expect_agreement("attr.neuron_conductance(net, x, target=t, steps=16" + at + ")", "neuron_conductance");
+  expect_agreement("attr.guided_grad_cam(model.load(\"maxnet.pt\"), x, target=t, layer=\"features.3\")",
+                   "guided_grad_cam");
+}
+
 // captum.robust's FGSM and PGD on the same net (Captum leaves elements whose
 // gradient is under 1e-6 in place: zero_threshold says the same here).
 TEST_F(Captum, AttacksAgree) {

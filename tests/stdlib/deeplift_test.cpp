@@ -10,17 +10,11 @@ namespace pipette {
 namespace {
 
 torch::jit::Module elementwise(const std::string& type, const std::string& fn) {
-  torch::jit::Module m(type);
-  m.define("def forward(self, x):\n    return " + fn + "(x)\n");
-  return m;
+  return elementwise_module(type, fn);
 }
 
 torch::jit::Module linear(int64_t in, int64_t out) {
-  torch::jit::Module m("Linear");
-  m.register_parameter("weight", at::randn({out, in}, at::kDouble) * 0.6, false);
-  m.register_parameter("bias", at::randn({out}, at::kDouble) * 0.3, false);
-  m.define("def forward(self, x):\n    return torch.linear(x, self.weight, self.bias)\n");
-  return m;
+  return linear_module(at::randn({out, in}, at::kDouble) * 0.6, at::randn({out}, at::kDouble) * 0.3);
 }
 
 class DeepLift : public Stdlib {

@@ -15,12 +15,8 @@ class Lrp : public Stdlib {
     at::manual_seed(21);
     w_ = at::randn({3, 5}, at::kDouble);
     b_ = at::randn({3}, at::kDouble) * 0.5;
-    torch::jit::Module fc("Linear");
-    fc.register_parameter("weight", w_, false);
-    fc.register_parameter("bias", b_, false);
-    fc.define("def forward(self, x):\n    return torch.linear(x, self.weight, self.bias)\n");
     torch::jit::Module one("One");
-    one.register_module("fc", fc);
+    one.register_module("fc", linear_module(w_, b_));
     one.define("def forward(self, x):\n    return self.fc.forward(x)\n");
     one.save((dir_ / "one.pt").string());
     x_ = at::randn({4, 5}, at::kDouble);
@@ -75,17 +71,9 @@ TEST_F(Lrp, EpsilonConservesTheOutputOnAReluNetwork) {
   // fc1 -> ReLU -> fc2 -> ReLU -> fc3, biases everywhere.
   torch::jit::Module net("Net");
   auto lin = [](int64_t in, int64_t out) {
-    torch::jit::Module m("Linear");
-    m.register_parameter("weight", at::randn({out, in}, at::kDouble), false);
-    m.register_parameter("bias", at::randn({out}, at::kDouble) * 0.3, false);
-    m.define("def forward(self, x):\n    return torch.linear(x, self.weight, self.bias)\n");
-    return m;
+    return linear_module(at::randn({out, in}, at::kDouble), at::randn({out}, at::kDouble) * 0.3);
   };
-  auto relu = [] {
-    torch::jit::Module m("ReLU");
-    m.define("def forward(self, x):\n    return torch.relu(x)\n");
-    return m;
-  };
+  auto relu = [] { return elementwise_module("ReLU", "torch.relu"); };
   net.register_module("fc1", lin(5, 7));
   net.register_module("r1", relu());
   net.register_module("fc2", lin(7, 6));

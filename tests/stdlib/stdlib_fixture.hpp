@@ -20,6 +20,22 @@ namespace pipette {
 
 namespace fs = std::filesystem;
 
+// Modules as PyTorch's would be scripted, for rules that act on module types:
+// a Linear (weight [out, in], bias [out]) and an element-wise activation of
+// class `type` computing fn(x) ("ReLU", "torch.relu").
+inline torch::jit::Module linear_module(const at::Tensor& w, const at::Tensor& b) {
+  torch::jit::Module m("Linear");
+  m.register_parameter("weight", w, false);
+  m.register_parameter("bias", b, false);
+  m.define("def forward(self, x):\n    return torch.linear(x, self.weight, self.bias)\n");
+  return m;
+}
+inline torch::jit::Module elementwise_module(const std::string& type, const std::string& fn) {
+  torch::jit::Module m(type);
+  m.define("def forward(self, x):\n    return " + fn + "(x)\n");
+  return m;
+}
+
 class Stdlib : public ::testing::Test {
  protected:
   void SetUp() override {
