@@ -39,6 +39,8 @@ report "cond_conv1_left" = attr.layer_conductance(net, x, target=t, layer="featu
 report "guided" = attr.guided_backprop(net, x, target=t)
 report "deconv" = attr.deconvolution(net, x, target=t)
 report "gradient" = attr.saliency(net, x, target=t, abs=false)
+report "deep_lift" = attr.deep_lift(net, x, target=t)
+report "lrp_epsilon" = attr.lrp(net, x, target=t, composite="epsilon")
 PIPE
   expect 0 "hook points in a $how model" -- "$PIPETTE" run m/$how.pipe --out m/$how --no-cache
 done
@@ -91,6 +93,14 @@ for how in ("scripted", "traced", "exported"):
         worst = max(worst, close(t(r[name]), e[captum], f"{how} {name} vs Captum"))
     for name, captum in (("cond_f2", "captum_cond_f2"), ("cond_conv1_left", "captum_cond_conv1_left")):
         worst = max(worst, close(t(r[name]), e[captum], f"{how} {name} vs Captum"))
+    # DeepLift sums to F(x) - F(0) here, though the blocks apply one ReLU
+    # module twice (its rule is taken per call); LRP-epsilon is the same
+    # whatever the model's form.
+    delta = (e["outputs"] - e["outputs_zero"]).gather(1, torch.load(f"{d}/targets.pt").view(-1, 1)).view(-1)
+    worst = max(worst, close(t(r["deep_lift"]).sum((1, 2, 3)), delta, f"{how} DeepLift's sum vs F(x) - F(0)", 1e-4))
+    lrp = json.load(open(f"{d}/scripted/report.json"))["reports"]["lrp_epsilon"]
+    worst = max(worst, close(t(r["lrp_epsilon"]), torch.load(f"{d}/scripted/" + lrp["file"]), f"{how} LRP-epsilon"))
+    assert not torch.allclose(t(r["lrp_epsilon"]), t(r["gradient"]), atol=1e-6), "LRP equals the plain gradient"
     # The rules change the answer: neither equals the plain gradient.
     for name in ("guided", "deconv"):
         assert not torch.allclose(t(r[name]), t(r["gradient"]), atol=1e-6), f"{name} equals the plain gradient"

@@ -111,7 +111,7 @@ def activation(path, inputs=x):
     return got["v"]
 
 
-e = {"outputs": net(x).detach()}
+e = {"outputs": net(x).detach(), "outputs_zero": net(torch.zeros_like(x)).detach()}
 with torch.no_grad():
     e["act_conv2"] = activation("features.2.conv2")
     e["act_head1"] = activation("head.1")
