@@ -9,6 +9,7 @@ void register_attr(OpLibrary& lib) {
   register_attr_deeplift(lib);
   register_attr_lrp(lib);
   register_attr_neuron(lib);
+  register_attr_sobol(lib);
 }
 
 }  // namespace pipette::stdlib

@@ -29,5 +29,6 @@ void register_attr_layer(OpLibrary& lib);         // Grad-CAM, layer IG, conduct
 void register_attr_deeplift(OpLibrary& lib);      // DeepLift, DeepLift SHAP, layer DeepLift
 void register_attr_lrp(OpLibrary& lib);           // LRP with Zennit's rules and composites
 void register_attr_neuron(OpLibrary& lib);        // neuron gradient, integrated gradients, conductance
+void register_attr_sobol(OpLibrary& lib);         // Sobol attribution (Fel et al.)
 
 }  // namespace pipette::stdlib

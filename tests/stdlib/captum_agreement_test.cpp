@@ -94,6 +94,11 @@ TEST_F(Captum, NeuronMethodsAndGuidedGradCamAgree) {
                    "guided_grad_cam");
 }
 
+// Sobol attribution against its reference explainer's steps (the fixture says how).
+TEST_F(Captum, SobolAgreesWithTheReferenceSteps) {
+  expect_agreement("attr.sobol(net, x, target=t, grid=4, designs=32)", "sobol");
+}
+
 // captum.robust's FGSM and PGD on the same net (Captum leaves elements whose
 // gradient is under 1e-6 in place: zero_threshold says the same here).
 TEST_F(Captum, AttacksAgree) {
