@@ -19,6 +19,7 @@ void register_all(OpLibrary& lib) {
   register_attack(lib);
   register_viz(lib);
   register_viz_figures(lib);
+  register_viz_attribution(lib);
 }
 
 const OpLibrary& library() {

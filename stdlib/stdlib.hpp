@@ -25,6 +25,7 @@ void register_metric(OpLibrary& lib);  // metric.*
 void register_attack(OpLibrary& lib);  // attack.*
 void register_viz(OpLibrary& lib);     // viz.heatmap
 void register_viz_figures(OpLibrary& lib);  // viz.grid, viz.curve
+void register_viz_attribution(OpLibrary& lib);  // viz.attribution: Captum's visualize_image_attr
 
 // The process-wide standard library (built on first use).
 const OpLibrary& library();

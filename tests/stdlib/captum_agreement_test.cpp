@@ -99,6 +99,21 @@ TEST_F(Captum, SobolAgreesWithTheReferenceSteps) {
   expect_agreement("attr.sobol(net, x, target=t, grid=4, designs=32)", "sobol");
 }
 
+// viz.attribution draws what visualize_image_attr draws: Captum's
+// normalisation, matplotlib's colour tables (to 8-bit rounding).
+TEST_F(Captum, AttributionPicturesAgree) {
+  for (const auto& [method, sign] : std::vector<std::pair<std::string, std::string>>{
+           {"heat_map", "all"}, {"blended_heat_map", "absolute_value"}, {"masked_image", "positive"},
+           {"alpha_scaling", "negative"}, {"heat_map", "positive"}}) {
+    auto e = run("let x = tensor.load(\"inputs.pt\")\nreport \"a\" = viz.attribution(x, tensor.load(\"saliency_signed.pt\"), "
+                 "method=\"" + method + "\", sign=\"" + sign + "\", colorbar=false, scale=1)\n");
+    ASSERT_TRUE(e.ok()) << method;
+    at::Tensor got = report(e, "a").to(at::kDouble), want = expected_.at("viz_" + method + "_" + sign);
+    ASSERT_EQ(got.sizes(), want.sizes()) << method;
+    EXPECT_LT((got - want).abs().max().item<double>(), 1.0 / 255 + 1e-6) << method << " " << sign;
+  }
+}
+
 // captum.robust's FGSM and PGD on the same net (Captum leaves elements whose
 // gradient is under 1e-6 in place: zero_threshold says the same here).
 TEST_F(Captum, AttacksAgree) {
