@@ -51,11 +51,11 @@ Method gradient_method(const std::string& name, torch::jit::Module& m, const OpA
   };
 }
 
-OpSignature& explainer_params(OpSignature& s) {
+OpSignature& explainer_params(OpSignature& s, bool abs_default) {
   s.param("explainer", "string", Operand::string("saliency"),
           "The gradient method (its quadrature, for integrated_gradients, is `method`)")
       .choices({"saliency", "input_x_gradient", "integrated_gradients"})
-      .param("abs", "bool", Operand::boolean(true), "saliency: absolute gradients");
+      .param("abs", "bool", Operand::boolean(abs_default), "saliency: absolute gradients");
   return ig_params(s);
 }
 

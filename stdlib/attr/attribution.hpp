@@ -21,7 +21,7 @@ using Method = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& t
 Method gradient_method(const std::string& name, torch::jit::Module& m, const OpArgs& a, OpContext& ctx,
                        const at::Tensor& baselines);
 // method (choices above), abs, and integrated gradients' parameters.
-OpSignature& explainer_params(OpSignature& s);
+OpSignature& explainer_params(OpSignature& s, bool abs_default = true);
 
 void register_attr_gradient(OpLibrary& lib);      // saliency, IG, noise tunnel, gradient SHAP, delta, guided backprop
 void register_attr_perturbation(OpLibrary& lib);  // occlusion, ablation, Shapley, KernelSHAP, LIME, RISE

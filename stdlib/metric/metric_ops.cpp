@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "stdlib/attr/attribution.hpp"
+#include "stdlib/metric/quantus_common.hpp"
 #include "stdlib/model/model_util.hpp"
 #include "stdlib/stdlib.hpp"
 
@@ -67,20 +68,6 @@ Score curve_score(const OpArgs& a, torch::jit::Module& m, const at::Tensor& x, O
   return probs ? Score::Logit : Score::Probability;
 }
 
-// Examples whose metric is undefined (`undefined`, [N] bool) are left out of
-// the mean, as Quantus returns NaN for them; the run says how many and why.
-// When none is left there is no value: an error, not a NaN.
-double mean_where_defined(const at::Tensor& values, const at::Tensor& undefined, const std::string& metric,
-                          const std::string& why, OpContext& ctx) {
-  int64_t bad = undefined.sum().item<int64_t>(), n = undefined.size(0);
-  if (bad == n)
-    throw OpError(metric + " is undefined for every input: " + why + " (" + std::to_string(n) + " of " +
-                  std::to_string(n) + ")");
-  if (bad > 0)
-    ctx.log(OpContext::Warn, metric + " is undefined for " + std::to_string(bad) + " of " + std::to_string(n) +
-                                 " inputs (" + why + "); they are left out of the mean");
-  return values.masked_select(undefined.logical_not()).mean().item<double>();
-}
 
 // Pixel flipping: the target's softmax probability as the most relevant
 // features are removed (or inserted into the baseline), [N, steps + 1].
@@ -151,6 +138,8 @@ std::vector<std::pair<std::string, std::vector<std::string>>> layers_of(torch::j
 }  // namespace
 
 void register_metric(OpLibrary& lib) {
+  register_quantus_faithfulness(lib);
+  register_quantus_robustness(lib);
   OpSignature del("metric.deletion",
                   "Deletion curve AUC (pixel flipping, Samek et al.): remove the most relevant features first, "
                   "replacing them with BASELINE, and track the softmax probability of the target class. Lower is "
