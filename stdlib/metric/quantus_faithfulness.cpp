@@ -56,6 +56,46 @@ at::Tensor step_masks(const at::Tensor& order, int64_t step, int64_t j0, int64_t
   return at::stack(out, 0);
 }
 
+// Rong et al.'s noisy linear imputation of the masked pixels of images
+// [B, C, H, W] (mask [B, 1, H, W] true where removed): each removed pixel
+// becomes the weighted mean of its neighbours (1/6 for the four sides, 1/12
+// for the diagonals, as ROAD's reference and Quantus), which is one sparse
+// symmetric linear system per image solved here by conjugate gradients on
+// the whole batch at once; then Gaussian noise of `noise` on the imputed pixels.
+at::Tensor noisy_linear_imputation(const at::Tensor& x, const at::Tensor& mask, double noise, at::Generator& gen,
+                                   OpContext& ctx) {
+  const int64_t c = x.size(1);
+  at::Tensor xd = x.to(at::kDouble);
+  at::Tensor k = at::tensor({1.0 / 12, 1.0 / 6, 1.0 / 12, 1.0 / 6, 0.0, 1.0 / 6, 1.0 / 12, 1.0 / 6, 1.0 / 12}, xd.options())
+                     .view({1, 1, 3, 3})
+                     .repeat({c, 1, 1, 1});
+  auto neighbours = [&](const at::Tensor& v) {  // sum of weighted in-image neighbours
+    return at::conv2d(v, k, {}, at::IntArrayRef{1, 1}, at::IntArrayRef{1, 1}, at::IntArrayRef{1, 1}, c);
+  };
+  at::Tensor m = mask.to(at::kDouble).expand_as(xd);
+  at::Tensor known = 1 - m;
+  at::Tensor diag = neighbours(at::ones_like(xd));
+  // (D - W_MM) v = W_MK x_K on the masked pixels.
+  auto apply = [&](const at::Tensor& v) { return m * (diag * v - neighbours(v * m)); };
+  at::Tensor b = m * neighbours(xd * known);
+  at::Tensor v = at::zeros_like(xd), r = b.clone(), p = r.clone();
+  auto dot = [](const at::Tensor& u, const at::Tensor& w) { return (u * w).flatten(1).sum(1).view({-1, 1, 1, 1}); };
+  at::Tensor rr = dot(r, r);
+  const double stop = 1e-24 * std::max(1.0, b.pow(2).sum().item<double>());
+  for (int it = 0; it < 10000 && rr.max().item<double>() > stop; ++it) {
+    if (it % 64 == 0 && ctx.cancelled()) throw OpError("cancelled");
+    at::Tensor ap = apply(p);
+    at::Tensor alpha = rr / dot(p, ap).clamp_min(1e-300);
+    v = v + alpha * p;
+    r = r - alpha * ap;
+    at::Tensor next = dot(r, r);
+    p = r + (next / rr.clamp_min(1e-300)) * p;
+    rr = next;
+  }
+  at::Tensor z = at::randn(x.sizes(), gen, at::TensorOptions().dtype(at::kDouble)).to(x.device());
+  return (xd * known + (v + noise * z) * m).to(x.scalar_type());
+}
+
 void check_step(int64_t features, int64_t step, const at::Tensor& x) {
   if (step < 1 || step > features)
     throw OpError("features_in_step=" + std::to_string(step) + " must be between 1 and the " + std::to_string(features) +
@@ -246,6 +286,58 @@ void register_quantus_faithfulness(OpLibrary& lib) {
                at::Tensor auc = curve.sum(1) - (curve.select(1, 0) + curve.select(1, count - 1)) / 2;
                if (count == 1) auc = at::zeros_like(auc);
                return reduce_scores(auc, "selectivity", "", a, ctx);
+             });
+
+  OpSignature road("metric.road",
+                   "ROAD, RemOve And Debias (Rong et al., 2022; Quantus' ROAD): for each percentage, that share of "
+                   "each image's pixels, most relevant first (relevance summed over channels), is imputed from its "
+                   "neighbours by noisy linear imputation, and the model's accuracy on the label is read. A faithful "
+                   "explanation makes accuracy fall fast (most relevant first).");
+  target_param(model_and_inputs(road).input("attributions", "tensor", "Attributions of the inputs (one target)"));
+  quantus_params(road, false, true)
+      .optional("percentages", "list<int>", "Percentages of pixels removed; none: 1, 3, ..., 99 (Quantus)")
+      .param("noise", "float", Operand::real(0.01), "Standard deviation of the imputation's noise (0: deterministic)")
+      .range(0.0)
+      .param("order", "string", Operand::string("morf"), "morf: most relevant first; lerf: least relevant first")
+      .choices({"morf", "lerf"})
+      .stochastic();
+  lib.define(road.returns("tensor", "Accuracy per percentage [P] (the mean over inputs), or [N, P] of 1 and 0 with reduce=\"none\""),
+             [](const OpArgs& a, OpContext& ctx) {
+               torch::jit::Module m = model_arg(a, "model", ctx.device);
+               at::Tensor x = a.tensor("inputs").to(ctx.device);
+               if (x.dim() != 4) throw OpError("ROAD imputes pixels of images [N, C, H, W]; inputs are " + describe(Value(x)));
+               Targets t = targets_of(a, m, x);
+               if (t.multi) throw OpError("this metric takes one target per input");
+               const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+               at::Tensor attr = prepared_attributions(a.tensor("attributions"), x, a).view(x.sizes()).sum(1).reshape({n, -1});
+               std::vector<int64_t> percentages;
+               if (a.is_none("percentages"))
+                 for (int64_t p = 1; p < 100; p += 2) percentages.push_back(p);
+               else
+                 for (const auto& v : a["percentages"].toListRef()) {
+                   int64_t p = v.toInt();
+                   if (p < 0 || p > 100) throw OpError("percentage " + std::to_string(p) + " is outside 0..100");
+                   percentages.push_back(p);
+                 }
+               const bool morf = a.string("order") == "morf";
+               at::Tensor rank = attr.argsort(1, /*descending=*/morf).argsort(1, false);  // [N, H * W]
+               at::Generator gen = ctx.generator();
+               const double noise = a.float_("noise");
+               at::Tensor label = t.index.select(1, 0);
+               at::Tensor hits = at::empty({n, static_cast<int64_t>(percentages.size())}, at::kDouble);
+               for (size_t j = 0; j < percentages.size(); ++j) {
+                 const int64_t k = h * w * percentages[j] / 100;
+                 at::Tensor mask = rank.lt(k).view({n, 1, h, w});
+                 at::Tensor imputed = noisy_linear_imputation(x, mask, noise, gen, ctx);
+                 at::NoGradGuard no_grad;
+                 at::Tensor pred = map_chunks(ctx, imputed, items_per_chunk(ctx, kForwardBytesFactor * example_bytes(x), n),
+                                              [&](const at::Tensor& xb, int64_t) { return score_rows(logits_of(m, xb)).argmax(1); },
+                                              ChunkProgress::Quiet);
+                 hits.select(1, static_cast<int64_t>(j)).copy_(pred.eq(label).to(at::kDouble).cpu());
+                 ctx.progress(j + 1, percentages.size());
+               }
+               if (a.string("reduce") == "none") return Value(hits);
+               return Value(hits.mean(0));
              });
 
   OpSignature irof("metric.irof",

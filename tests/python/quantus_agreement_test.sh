@@ -3,7 +3,7 @@
 # the same attributions and masks: sparseness, complexity, pointing game,
 # relevance mass accuracy, each to 1e-5 relative; then the metrics that call a
 # model (faithfulness estimate, monotonicity correlation, selectivity, IROF,
-# sufficiency, consistency, continuity, random logit) per input on the same
+# sufficiency, consistency, continuity, random logit; ROAD's accuracy curve) per input on the same
 # CNN, inputs and attributions.
 #   quantus_agreement_test.sh PIPETTE_BINARY PYTHON
 # Exit 77 (ctest: skipped) without a Python that has Quantus.
@@ -48,6 +48,7 @@ report "irof" = metric.irof(m, x, a, target=y, reduce="none")
 report "sufficiency" = metric.sufficiency(m, x, a, target=y, threshold=0.95, normalise=false, reduce="none")
 report "consistency" = metric.consistency(m, x, a, target=y, normalise=false, reduce="none")
 report "continuity" = metric.continuity(m, x, target=y, explainer="saliency", abs=true, nr_steps=4, reduce="none")
+report "road" = metric.road(m, x, a, target=y, noise=0)
 report "random_logit" = metric.random_logit(m, x, a, target=y, explainer="saliency", off_target=tensor.load("off.pt"), reduce="none")
 PIPE
 expect 0 "the model metrics run" -- "$PIPETTE" run q/model.pipe --out q/model --no-cache

@@ -58,6 +58,9 @@ r["continuity"] = quantus.Continuity(nr_steps=4, **per_input)(**call, explain_fu
 r["random_logit"] = quantus.RandomLogit(num_classes=3, **per_input)(**call, explain_func=explain)
 j = np.random.RandomState(42).randint(0, 2, size=len(y))  # RandomLogit's own draw (seed 42)
 off = np.array([[c for c in range(3) if c != y[i]][j[i]] for i in range(len(y))])
+# ROAD without noise (deterministic): the accuracy per percentage, 1, 3, ..., 99.
+road = quantus.ROAD(noise=0.0, **per_input)(**call)
+r["road"] = [road[p] for p in sorted(road)]
 json.dump({k: [float(v) for v in vs] for k, vs in r.items()}, open(f"{out}/quantus_model.json", "w"), indent=1)
 torch.jit.script(model).save(f"{out}/cnn.pt")
 for name, v in (("x", x), ("qa", a), ("y", y), ("off", off)):
