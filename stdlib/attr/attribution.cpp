@@ -10,6 +10,7 @@ void register_attr(OpLibrary& lib) {
   register_attr_lrp(lib);
   register_attr_neuron(lib);
   register_attr_sobol(lib);
+  register_attr_llm(lib);
 }
 
 }  // namespace pipette::stdlib

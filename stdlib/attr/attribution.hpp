@@ -30,5 +30,6 @@ void register_attr_deeplift(OpLibrary& lib);      // DeepLift, DeepLift SHAP, la
 void register_attr_lrp(OpLibrary& lib);           // LRP with Zennit's rules and composites
 void register_attr_neuron(OpLibrary& lib);        // neuron gradient, integrated gradients, conductance
 void register_attr_sobol(OpLibrary& lib);         // Sobol attribution (Fel et al.)
+void register_attr_llm(OpLibrary& lib);           // LLM feature ablation, Shapley, layer IG on the embedding
 
 }  // namespace pipette::stdlib

@@ -62,6 +62,6 @@ for k, v in want.items():
     w = torch.tensor(v, dtype=torch.float64)
     err = (g - w).abs().max().item()
     assert err <= 1e-5 * max(1.0, w.abs().max().item()), (k, g.tolist(), v)
-    print(f"{k}: largest difference {err:.1e} over {len(v)} inputs (Quantus {[round(t, 5) for t in v]})")
+    print(f"{k}: largest difference {err:.1e} over {len(v)} values (Quantus {[round(t, 5) for t in v]})")
 PY
 exit $fail
