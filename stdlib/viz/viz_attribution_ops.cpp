@@ -105,6 +105,33 @@ at::Tensor colour_bar(const at::Tensor& lut, double vmin, double vmax, int64_t w
   return c.pixels();
 }
 
+// Captum's visualize_text colour of a value clipped to [-1, 1]: green
+// (hue 120) for positive, red (hue 0) for the rest, lighter towards 0.
+std::string text_colour(double v) {
+  v = std::clamp(v, -1.0, 1.0);
+  if (v > 0) return fmt::format("hsl(120, 75%, {}%)", 100 - static_cast<int>(50 * v));
+  return fmt::format("hsl(0, 75%, {}%)", 100 - static_cast<int>(-40 * v));
+}
+
+std::string html_escaped(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default:
+        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\n' && ch != '\t')
+          out += fmt::format("&#{};", static_cast<int>(static_cast<unsigned char>(ch)));
+        else
+          out += ch;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_viz_attribution(OpLibrary& lib) {
@@ -182,6 +209,64 @@ void register_viz_attribution(OpLibrary& lib) {
       out.push_back(pic);
     }
     return Value(at::stack(out).contiguous());
+  });
+
+  OpSignature text("viz.text",
+                   "Tokens coloured by their attributions, as Captum's visualize_text colours them (green for "
+                   "positive, red for negative, lighter towards 0), written as a self-contained HTML file: one row "
+                   "per attribution row (e.g. the seq_attr and token_attr of attr.llm_*), with a legend. Values "
+                   "are divided by the largest |value| first (normalize=true; Captum clips without scaling).");
+  text.input("tokens", "list<string>", "The tokens (or segments), one per column")
+      .input("attributions", "tensor", "[n] or [rows, n]")
+      .input("path", "string", "The .html file to write, relative to the output directory")
+      .output_path()
+      .optional("labels", "list<string>", "A label per row (e.g. the continuation's tokens)")
+      .param("normalize", "bool", Operand::boolean(true), "Divide by the largest |attribution| first")
+      .param("title", "string", Operand::string(""), "A heading above the rows")
+      .side_effects()
+      .returns("string", "The path written, relative to the output directory");
+  lib.define(text, [](const OpArgs& a, OpContext& ctx) {
+    std::vector<std::string> tokens;
+    for (const auto& t : a["tokens"].toListRef()) tokens.push_back(t.toStringRef());
+    at::Tensor v = a.tensor("attributions").detach().to(at::kCPU, at::kDouble);
+    if (v.dim() == 1) v = v.unsqueeze(0);
+    if (v.dim() != 2 || v.size(1) != static_cast<int64_t>(tokens.size()))
+      throw OpError("attributions " + describe(Value(v)) + " must be [n] or [rows, n] for the " +
+                    std::to_string(tokens.size()) + " tokens");
+    std::vector<std::string> labels;
+    if (!a.is_none("labels"))
+      for (const auto& t : a["labels"].toListRef()) labels.push_back(t.toStringRef());
+    if (!labels.empty() && static_cast<int64_t>(labels.size()) != v.size(0))
+      throw OpError(std::to_string(labels.size()) + " labels for " + std::to_string(v.size(0)) + " rows of attributions");
+    if (a.bool_("normalize")) {
+      double top = v.abs().max().item<double>();
+      if (top > 0) v = v / top;
+    }
+    std::string html =
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html_escaped(a.string("title")) +
+        "</title><style>body{font-family:sans-serif} td{padding:2px 6px} mark{line-height:1.75;padding:1px 3px;"
+        "color:black}</style></head><body>\n";
+    if (!a.string("title").empty()) html += "<h3>" + html_escaped(a.string("title")) + "</h3>\n";
+    html += "<div><b>Legend:</b>";
+    for (const auto& [value, name] : {std::pair<double, const char*>{-1, "Negative"}, {0, "Neutral"}, {1, "Positive"}})
+      html += " <span style=\"display:inline-block;width:10px;height:10px;border:1px solid;background-color:" +
+              text_colour(value) + "\"></span> " + name;
+    html += "</div>\n<table>\n";
+    for (int64_t r = 0; r < v.size(0); ++r) {
+      html += "<tr>";
+      if (!labels.empty()) html += "<td><b>" + html_escaped(labels[static_cast<size_t>(r)]) + "</b></td>";
+      html += "<td>";
+      for (size_t j = 0; j < tokens.size(); ++j) {
+        double x = v[r][static_cast<int64_t>(j)].item<double>();
+        html += fmt::format("<mark style=\"background-color: {}\" title=\"{:.4g}\">{}</mark> ", text_colour(x), x,
+                            html_escaped(tokens[j]));
+      }
+      html += "</td></tr>\n";
+    }
+    html += "</table></body></html>\n";
+    const std::string path = a.string("path");
+    ctx.write_output(path, html);
+    return Value(path);
   });
 }
 

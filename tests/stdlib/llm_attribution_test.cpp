@@ -5,6 +5,9 @@
 // when exact and per sampled order; layer integrated gradients on the
 // embedding add up to each token's change (completeness). Agreement with
 // Captum's LLMAttribution: tests/python/llm_attribution_test.sh.
+#include <fstream>
+#include <iterator>
+
 #include "tests/stdlib/stdlib_fixture.hpp"
 
 namespace pipette {
@@ -57,6 +60,25 @@ TEST_F(LlmAttribution, ShapleyIsEfficientAndGradientsComplete) {
   EXPECT_EQ(field(e, "ig", "token_attr").sizes(), (at::IntArrayRef{2, 3}));  // [continuation tokens, prompt tokens]
   // Three methods, three answers: they are not one number relabelled.
   EXPECT_GT((field(e, "exact", "seq_attr") - field(e, "ablated", "seq_attr")).abs().max().item<double>(), 1e-6);
+}
+
+// viz.text colours as Captum's visualize_text (lightness 100 - 50 v for
+// positive v, 100 - 40 |v| for negative) and shows tokens as text, never markup.
+TEST_F(LlmAttribution, TextHeatmapsColourAndEscape) {
+  save(at::tensor({1.0, -0.5, 0.25}, at::kDouble), "v.pt");
+  auto e = run("report \"p\" = viz.text([\"fox\", \"<script>alert(1)</script>\", \"\\\"q\\\"\"], tensor.load(\"v.pt\"), "
+               "\"t.html\", normalize=false, labels=[\"total\"])\n");
+  ASSERT_TRUE(e.ok());
+  std::ifstream in(dir_ / "out" / "t.html");
+  std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("background-color: hsl(120, 75%, 50%)\" title=\"1\">fox"), std::string::npos) << html;
+  EXPECT_NE(html.find("background-color: hsl(0, 75%, 80%)"), std::string::npos);
+  EXPECT_NE(html.find("background-color: hsl(120, 75%, 88%)"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("<script>"), std::string::npos);
+  EXPECT_NE(html.find("&quot;q&quot;"), std::string::npos);
+  EXPECT_NE(run_errors("report \"p\" = viz.text([\"a\"], tensor.load(\"v.pt\"), \"t.html\")\n").find("for the 1 tokens"),
+            std::string::npos);
 }
 
 }  // namespace
