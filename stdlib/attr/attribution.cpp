@@ -11,6 +11,7 @@ void register_attr(OpLibrary& lib) {
   register_attr_neuron(lib);
   register_attr_sobol(lib);
   register_attr_llm(lib);
+  register_attr_tcav(lib);
 }
 
 }  // namespace pipette::stdlib

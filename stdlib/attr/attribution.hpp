@@ -31,5 +31,6 @@ void register_attr_lrp(OpLibrary& lib);           // LRP with Zennit's rules and
 void register_attr_neuron(OpLibrary& lib);        // neuron gradient, integrated gradients, conductance
 void register_attr_sobol(OpLibrary& lib);         // Sobol attribution (Fel et al.)
 void register_attr_llm(OpLibrary& lib);           // LLM feature ablation, Shapley, layer IG on the embedding
+void register_attr_tcav(OpLibrary& lib);          // TCAV with its significance test
 
 }  // namespace pipette::stdlib
