@@ -20,6 +20,7 @@
 
 #include <malloc.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -77,6 +78,16 @@ std::vector<Case> cases() {
        "attr.noise_tunnel(cnn, x64, target=t64, nt_samples=10, stdevs=0.1)"},
       {"ig_cnn_1000", "IG, 1000 steps, CNN, batch 64 (memory flat in steps)",
        "attr.integrated_gradients(cnn, x64, target=t64, steps=1000)", false},
+      // Rules at modules need nn.ReLU and nn.MaxPool2d modules: a CNN made of them.
+      {"deep_lift", "DeepLift, ReLU CNN with max pooling, batch 64", "attr.deep_lift(relu_cnn, x64, target=t64)"},
+      {"guided_grad_cam", "guided Grad-CAM at the 2nd convolution, ReLU CNN, batch 64",
+       "attr.guided_grad_cam(relu_cnn, x64, target=t64, layer=\"3\")"},
+      {"lrp", "LRP-epsilon, ReLU CNN, batch 64", "attr.lrp(relu_cnn, x64, target=t64, composite=\"epsilon\")"},
+      {"fgsm", "FGSM, CNN, batch 64", "attack.fgsm(cnn, x64, target=t64, eps=0.03, lower=0, upper=1)"},
+      {"pgd", "PGD L-inf, 10 steps, CNN, batch 64",
+       "attack.pgd(cnn, x64, target=t64, radius=0.03, step=0.0075, steps=10, lower=0, upper=1)"},
+      {"sobol", "Sobol, 8x8 grid, 32 designs, CNN, batch 16 (no Captum peer)",
+       "attr.sobol(cnn, x16, target=t16, grid=8, designs=32)", false},
   };
 }
 
@@ -101,6 +112,38 @@ void write_inputs(const fs::path& dir) {
       "def forward(self, x):\n    h = torch.relu(torch.linear(torch.flatten(x, 1), self.w1, self.b1))\n"
       "    return torch.linear(h, self.w2, self.b2)\n");
   tiny.save((dir / "tiny.pt").string());
+  // torch.nn.Sequential(Conv2d(1, 8, 3, padding=1), ReLU(), MaxPool2d(2), Conv2d(8, 16, 3, padding=1), ReLU(),
+  // MaxPool2d(2), Flatten(), Linear(784, 10)) as TorchScript with the same module types and parameter names,
+  // so that Captum's peer rebuilds it in eager PyTorch from its state_dict.
+  torch::jit::Module relu_cnn("Sequential");
+  auto conv = [&](int64_t in, int64_t out) {
+    torch::jit::Module m("Conv2d");
+    m.register_parameter("weight", at::randn({out, in, 3, 3}, gen) * (1.0 / std::sqrt(9.0 * in)), false);
+    m.register_parameter("bias", at::zeros({out}), false);
+    m.define("def forward(self, x):\n    return torch.conv2d(x, self.weight, self.bias, [1, 1], [1, 1])\n");
+    return m;
+  };
+  auto simple = [](const char* type, const char* body) {
+    torch::jit::Module m(type);
+    m.define(std::string("def forward(self, x):\n    return ") + body + "\n");
+    return m;
+  };
+  torch::jit::Module fc("Linear");
+  fc.register_parameter("weight", at::randn({10, 784}, gen) * 0.036, false);
+  fc.register_parameter("bias", at::zeros({10}), false);
+  fc.define("def forward(self, x):\n    return torch.linear(x, self.weight, self.bias)\n");
+  relu_cnn.register_module("0", conv(1, 8));
+  relu_cnn.register_module("1", simple("ReLU", "torch.relu(x)"));
+  relu_cnn.register_module("2", simple("MaxPool2d", "torch.max_pool2d(x, [2, 2])"));
+  relu_cnn.register_module("3", conv(8, 16));
+  relu_cnn.register_module("4", simple("ReLU", "torch.relu(x)"));
+  relu_cnn.register_module("5", simple("MaxPool2d", "torch.max_pool2d(x, [2, 2])"));
+  relu_cnn.register_module("6", simple("Flatten", "torch.flatten(x, 1)"));
+  relu_cnn.register_module("7", fc);
+  std::string chain = "x";
+  for (int i = 0; i < 8; ++i) chain = "getattr(self, \"" + std::to_string(i) + "\").forward(" + chain + ")";
+  relu_cnn.define("def forward(self, x):\n    return " + chain + "\n");
+  relu_cnn.save((dir / "relu_cnn.pt").string());
   for (int64_t n : {64, 16}) {
     write_value_file(Value(at::rand({n, 1, 28, 28}, gen)), dir / ("x" + std::to_string(n) + ".pt"));
     write_value_file(Value(at::randint(10, {n}, gen, at::kLong)), dir / ("t" + std::to_string(n) + ".pt"));
@@ -123,6 +166,7 @@ struct Measure {
 Measure run_pipette(const OpLibrary& lib, const fs::path& dir, const Case& c, int repeats) {
   std::string text =
       "let cnn = model.load(\"cnn.pt\")\nlet mlp = model.load(\"mlp.pt\")\nlet tiny = model.load(\"tiny.pt\")\nlet grid = tensor.load(\"grid.pt\")\n"
+      "let relu_cnn = model.load(\"relu_cnn.pt\")\n"
       "let x64 = tensor.load(\"x64.pt\")\nlet t64 = tensor.load(\"t64.pt\")\nlet x16 = tensor.load(\"x16.pt\")\n"
       "let t16 = tensor.load(\"t16.pt\")\nlet x256 = tensor.load(\"x256.pt\")\nlet t256 = tensor.load(\"t256.pt\")\n"
       "report \"a\" = " + c.call + "\n";

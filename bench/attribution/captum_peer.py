@@ -23,8 +23,9 @@ sys.path.insert(0, sys.argv[1])
 import torch  # noqa: E402
 from captum._utils.models.linear_model import LinearModel  # noqa: E402
 from captum.attr import (  # noqa: E402
-    FeatureAblation, IntegratedGradients, KernelShap, NoiseTunnel, Occlusion,
+    LRP, DeepLift, FeatureAblation, GuidedGradCam, IntegratedGradients, KernelShap, NoiseTunnel, Occlusion,
     Saliency, ShapleyValueSampling)
+from captum.robust import FGSM, PGD  # noqa: E402
 
 case_dir, threads, repeats = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
@@ -92,6 +93,12 @@ def measure(fn):
 
 cnn, mlp = torch.jit.load(os.path.join(case_dir, "cnn.pt")), torch.jit.load(os.path.join(case_dir, "mlp.pt"))
 tiny = torch.jit.load(os.path.join(case_dir, "tiny.pt"))
+# Captum's rules hook nn.Module instances: the ReLU CNN rebuilt in eager PyTorch from the scripted one's weights.
+relu_cnn = torch.nn.Sequential(
+    torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Conv2d(8, 16, 3, padding=1),
+    torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+relu_cnn.load_state_dict(torch.jit.load(os.path.join(case_dir, "relu_cnn.pt")).state_dict())
+ce = torch.nn.CrossEntropyLoss(reduction="none")
 x64, t64 = load("x64.pt"), load("t64.pt")
 x16, t16 = load("x16.pt"), load("t16.pt")
 x256, t256 = load("x256.pt"), load("t256.pt")
@@ -117,6 +124,11 @@ cases = {
     "shapley_mlp": lambda m: ShapleyValueSampling(m["mlp"]).attribute(x256, target=t256, n_samples=25),
     "noise_tunnel": lambda m: NoiseTunnel(Saliency(m["cnn"])).attribute(x64, target=t64, nt_type="smoothgrad",
                                                                         nt_samples=10, stdevs=0.1),
+    "deep_lift": lambda m: DeepLift(m["relu_cnn"]).attribute(x64, target=t64),
+    "guided_grad_cam": lambda m: GuidedGradCam(m["relu_cnn"], m["relu_cnn"][3]).attribute(x64, target=t64),
+    "lrp": lambda m: LRP(m["relu_cnn"]).attribute(x64, target=t64),
+    "fgsm": lambda m: FGSM(m["cnn"], ce, 0.0, 1.0).perturb(x64, 0.03, t64),
+    "pgd": lambda m: PGD(m["cnn"], ce, 0.0, 1.0).perturb(x64, 0.03, 0.0075, 10, t64),
 }
 # Methods that only evaluate the model: their forward passes can be replayed.
 perturbation = {"occlusion", "feature_ablation", "shapley_sampling", "kernel_shap", "occlusion_tiny",
@@ -157,7 +169,7 @@ def forward_floor(case):
     return best
 
 
-models = {"cnn": cnn, "mlp": mlp, "tiny": tiny}
+models = {"cnn": cnn, "mlp": mlp, "tiny": tiny, "relu_cnn": relu_cnn}
 wanted = sys.argv[5:] or list(cases)
 for name in wanted:
     if name in cases:
