@@ -5,6 +5,7 @@
 #include <torch/script.h>
 
 #include <cmath>
+#include <limits>
 
 #include "stdlib/attr/attribution.hpp"
 #include "stdlib/metric/quantus_common.hpp"
@@ -107,11 +108,16 @@ at::Tensor flipping_curve(const OpArgs& a, OpContext& ctx, bool insertion) {
   return curve;
 }
 
-// Trapezoid rule over [0, 1] for curves [N, K + 1], averaged over examples.
-double mean_auc(const at::Tensor& curves) {
+// Trapezoid rule over [0, 1] for curves [N, K + 1], per example.
+at::Tensor curve_auc(const at::Tensor& curves) {
   int64_t steps = curves.size(1) - 1;
-  at::Tensor auc = (curves.sum(1) - (curves.select(1, 0) + curves.select(1, steps)) / 2) / static_cast<double>(steps);
-  return auc.mean().item<double>();
+  return (curves.sum(1) - (curves.select(1, 0) + curves.select(1, steps)) / 2) / static_cast<double>(steps);
+}
+
+// A per-input score [N] with NaN where `undefined`: the metric's result under reduce=.
+at::Tensor with_nan(const at::Tensor& values, const at::Tensor& undefined) {
+  at::Tensor v = values.to(at::kDouble).cpu();
+  return at::where(undefined.cpu(), at::full_like(v, std::numeric_limits<double>::quiet_NaN()), v);
 }
 
 // Spearman rank correlation of each row pair of a and b [N, D].
@@ -144,13 +150,13 @@ void register_metric(OpLibrary& lib) {
                   "Deletion curve AUC (pixel flipping, Samek et al.): remove the most relevant features first, "
                   "replacing them with BASELINE, and track the softmax probability of the target class. Lower is "
                   "better: a faithful explanation destroys the prediction quickly.");
-  lib.define(curve_params(del).returns("float", "Mean area under the deletion curves, over [0, 1] removed"),
-             [](const OpArgs& a, OpContext& ctx) { return Value(mean_auc(flipping_curve(a, ctx, false))); });
+  lib.define(reduce_param(curve_params(del)).returns("float|tensor", "Mean area under the deletion curves, over [0, 1] removed ([N] with reduce=\"none\")"),
+             [](const OpArgs& a, OpContext& ctx) { return reduce_scores(curve_auc(flipping_curve(a, ctx, false)), "deletion", "", a, ctx); });
   OpSignature ins("metric.insertion",
                   "Insertion curve AUC (Petsiuk et al., 2018): start from the baseline and insert the most relevant "
                   "features first, tracking the softmax probability of the target class. Higher is better.");
-  lib.define(curve_params(ins).returns("float", "Mean area under the insertion curves, over [0, 1] inserted"),
-             [](const OpArgs& a, OpContext& ctx) { return Value(mean_auc(flipping_curve(a, ctx, true))); });
+  lib.define(reduce_param(curve_params(ins)).returns("float|tensor", "Mean area under the insertion curves, over [0, 1] inserted ([N] with reduce=\"none\")"),
+             [](const OpArgs& a, OpContext& ctx) { return reduce_scores(curve_auc(flipping_curve(a, ctx, true)), "insertion", "", a, ctx); });
   OpSignature curve("metric.flipping_curve",
                     "The deletion (or insertion) curves themselves, for viz.curve: the target's softmax "
                     "probability after each step.");
@@ -170,7 +176,8 @@ void register_metric(OpLibrary& lib) {
       .param("normalize", "bool", Operand::boolean(false),
              "Scale attributions by the least-squares optimal factor first (Captum's normalize)")
       .stochastic();
-  lib.define(inf.returns("float", "Mean infidelity over the inputs"), [](const OpArgs& a, OpContext& ctx) {
+  reduce_param(inf);
+  lib.define(inf.returns("float|tensor", "Mean infidelity over the inputs ([N] with reduce=\"none\")"), [](const OpArgs& a, OpContext& ctx) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     at::Tensor x = a.tensor("inputs").to(ctx.device);
     at::Tensor attr = attributions_for(a, x).expand_as(x);
@@ -189,15 +196,16 @@ void register_metric(OpLibrary& lib) {
       at::Tensor beta = (explained * change).mean(0) / (explained * explained).mean(0).clamp_min(1e-12);
       explained = explained * beta.unsqueeze(0);
     }
-    return Value((explained - change).pow(2).mean(0).mean().item<double>());
+    return reduce_scores((explained - change).pow(2).mean(0), "infidelity", "", a, ctx);
   });
 
   OpSignature comp("metric.completeness",
                    "Completeness (Sundararajan et al.; Quantus' Completeness): |sum(attributions) - (F(x) - F(b))| "
                    "per input, averaged. 0 for a complete method such as exact integrated gradients.");
   baseline_params(target_param(model_and_inputs(comp).input("attributions", "tensor", "Attributions for the inputs")));
-  lib.define(comp.returns("float", "Mean absolute completeness error"), [](const OpArgs& a, OpContext& ctx) {
-    return Value(completeness_gap(a, ctx).abs().mean().item<double>());
+  reduce_param(comp);
+  lib.define(comp.returns("float|tensor", "Mean absolute completeness error ([N] with reduce=\"none\")"), [](const OpArgs& a, OpContext& ctx) {
+    return reduce_scores(completeness_gap(a, ctx).abs(), "completeness", "", a, ctx);
   });
 
   for (bool max : {true, false}) {
@@ -213,8 +221,8 @@ void register_metric(OpLibrary& lib) {
         .range(0.0)
         .param("n_samples", "int", Operand::integer(10), "Perturbed copies per input, explained together")
         .range(1);
-    explainer_params(sens).stochastic();
-    lib.define(sens.returns("float", "Mean over inputs of the sensitivity"), [max](const OpArgs& a, OpContext& ctx) {
+    reduce_param(explainer_params(sens).stochastic());
+    lib.define(sens.returns("float|tensor", "Mean over inputs of the sensitivity ([N] with reduce=\"none\")"), [max](const OpArgs& a, OpContext& ctx) {
       torch::jit::Module m = model_arg(a, "model", ctx.device);
       at::Tensor x = a.tensor("inputs").to(ctx.device);
       Targets t = targets_of(a, m, x);
@@ -231,7 +239,7 @@ void register_metric(OpLibrary& lib) {
       at::Tensor moved = explain((x.unsqueeze(0) + noise).flatten(0, 1), target.repeat({s})).view({s, n, -1});
       at::Tensor change = (moved - base.unsqueeze(0)).norm(2, 2) / base.norm(2, 1).clamp_min(1e-12).unsqueeze(0);
       at::Tensor per_input = max ? std::get<0>(change.max(0)) : change.mean(0);
-      return Value(per_input.mean().item<double>());
+      return reduce_scores(per_input, max ? "max_sensitivity" : "avg_sensitivity", "", a, ctx);
     });
   }
 
@@ -244,7 +252,8 @@ void register_metric(OpLibrary& lib) {
   explainer_params(mprt)
       .param("absolute", "bool", Operand::boolean(true), "Compare |attributions|, as Quantus does by default")
       .stochastic();
-  lib.define(mprt.returns("tensor", "[L]: mean similarity after randomising the top 1, 2, ..., L layers"),
+  reduce_param(mprt);
+  lib.define(mprt.returns("tensor", "[L]: mean similarity after randomising the top 1, 2, ..., L layers ([N, L] with reduce=\"none\")"),
              [](const OpArgs& a, OpContext& ctx) {
                torch::jit::Module m = model_arg(a, "model", ctx.device);
                at::Tensor x = a.tensor("inputs").to(ctx.device);
@@ -262,7 +271,7 @@ void register_metric(OpLibrary& lib) {
                auto layers = layers_of(randomised);
                if (layers.empty()) throw OpError("the model has no parameters to randomise");
                at::Generator gen = ctx.generator();
-               std::vector<double> similarity;
+               std::vector<at::Tensor> similarity;
                for (auto layer = layers.rbegin(); layer != layers.rend(); ++layer) {
                  {
                    torch::NoGradGuard no_grad;
@@ -275,41 +284,43 @@ void register_metric(OpLibrary& lib) {
                        p.value.copy_(fresh.to(p.value.device()));
                      }
                  }
-                 similarity.push_back(spearman(original, explain(randomised)).mean().item<double>());
+                 similarity.push_back(spearman(original, explain(randomised)).to(at::kDouble).cpu());
                }
-               return Value(at::tensor(similarity, at::kDouble));
+               at::Tensor per_input = at::stack(similarity, 1);  // [N, L]
+               return Value(a.string("reduce") == "none" ? per_input : per_input.mean(0));
              });
 
   OpSignature sparse("metric.sparseness",
                      "Sparseness (Chalasani et al., 2020; Quantus' Sparseness): the Gini index of |attributions| "
                      "per input, averaged. 1 when one feature holds all relevance, 0 when all hold the same.");
-  sparse.input("attributions", "tensor", "Attributions [N, ...]");
-  lib.define(sparse.returns("float", "Mean Gini index over the inputs whose attribution is not all zero"),
+  reduce_param(sparse.input("attributions", "tensor", "Attributions [N, ...]"));
+  lib.define(sparse.returns("float|tensor", "Mean Gini index over the inputs whose attribution is not all zero ([N], NaN there, with reduce=\"none\")").may_return_nonfinite(),
              [](const OpArgs& a, OpContext& ctx) {
     at::Tensor r = magnitudes(a);
     int64_t d = r.size(1);
     at::Tensor sorted = std::get<0>(r.sort(1)) + 1e-12;
     at::Tensor k = at::arange(1, d + 1, sorted.options());
     at::Tensor gini = ((2 * k - d - 1) * sorted).sum(1) / (static_cast<double>(d) * sorted.sum(1));
-    return Value(mean_where_defined(gini, r.sum(1).eq(0), "sparseness", "the attribution is all zero", ctx));
+    return reduce_scores(with_nan(gini, r.sum(1).eq(0)), "sparseness", "the attribution is all zero", a, ctx);
   });
 
   OpSignature complexity("metric.complexity",
                          "Complexity (Bhatt et al., 2020; Quantus' Complexity): the entropy of each input's "
                          "relevance distribution |a| / sum |a|, averaged. Lower is simpler.");
-  complexity.input("attributions", "tensor", "Attributions [N, ...]");
-  lib.define(complexity.returns("float", "Mean entropy in nats over the inputs whose attribution is not all zero"),
+  reduce_param(complexity.input("attributions", "tensor", "Attributions [N, ...]"));
+  lib.define(complexity.returns("float|tensor", "Mean entropy in nats over the inputs whose attribution is not all zero ([N], NaN there, with reduce=\"none\")").may_return_nonfinite(),
              [](const OpArgs& a, OpContext& ctx) {
     at::Tensor r = magnitudes(a);
     at::Tensor p = r / r.sum(1, true).clamp_min(1e-300);
     at::Tensor entropy = -(p * (p + 1e-300).log()).sum(1);
-    return Value(mean_where_defined(entropy, r.sum(1).eq(0), "complexity", "the attribution is all zero", ctx));
+    return reduce_scores(with_nan(entropy, r.sum(1).eq(0)), "complexity", "the attribution is all zero", a, ctx);
   });
 
   auto localisation = [](const char* name, const char* doc) {
     OpSignature s(name, doc);
     s.input("attributions", "tensor", "Attributions [N, C, H, W] or [N, ...]")
         .input("masks", "tensor", "Ground-truth regions: nonzero where the evidence is, per pixel [N, H, W] or [N, 1, H, W]");
+    reduce_param(s).may_return_nonfinite();
     return s;
   };
   auto relevance_and_mask = [](const OpArgs& a) {
@@ -325,25 +336,25 @@ void register_metric(OpLibrary& lib) {
   lib.define(localisation("metric.pointing_game",
                           "Pointing game (Zhang et al., 2018): the fraction of inputs whose most relevant pixel "
                           "lies inside the mask.")
-                 .returns("float", "Hit rate in [0, 1] over the inputs whose attribution has a most relevant pixel"),
+                 .returns("float|tensor", "Hit rate in [0, 1] over the inputs whose attribution has a most relevant pixel ([N] with reduce=\"none\", NaN where it has none)"),
              [relevance_and_mask](const OpArgs& a, OpContext& ctx) {
                auto [r, m] = relevance_and_mask(a);
                at::Tensor hit = m.gather(1, r.argmax(1, true)).squeeze(1);
                // A constant attribution has no most relevant pixel: argmax picks the first.
                at::Tensor flat = (std::get<0>(r.max(1)) - std::get<0>(r.min(1))).eq(0);
-               return Value(mean_where_defined(hit.to(at::kDouble), flat, "the pointing game",
-                                               "every pixel is equally relevant, e.g. all zero", ctx));
+               return reduce_scores(with_nan(hit.to(at::kDouble), flat), "the pointing game",
+                                    "every pixel is equally relevant, e.g. all zero", a, ctx);
              });
   lib.define(localisation("metric.relevance_mass",
                           "Relevance mass accuracy (Arras et al., 2022): the share of positive relevance that "
                           "falls inside the mask, averaged over inputs.")
-                 .returns("float", "Share in [0, 1], over the inputs with some positive relevance"),
+                 .returns("float|tensor", "Share in [0, 1], over the inputs with some positive relevance ([N] with reduce=\"none\", NaN where there is none)"),
              [relevance_and_mask](const OpArgs& a, OpContext& ctx) {
                auto [r, m] = relevance_and_mask(a);
                at::Tensor pos = r.clamp_min(0);
                at::Tensor inside = (pos * m.to(at::kDouble)).sum(1) / pos.sum(1).clamp_min(1e-300);
-               return Value(mean_where_defined(inside, pos.sum(1).eq(0), "relevance mass",
-                                               "the attribution has no positive relevance", ctx));
+               return reduce_scores(with_nan(inside, pos.sum(1).eq(0)), "relevance mass",
+                                    "the attribution has no positive relevance", a, ctx);
              });
 }
 

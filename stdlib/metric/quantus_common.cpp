@@ -5,14 +5,18 @@
 
 namespace pipette::stdlib {
 
+OpSignature& reduce_param(OpSignature& s) {
+  return s.param("reduce", "string", Operand::string("mean"), "mean: one number; none: the score of every input [N]")
+      .choices({"mean", "none"});
+}
+
 OpSignature& quantus_params(OpSignature& s, bool abs_default, bool softmax_default, bool declare_abs) {
   s.param("normalise", "bool", Operand::boolean(true), "Divide each input's attributions by their largest |value| first");
   if (declare_abs)
     s.param("abs", "bool", Operand::boolean(abs_default), "Take |attributions| (after normalising), as Quantus' default for this metric");
-  return s.param("softmax", "bool", Operand::boolean(softmax_default),
-             "Score the target's softmax probability (true) or its logit, as Quantus' default for this metric")
-      .param("reduce", "string", Operand::string("mean"), "mean: one number; none: the score of every input [N]")
-      .choices({"mean", "none"});
+  s.param("softmax", "bool", Operand::boolean(softmax_default),
+          "Score the target's softmax probability (true) or its logit, as Quantus' default for this metric");
+  return reduce_param(s);
 }
 
 at::Tensor prepared(const at::Tensor& flat, const OpArgs& a) {

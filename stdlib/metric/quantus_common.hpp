@@ -20,6 +20,9 @@ namespace pipette::stdlib {
 // softmax (default `softmax_default`).
 OpSignature& quantus_params(OpSignature& s, bool abs_default, bool softmax_default, bool declare_abs = true);
 
+// reduce: "mean" (one number) or "none" (the score of every input).
+OpSignature& reduce_param(OpSignature& s);
+
 // Attributions for x as Quantus prepares them: broadcast to x's shape
 // ([N, 1, H, W] over the channels), flattened [N, F] in double, divided by
 // each input's largest |value| when normalise (Quantus divides by the batch's:

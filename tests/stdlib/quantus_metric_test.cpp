@@ -85,5 +85,21 @@ TEST_F(QuantusMetrics, ConstantAttributionsAreNaNPerInputAndLeftOutOfTheMean) {
   EXPECT_NE(log.find("faithfulness_estimate is NaN for 1 of 5 inputs"), std::string::npos) << log;
 }
 
+// Every metric keeps its per-input scores with reduce="none", and their mean
+// is what reduce="mean" reports.
+TEST_F(QuantusMetrics, EveryMetricReducesOrKeepsItsScores) {
+  const std::string load = "let m = model.load(\"linear.pt\")\nlet x = tensor.load(\"x.pt\")\nlet a = tensor.load(\"ixg0.pt\")\n";
+  for (const std::string& call :
+       {std::string("metric.infidelity(m, x, a, target=0, seed=1"), std::string("metric.completeness(m, x, a, target=0"),
+        std::string("metric.max_sensitivity(m, x, target=0, seed=1"), std::string("metric.sparseness(a"),
+        std::string("metric.complexity(a"), std::string("metric.faithfulness_estimate(m, x, a, target=0")}) {
+    auto e = run(load + "report \"none\" = " + call + ", reduce=\"none\")\nreport \"mean\" = " + call + ")\n");
+    ASSERT_TRUE(e.ok()) << call;
+    at::Tensor none = report(e, "none");
+    ASSERT_EQ(none.sizes(), (at::IntArrayRef{5})) << call;
+    EXPECT_NEAR(none.mean().item<double>(), report(e, "mean").item<double>(), 1e-9) << call;
+  }
+}
+
 }  // namespace
 }  // namespace pipette
