@@ -23,7 +23,7 @@ sys.path.insert(0, sys.argv[1])
 import torch  # noqa: E402
 from captum._utils.models.linear_model import LinearModel  # noqa: E402
 from captum.attr import (  # noqa: E402
-    LRP, DeepLift, FeatureAblation, GuidedGradCam, IntegratedGradients, KernelShap, NoiseTunnel, Occlusion,
+    DeepLift, FeatureAblation, GuidedGradCam, IntegratedGradients, KernelShap, NoiseTunnel, Occlusion,
     Saliency, ShapleyValueSampling)
 from captum.robust import FGSM, PGD  # noqa: E402
 
@@ -126,7 +126,6 @@ cases = {
                                                                         nt_samples=10, stdevs=0.1),
     "deep_lift": lambda m: DeepLift(m["relu_cnn"]).attribute(x64, target=t64),
     "guided_grad_cam": lambda m: GuidedGradCam(m["relu_cnn"], m["relu_cnn"][3]).attribute(x64, target=t64),
-    "lrp": lambda m: LRP(m["relu_cnn"]).attribute(x64, target=t64),
     "fgsm": lambda m: FGSM(m["cnn"], ce, 0.0, 1.0).perturb(x64, 0.03, t64),
     "pgd": lambda m: PGD(m["cnn"], ce, 0.0, 1.0).perturb(x64, 0.03, 0.0075, 10, t64),
 }
