@@ -157,8 +157,8 @@ void register_attr_perturbation(OpLibrary& lib) {
     Windows w = windows_of(a, x);
     at::Tensor fx = target_scores(m, x, t, ctx);                        // [N, T]
     int64_t n = x.size(0), d = x.numel() / n;
-    at::Tensor total = at::zeros({n, t.count(), d}, x.options());           // sum over windows of the drop
-    at::Tensor covered = at::zeros({d}, x.options());
+    at::Tensor total = at::zeros({n, t.count(), d}, score_options(x));      // sum over windows of the drop
+    at::Tensor covered = at::zeros({d}, score_options(x));
     at::Tensor block;  // the indicators of the block being scored
     evaluate_perturbations(
         m, x, t, w.count,
@@ -167,7 +167,7 @@ void register_attr_perturbation(OpLibrary& lib) {
           return blend(x, b, 1 - block);
         },
         [&](int64_t, int64_t, const at::Tensor& s) {
-          at::Tensor flat = block.flatten(1);                                // [k, D]
+          at::Tensor flat = block.flatten(1).to(total.scalar_type());        // [k, D]
           total += by_example(fx.unsqueeze(0) - s).matmul(flat);             // [N, T, k] x [k, D]
           covered += flat.sum(0);
         },

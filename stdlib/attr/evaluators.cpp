@@ -7,6 +7,10 @@
 
 namespace pipette::stdlib {
 
+at::TensorOptions score_options(const at::Tensor& x) {
+  return x.is_floating_point() ? x.options() : x.options().dtype(at::kDouble);
+}
+
 int64_t example_bytes(const at::Tensor& x) { return x.numel() / std::max<int64_t>(1, x.size(0)) * x.element_size(); }
 
 at::Tensor target_gradient(torch::jit::Module& m, const at::Tensor& x, const at::Tensor& target) {
@@ -59,7 +63,7 @@ void evaluate_perturbations(torch::jit::Module& m, const at::Tensor& x, const Ta
 
 at::Tensor perturbation_scores(torch::jit::Module& m, const at::Tensor& x, const Targets& t, int64_t perturbations,
                                const PerturbationBuilder& build, OpContext& ctx) {
-  at::Tensor all = at::empty({perturbations, x.size(0), t.count()}, x.options());
+  at::Tensor all = at::empty({perturbations, x.size(0), t.count()}, score_options(x));
   evaluate_perturbations(
       m, x, t, perturbations, build, [&](int64_t p0, int64_t p1, const at::Tensor& s) { all.slice(0, p0, p1).copy_(s); },
       ctx);

@@ -30,6 +30,11 @@ constexpr int64_t kBuildBytesFactor = 4;
 
 int64_t example_bytes(const at::Tensor& x);
 
+// Options for scores and attributions of inputs x: x's own for floating
+// inputs, double for integer ones (token ids), whose scores must not be
+// truncated to integers.
+at::TensorOptions score_options(const at::Tensor& x);
+
 // d/dx sum_i F(x_i)[target_i] for a block, in one backward pass.
 at::Tensor target_gradient(torch::jit::Module& m, const at::Tensor& x, const at::Tensor& target);
 

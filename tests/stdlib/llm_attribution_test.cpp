@@ -62,6 +62,49 @@ TEST_F(LlmAttribution, ShapleyIsEfficientAndGradientsComplete) {
   EXPECT_GT((field(e, "exact", "seq_attr") - field(e, "ablated", "seq_attr")).abs().max().item<double>(), 1e-6);
 }
 
+// A token classifier (ids -> class logits) is explained by the tensor methods
+// on its id tensors: feature ablation with a padding id as the baseline, and
+// layer integrated gradients at its embedding, which add up to the logit's
+// change from the all-padding input.
+TEST_F(LlmAttribution, TokenClassifiersTakeTheTensorMethods) {
+  at::manual_seed(61);
+  torch::jit::Module embed("Embedding");
+  embed.register_parameter("weight", at::randn({9, 4}, at::kDouble), false);
+  embed.define("def forward(self, ids):\n    return torch.embedding(self.weight, ids)\n");
+  torch::jit::Module net("TokenClassifier");
+  net.register_module("embed", embed);
+  net.register_module("head", linear_module(at::randn({3, 4}, at::kDouble), at::zeros({3}, at::kDouble)));
+  net.define("def forward(self, ids):\n    return self.head.forward(torch.tanh(self.embed.forward(ids)).mean(1))\n");
+  net.save((dir_ / "tc.pt").string());
+  at::Tensor ids = at::tensor({3, 5, 7, 2, 1, 4, 8, 6}, at::kLong).view({2, 4});
+  save(ids, "ids.pt");
+  auto e = run("let m = model.load(\"tc.pt\")\nlet ids = tensor.load(\"ids.pt\")\n"
+               "report \"fa\" = attr.feature_ablation(m, ids, target=1, baselines=0)\n"
+               "report \"lig\" = attr.layer_integrated_gradients(m, ids, target=1, layer=\"embed\", baselines=0, steps=64)\n"
+               "report \"occ\" = attr.occlusion(m, ids, target=1, window=[1], baselines=0)\n"
+               "report \"sv\" = attr.shapley_value_sampling(m, ids, target=1, baselines=0, n_samples=5)\n");
+  ASSERT_TRUE(e.ok());
+  auto logit = [&](const at::Tensor& x) { return net.forward({x}).toTensor().select(1, 1); };
+  at::Tensor fa = report(e, "fa");
+  ASSERT_EQ(fa.sizes(), ids.sizes());
+  at::Tensor without = ids.clone();
+  without[0][2] = 0;
+  at::Tensor manual = at::empty({2, 4}, at::kDouble);
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 4; ++j) {
+      at::Tensor w = ids.clone();
+      w[i][j] = 0;
+      manual[i][j] = (logit(ids) - logit(w))[i];
+    }
+  // Scores of integer inputs are kept in double, not truncated to the ids' type.
+  EXPECT_LT((fa - manual).abs().max().item<double>(), 1e-12) << fa << manual;
+  EXPECT_LT((report(e, "occ") - manual).abs().max().item<double>(), 1e-12);
+  EXPECT_LT((report(e, "sv").sum(1) - (logit(ids) - logit(at::zeros_like(ids)))).abs().max().item<double>(), 1e-12);
+  at::Tensor lig = report(e, "lig");  // [2, 4, 4]: per position and embedding width
+  at::Tensor change = logit(ids) - logit(at::zeros_like(ids));
+  EXPECT_LT((lig.sum({1, 2}) - change).abs().max().item<double>(), 1e-4);
+}
+
 // viz.text colours as Captum's visualize_text (lightness 100 - 50 v for
 // positive v, 100 - 40 |v| for negative) and shows tokens as text, never markup.
 TEST_F(LlmAttribution, TextHeatmapsColourAndEscape) {
