@@ -21,6 +21,8 @@ PACKAGES=(
   python3-torch graphviz
   # what Captum (the attribution benchmark's peer) imports besides torch
   python3-tqdm
+  # a one-machine Slurm cluster for the cluster tests (scripts/slurm-local.sh)
+  slurm-wlm munge
   # editors the editor-support tests drive headless, KDE's highlighting engine,
   # and node/npm for VS Code's TextMate engine (tests/editors/textmate)
   vim emacs-nox libkf5syntaxhighlighting-tools nodejs
