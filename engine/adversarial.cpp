@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
+#include <limits>
 
 #include "engine/chunks.hpp"
 #include "engine/model_call.hpp"
@@ -73,20 +74,24 @@ int64_t gradient_chunk(OpContext& ctx, const at::Tensor& x) {
 
 at::Tensor attack_loss(torch::jit::Module& m, const at::Tensor& x, const at::Tensor& target, AttackLoss loss) {
   at::Tensor rows = score_rows(logits_of(m, x));
+  if (rows.size(1) < 2)
+    throw OpError("attacks need a classifier with at least two outputs per input; this model returns one score (" +
+                  per_example_shape(rows) + "): its cross-entropy is constant, so the attack would not move (return "
+                  "two logits, [-z, z], for a binary classifier)");
   at::Tensor column = target.view({-1, 1});
   at::Tensor l;
   if (loss == AttackLoss::CrossEntropy) {
     l = -pick_targets(rows.log_softmax(1), column).view({-1});
   } else {
     at::Tensor p = pick_targets(rows, column).view({-1});
-    at::Tensor bad = (p <= 0) | (p > 1);
+    at::Tensor bad = (p < 0) | (p > 1 + 1e-6);
     if (bad.any().item<bool>()) {
       int64_t i = bad.nonzero()[0][0].item<int64_t>();
       throw OpError("loss=\"log_prob\" takes -log of the model's output, which must be a probability; input " +
                     std::to_string(i) + "'s output at its target is " + std::to_string(p[i].item<double>()) +
                     " (a model that returns logits wants loss=\"cross_entropy\")");
     }
-    l = -p.log();
+    l = -p.clamp_min(std::numeric_limits<float>::min()).log();  // a probability that underflowed to 0
   }
   return l;
 }

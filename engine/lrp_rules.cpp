@@ -348,7 +348,7 @@ at::Tensor LrpPlan::visit(const HookSite& site, const at::Tensor& value) {
       at::Tensor vd = value.detach();
       return vd + vd * (value - vd);
     }
-    return rule.kind == K::Pass ? value : value.clone();  // in-place modules would overwrite the recorded input
+    return value.clone();  // an in-place module (ReLU6(inplace=True)) would overwrite the recorded input
   }
   auto in = inputs_.find(site.path);
   if (in == inputs_.end()) return value;

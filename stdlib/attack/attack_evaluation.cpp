@@ -44,6 +44,8 @@ struct Outcome {
 };
 
 Outcome outcome(const at::Tensor& rows, const at::Tensor& labels, AttackLoss loss) {
+  if (rows.size(1) < 2)
+    throw OpError("attack.compare needs a classifier with at least two outputs per input; this model returns one score");
   at::Tensor column = labels.view({-1, 1});
   Outcome o;
   o.prediction = rows.argmax(1);
@@ -54,7 +56,7 @@ Outcome outcome(const at::Tensor& rows, const at::Tensor& labels, AttackLoss los
     o.probability = logp.exp();
   } else {
     o.probability = pick_targets(rows, column).view({-1});
-    o.loss = -o.probability.log();
+    o.loss = -o.probability.clamp_min(std::numeric_limits<float>::min()).log();
   }
   return o;
 }

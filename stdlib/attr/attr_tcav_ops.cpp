@@ -75,17 +75,19 @@ void register_attr_tcav(OpLibrary& lib) {
       .input("concepts", "record", "The concepts' examples by name: {striped: tensor [K, ...], dotted: ...}")
       .input("random", "list<tensor>", "Random example sets [K, ...] (at least 2), each a negative class for the CAVs")
       .param("ridge", "float", Operand::real(1e-2), "The classifier's regularisation, relative to the Gram matrix's scale")
-      .range(0.0)
+      .range(1e-12)
       .param("alpha", "float", Operand::real(0.05), "Significance level of the t-test")
       .range(0.0, 1.0);
   s.returns("record",
             "concepts: the names; score [C]: the mean TCAV score over random sets; scores [C, R]; magnitude [C]; "
-            "random_scores [R * (R - 1)]: random CAVs' scores; p_value [C]; significant [C] (p < alpha); "
+            "random_scores [R (R - 1) / 2]: the scores of CAVs of each pair of random sets; p_value [C]; significant [C] (p < alpha); "
             "accuracy [C, R]: the CAV classifiers' training accuracy");
+  s.may_return_nonfinite();  // a p-value is NaN when every score is the same (warned)
   lib.define(s, [](const OpArgs& a, OpContext& ctx) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     HookPoint hook = hook_of(a, m);
     at::Tensor x = a.tensor("inputs").to(ctx.device);
+    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
     Targets t = targets_of(a, m, x);
     if (t.multi) throw OpError("attr.tcav takes one target per input");
     at::Tensor grads = layer_gradients(hook, x, t.index.select(1, 0).contiguous(), ctx);  // [N, D]
@@ -113,9 +115,11 @@ void register_attr_tcav(OpLibrary& lib) {
       return ridge * (both - both.mean(0, true)).pow(2).sum(1).mean().item<double>();
     };
     std::vector<double> random_scores;
+    // Unordered pairs: the CAV of (j, i) is minus that of (i, j), so its score
+    // is one minus the other's and would count one draw twice.
     for (size_t i = 0; i < randoms.size(); ++i)
-      for (size_t j = 0; j < randoms.size(); ++j)
-        if (i != j) random_scores.push_back(scores_along(cav(randoms[i], randoms[j], scaled_ridge(randoms[i], randoms[j])).first).first);
+      for (size_t j = i + 1; j < randoms.size(); ++j)
+        random_scores.push_back(scores_along(cav(randoms[i], randoms[j], scaled_ridge(randoms[i], randoms[j])).first).first);
     at::Tensor rs = at::tensor(random_scores, at::kDouble);
     const int64_t c = static_cast<int64_t>(names.size()), r = static_cast<int64_t>(randoms.size());
     at::Tensor score = at::empty({c, r}, at::kDouble), magnitude = at::empty({c, r}, at::kDouble), acc = at::empty({c, r}, at::kDouble);

@@ -1,5 +1,7 @@
 #include "stdlib/metric/quantus_common.hpp"
 
+#include "engine/model_call.hpp"
+
 #include <cmath>
 #include <limits>
 
@@ -53,13 +55,28 @@ at::Tensor baseline_values(const OpArgs& a, const at::Tensor& x) {
   throw OpError("baseline=\"" + kind + "\" is not one of \"black\", \"white\", \"mean\" or a number");
 }
 
+namespace {
+
+// softmax=true scores probabilities, but a model that returns probabilities
+// already (rows non-negative, summing to 1) is not softmaxed a second time:
+// Quantus' wrapper adds no second softmax either.
+Score score_kind(torch::jit::Module& m, const at::Tensor& x, const OpArgs& a, OpContext& ctx) {
+  if (!a.bool_("softmax") || x.size(0) == 0) return Score::Logit;
+  at::NoGradGuard no_grad;
+  if (!rows_are_probabilities(logits_of(m, x.slice(0, 0, std::min<int64_t>(x.size(0), 16))))) return Score::Probability;
+  ctx.log(OpContext::Debug, "the model's outputs are probabilities already: scored as they are, not softmaxed again");
+  return Score::Logit;
+}
+
+}  // namespace
+
 at::Tensor perturbed_scores(torch::jit::Module& m, const at::Tensor& x, const Targets& t, int64_t perturbations,
                             const PerturbationBuilder& build, const OpArgs& a, OpContext& ctx) {
   at::Tensor out = at::empty({x.size(0), perturbations}, x.options().dtype(at::kDouble));
   evaluate_perturbations(
       m, x, t, perturbations, build,
       [&](int64_t p0, int64_t p1, const at::Tensor& s) { out.slice(1, p0, p1).copy_(s.select(2, 0).t()); }, ctx,
-      a.bool_("softmax") ? Score::Probability : Score::Logit);
+      score_kind(m, x, a, ctx));
   return out;
 }
 

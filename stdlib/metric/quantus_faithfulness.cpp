@@ -46,7 +46,7 @@ at::Tensor with_removed(const Case& c, const at::Tensor& removed) {
 at::Tensor step_masks(const at::Tensor& order, int64_t step, int64_t j0, int64_t j1, bool cumulative) {
   const int64_t f = order.size(1);
   // rank[i, feature] = its position in input i's order.
-  at::Tensor rank = order.argsort(1, /*descending=*/false);
+  at::Tensor rank = std::get<1>(order.sort(/*stable=*/true, 1, /*descending=*/false));
   std::vector<at::Tensor> out;
   for (int64_t j = j0; j < j1; ++j) {
     at::Tensor lo = at::full({1}, cumulative ? 0 : j * step, rank.options());
@@ -123,7 +123,7 @@ void register_quantus_faithfulness(OpLibrary& lib) {
                const int64_t f = c.attr.size(1), s = a.int_("features_in_step");
                check_step(f, s, c.x);
                const int64_t k = (f + s - 1) / s;
-               at::Tensor order = c.attr.argsort(1, /*descending=*/true);
+               at::Tensor order = std::get<1>(c.attr.sort(/*stable=*/true, 1, /*descending=*/true));
                at::Tensor y0 = own_scores(c.model, c.x, c.t, a, ctx);
                at::Tensor scores = perturbed_scores(
                    c.model, c.x, c.t, k, [&](int64_t p0, int64_t p1) { return with_removed(c, step_masks(order, s, p0, p1, false)); },
@@ -155,16 +155,24 @@ void register_quantus_faithfulness(OpLibrary& lib) {
                                " features of an input (" + per_example_shape(c.x) + ")");
                const int64_t n = c.x.size(0);
                at::Generator gen = ctx.generator();
-               // One random subset per (run, input): the first `size` of a random permutation.
-               std::vector<at::Tensor> runs_subsets;
+               // One random subset per (run, input), as indices: the first `size` of a
+               // random permutation (masks are built per block, never [R, N, F] at once).
+               std::vector<at::Tensor> picks;
                for (int64_t r = 0; r < runs; ++r)
-                 runs_subsets.push_back(at::rand({n, f}, gen, at::TensorOptions()).argsort(1, false).argsort(1, false).lt(size));
-               at::Tensor subsets = at::stack(runs_subsets, 0).to(c.x.device());  // [R, N, F]
+                 picks.push_back(at::rand({n, f}, gen, at::TensorOptions()).argsort(1, false).slice(1, 0, size));
+               at::Tensor subsets = at::stack(picks, 0).to(c.x.device());  // [R, N, size]
                at::Tensor y0 = own_scores(c.model, c.x, c.t, a, ctx);
                at::Tensor scores = perturbed_scores(
-                   c.model, c.x, c.t, runs, [&](int64_t p0, int64_t p1) { return with_removed(c, subsets.slice(0, p0, p1)); },
+                   c.model, c.x, c.t, runs,
+                   [&](int64_t p0, int64_t p1) {
+                     at::Tensor idx = subsets.slice(0, p0, p1);
+                     at::Tensor mask = at::zeros({p1 - p0, n, f}, c.x.options().dtype(at::kBool));
+                     mask.scatter_(2, idx, true);
+                     return with_removed(c, mask);
+                   },
                    a, ctx);
-               at::Tensor sums = (subsets.to(at::kDouble) * c.attr.unsqueeze(0)).sum(2).t();  // [N, R]
+               at::Tensor sums = at::empty({n, runs}, c.attr.options());
+               for (int64_t r = 0; r < runs; ++r) sums.select(1, r).copy_(c.attr.gather(1, subsets[r]).sum(1));
                return reduce_scores(pearson_rows(sums, y0.unsqueeze(1) - scores), "faithfulness_correlation",
                                     "the subsets' relevance (or the output drop) is the same in every run", a, ctx);
              });
@@ -181,7 +189,7 @@ void register_quantus_faithfulness(OpLibrary& lib) {
                const int64_t f = c.attr.size(1), s = a.int_("features_in_step");
                check_step(f, s, c.x);
                const int64_t k = (f + s - 1) / s;
-               at::Tensor order = c.attr.argsort(1, /*descending=*/false);
+               at::Tensor order = std::get<1>(c.attr.sort(/*stable=*/true, 1, /*descending=*/false));
                at::Tensor curve = perturbed_scores(
                    c.model, c.x, c.t, k,
                    [&](int64_t p0, int64_t p1) { return with_removed(c, step_masks(order, s, p0, p1, true).logical_not()); },
@@ -217,7 +225,7 @@ void register_quantus_faithfulness(OpLibrary& lib) {
                const int64_t f = c.attr.size(1), s = a.int_("features_in_step"), n = x.size(0);
                check_step(f, s, x);
                const int64_t k = (f + s - 1) / s, samples = uniform ? a.int_("nr_samples") : 1;
-               at::Tensor order = c.attr.argsort(1, /*descending=*/false);
+               at::Tensor order = std::get<1>(c.attr.sort(/*stable=*/true, 1, /*descending=*/false));
                at::Tensor y0 = own_scores(m, x, c.t, a, ctx);
                at::Generator gen = ctx.generator();
                at::Tensor fills = uniform ? at::rand({k, samples, n}, gen, at::TensorOptions().dtype(x.scalar_type())).to(x.device())
@@ -269,7 +277,7 @@ void register_quantus_faithfulness(OpLibrary& lib) {
                at::Tensor patch = (at::arange(hp, at::kLong).div(p, "floor").view({hp, 1}) * cols +
                                    at::arange(wp, at::kLong).div(p, "floor").view({1, wp})).to(c.x.device());
                at::Tensor sums = at::zeros({n, count}, apad.options()).index_add_(1, patch.flatten(), apad.sum(1).reshape({n, -1}));
-               at::Tensor rank = sums.argsort(1, /*descending=*/true).argsort(1, false);  // rank of each patch
+               at::Tensor rank = std::get<1>(sums.sort(/*stable=*/true, 1, /*descending=*/true)).argsort(1, false);  // rank of each patch
                // Pixel (h, w) of the unpadded image lies in patch patch[h + ph0, w + pw0].
                at::Tensor inner = patch.slice(0, ph0, ph0 + h).slice(1, pw0, pw0 + w).flatten();  // [H * W]
                at::Tensor pixel_rank = rank.index_select(1, inner);                                // [N, H * W]
@@ -320,7 +328,7 @@ void register_quantus_faithfulness(OpLibrary& lib) {
                    percentages.push_back(p);
                  }
                const bool morf = a.string("order") == "morf";
-               at::Tensor rank = attr.argsort(1, /*descending=*/morf).argsort(1, false);  // [N, H * W]
+               at::Tensor rank = std::get<1>(attr.sort(/*stable=*/true, 1, /*descending=*/morf)).argsort(1, false);  // [N, H * W]
                at::Generator gen = ctx.generator();
                const double noise = a.float_("noise");
                at::Tensor label = t.index.select(1, 0);
@@ -384,7 +392,7 @@ void register_quantus_faithfulness(OpLibrary& lib) {
                  at::Tensor rel = at::zeros({l}, at::kDouble).to(x.device())
                                       .index_add_(0, seg_of, attr[i].sum(0).flatten().to(at::kDouble));
                  at::Tensor size = at::zeros({l}, at::kDouble).to(x.device()).index_add_(0, seg_of, at::ones({h * w}, rel.options()));
-                 at::Tensor order = (rel / (size * static_cast<double>(channels))).argsort(0, /*descending=*/true);
+                 at::Tensor order = std::get<1>((rel / (size * static_cast<double>(channels))).sort(/*stable=*/true, 0, /*descending=*/true));
                  // Cumulative: each step replaces one more segment by the mean of the image as it stands.
                  at::Tensor xi = x[i].clone();
                  std::vector<at::Tensor> steps;

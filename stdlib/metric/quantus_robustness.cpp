@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 
 #include "stdlib/metric/quantus_common.hpp"
 #include "stdlib/model/model_util.hpp"
@@ -23,14 +24,16 @@ struct Explained {
   Method explain;
 };
 
-Explained explained(const OpArgs& a, OpContext& ctx) {
-  Explained e{model_arg(a, "model", ctx.device), a.tensor("inputs").to(ctx.device), {}, {}};
+// On the heap: the method refers to the model by address.
+std::unique_ptr<Explained> explained(const OpArgs& a, OpContext& ctx) {
+  auto ep = std::make_unique<Explained>(Explained{model_arg(a, "model", ctx.device), a.tensor("inputs").to(ctx.device), {}, {}});
+  Explained& e = *ep;
   if (e.x.dim() < 2 || e.x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
   Targets t = targets_of(a, e.model, e.x);
   if (t.multi) throw OpError("this metric takes one target per input");
   e.target = t.index.select(1, 0).contiguous();
   e.explain = gradient_method(a.string("explainer"), e.model, a, ctx, baselines_of(a, e.x, ctx));
-  return e;
+  return ep;
 }
 
 // Predicted classes [N] of inputs.
@@ -83,18 +86,26 @@ void register_quantus_robustness(OpLibrary& lib) {
       .range(0.0)
       .stochastic();
   lib.define(lle.returns("float|tensor", "The mean over inputs, or [N] with reduce=\"none\""), [](const OpArgs& a, OpContext& ctx) {
-    Explained e = explained(a, ctx);
+    auto ep = explained(a, ctx);
+    Explained& e = *ep;
     const int64_t n = e.x.size(0), s = a.int_("nr_samples");
     at::Tensor base = prepared(e.explain(e.x, e.target).reshape({n, -1}), a);
     at::Generator gen = ctx.generator();
-    std::vector<int64_t> shape{s};
-    shape.insert(shape.end(), e.x.sizes().begin(), e.x.sizes().end());
-    at::Tensor noise = at::empty(shape, e.x.options().device(at::kCPU)).normal_(0, a.float_("perturb_std"), gen).to(e.x.device());
-    at::Tensor moved = (e.x.unsqueeze(0) + noise).flatten(0, 1);
-    at::Tensor again = prepared(e.explain(moved, e.target.repeat({s})).reshape({s * n, -1}), a).view({s, n, -1});
-    at::Tensor num = (again - base.unsqueeze(0)).norm(2, 2);
-    at::Tensor den = noise.reshape({s, n, -1}).to(at::kDouble).norm(2, 2) + 1e-10;
-    return reduce_scores(std::get<0>((num / den).max(0)), "local_lipschitz_estimate", "", a, ctx);
+    // Samples in chunks under the memory budget, keeping the running maximum.
+    at::Tensor best = at::full({n}, -std::numeric_limits<double>::infinity(), base.options());
+    const int64_t per_chunk = std::max<int64_t>(1, items_per_chunk(ctx, kGradientBytesFactor * example_bytes(e.x) * n, s));
+    for_chunks(ctx, s, per_chunk, [&](int64_t s0, int64_t s1) {
+      const int64_t k = s1 - s0;
+      std::vector<int64_t> shape{k};
+      shape.insert(shape.end(), e.x.sizes().begin(), e.x.sizes().end());
+      at::Tensor noise = at::empty(shape, e.x.options().device(at::kCPU)).normal_(0, a.float_("perturb_std"), gen).to(e.x.device());
+      at::Tensor moved = (e.x.unsqueeze(0) + noise).flatten(0, 1);
+      at::Tensor again = prepared(e.explain(moved, e.target.repeat({k})).reshape({k * n, -1}), a).view({k, n, -1});
+      at::Tensor num = (again - base.unsqueeze(0)).norm(2, 2);
+      at::Tensor den = noise.reshape({k, n, -1}).to(at::kDouble).norm(2, 2) + 1e-10;
+      best = at::maximum(best, std::get<0>((num / den).max(0)));
+    });
+    return reduce_scores(best, "local_lipschitz_estimate", "", a, ctx);
   });
 
   OpSignature cont("metric.continuity",
@@ -104,7 +115,8 @@ void register_quantus_robustness(OpLibrary& lib) {
                    "||a(x) - a(x_t)||_1 / (||x - x_t||_2 + 1e-9) is its score. Lower is more continuous.");
   robustness_inputs(cont, true).param("nr_steps", "int", Operand::integer(28), "Translations per input").range(1);
   lib.define(cont.returns("float|tensor", "The mean over inputs, or [N] with reduce=\"none\""), [](const OpArgs& a, OpContext& ctx) {
-    Explained e = explained(a, ctx);
+    auto ep = explained(a, ctx);
+    Explained& e = *ep;
     if (e.x.dim() != 4) throw OpError("continuity translates images [N, C, H, W]; inputs are " + describe(Value(e.x)));
     const int64_t n = e.x.size(0), w = e.x.size(3), steps = a.int_("nr_steps"), dx = (2 * w + 1) / steps;
     at::Tensor base = prepared(e.explain(e.x, e.target).reshape({n, -1}), a);
@@ -136,7 +148,8 @@ void register_quantus_robustness(OpLibrary& lib) {
       .stochastic();
   lib.define(rl.returns("float|tensor", "The mean over inputs, or [N] with reduce=\"none\"").may_return_nonfinite(),
              [](const OpArgs& a, OpContext& ctx) {
-               Explained e = explained(a, ctx);
+               auto ep = explained(a, ctx);
+    Explained& e = *ep;
                const int64_t n = e.x.size(0);
                int64_t k;
                {

@@ -175,6 +175,10 @@ TEST_F(Attack, BadInputsAreNamed) {
             std::string::npos);
   EXPECT_NE(run_errors(load + "report \"a\" = attack.pgd(m, x, target=4)\n").find("target 4, but the model has 2 outputs"),
             std::string::npos);
+  save_module("one.pt", {{"w", w_}}, "def forward(self, x):\n    return (torch.flatten(x, 1) @ self.w.t())[:, 0]\n");
+  EXPECT_NE(run_errors("report \"a\" = attack.fgsm(model.load(\"one.pt\"), tensor.load(\"x.pt\"), target=0)\n")
+                .find("at least two outputs per input"),
+            std::string::npos);
   EXPECT_NE(run_errors(load + "report \"a\" = attack.compare(m, x, {bad: tensor.load(\"x.pt\") |> tensor.slice(0, 0, 2)})\n")
                 .find("perturbed.bad"),
             std::string::npos);

@@ -74,10 +74,12 @@ TEST_F(Lrp, EpsilonConservesTheOutputOnAReluNetwork) {
     return linear_module(at::randn({out, in}, at::kDouble), at::randn({out}, at::kDouble) * 0.3);
   };
   auto relu = [] { return elementwise_module("ReLU", "torch.relu"); };
+  // In place, as ReLU(inplace=True): relevance must still pass through unchanged.
+  auto relu_inplace = [] { return elementwise_module("ReLU", "torch.relu_"); };
   net.register_module("fc1", lin(5, 7));
   net.register_module("r1", relu());
   net.register_module("fc2", lin(7, 6));
-  net.register_module("r2", relu());
+  net.register_module("r2", relu_inplace());
   net.register_module("fc3", lin(6, 3));
   net.define("def forward(self, x):\n    return self.fc3.forward(self.r2.forward(self.fc2.forward(self.r1.forward(self.fc1.forward(x)))))\n");
   net.save((dir_ / "net.pt").string());

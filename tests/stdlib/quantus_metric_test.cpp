@@ -85,6 +85,24 @@ TEST_F(QuantusMetrics, ConstantAttributionsAreNaNPerInputAndLeftOutOfTheMean) {
   EXPECT_NE(log.find("faithfulness_estimate is NaN for 1 of 5 inputs"), std::string::npos) << log;
 }
 
+// A model that returns probabilities is not softmaxed again: selectivity and
+// IROF of the softmax model equal those of its logits with softmax=true.
+TEST_F(QuantusMetrics, ProbabilityOutputsAreScoredAsTheyAre) {
+  at::Tensor w = at::randn({3, 16}, at::kDouble);
+  save_module("soft.pt", {{"w", w}}, "def forward(self, x):\n    return torch.softmax(torch.flatten(x, 1) @ self.w.t(), 1)\n");
+  save_module("logits.pt", {{"w", w}}, "def forward(self, x):\n    return torch.flatten(x, 1) @ self.w.t()\n");
+  save(x_.view({5, 1, 4, 4}), "img.pt");
+  save(at::randn({5, 1, 4, 4}, at::kDouble), "a.pt");
+  const std::string args = ", tensor.load(\"img.pt\"), tensor.load(\"a.pt\"), target=0, reduce=\"none\"";
+  auto e = run("report \"s_soft\" = metric.selectivity(model.load(\"soft.pt\")" + args + ", patch_size=2)\n"
+               "report \"s_logits\" = metric.selectivity(model.load(\"logits.pt\")" + args + ", patch_size=2)\n"
+               "report \"i_soft\" = metric.irof(model.load(\"soft.pt\")" + args + ")\n"
+               "report \"i_logits\" = metric.irof(model.load(\"logits.pt\")" + args + ")\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_LT((report(e, "s_soft") - report(e, "s_logits")).abs().max().item<double>(), 1e-9);
+  EXPECT_LT((report(e, "i_soft") - report(e, "i_logits")).abs().max().item<double>(), 1e-9);
+}
+
 // Every metric keeps its per-input scores with reduce="none", and their mean
 // is what reduce="mean" reports.
 TEST_F(QuantusMetrics, EveryMetricReducesOrKeepsItsScores) {
