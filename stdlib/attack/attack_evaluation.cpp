@@ -15,19 +15,16 @@
 #include "engine/model_call.hpp"
 #include "stdlib/attack/attack_inputs.hpp"
 #include "stdlib/attr/baselines.hpp"
+#include "stdlib/attr/evaluators.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette::stdlib {
 
 namespace {
 
-// Forward-only blocks: the same estimate per example as the perturbation methods.
-constexpr int64_t kForwardBytesPerElement = 16;
-
+// Forward-only blocks, sized as the attribution methods' forward passes.
 int64_t forward_chunk(OpContext& ctx, const at::Tensor& x) {
-  if (x.size(0) == 0) return 1;
-  return items_per_chunk(ctx, kForwardBytesPerElement * static_cast<int64_t>(x[0].numel() * x.element_size()),
-                         x.size(0));
+  return items_per_chunk(ctx, kForwardBytesFactor * example_bytes(x), std::max<int64_t>(1, x.size(0)));
 }
 
 // Score rows [N, K] of the model on x, in chunks, without gradients.
@@ -90,8 +87,7 @@ void define_compare(OpLibrary& lib) {
             "batches (with batch=): name, batch, accuracy, worst_accuracy, loss");
   lib.define(s, [](const OpArgs& a, OpContext& ctx) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+    at::Tensor x = input_batch(a, ctx);
     const int64_t n = x.size(0);
     at::Tensor labels = targets_for(a, "target", m, x);
     const AttackLoss loss = attack_loss_of(a, "loss", m, x, ctx);
@@ -188,10 +184,9 @@ Perturb perturbation(const std::string& kind, AttackCase& c, const OpArgs& a, Op
   };
   if (kind == "fgsm") {
     // FGSM's direction does not depend on eps: one gradient serves every value.
-    const int64_t per_chunk = items_per_chunk(
-        ctx, 64 * static_cast<int64_t>(c.x[0].numel() * c.x.element_size()), std::max<int64_t>(1, c.x.size(0)));
+    const int64_t per_chunk = items_per_chunk(ctx, kGradientBytesFactor * example_bytes(c.x), std::max<int64_t>(1, c.x.size(0)));
     const double threshold = c.spec.zero_threshold;
-    at::Tensor dir = c.x.size(0) == 0 ? c.x.clone() : map_chunks(
+    at::Tensor dir = map_chunks(
         ctx, c.x, per_chunk,
         [&](const at::Tensor& xb, int64_t i) {
           at::Tensor g = attack_gradient(c.model, xb, c.target.slice(0, i, i + xb.size(0)), c.spec.loss);

@@ -81,8 +81,7 @@ void register_attr_deeplift(OpLibrary& lib) {
   lib.define(dl.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     Rescaled r = rescaled(m, "attr.deep_lift");
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+    at::Tensor x = input_batch(a, ctx);
     at::Tensor b = baselines_of(a, x, ctx).expand_as(x).contiguous();
     Targets t = targets_of(a, m, x);
     const bool times = a.bool_("multiply_by_inputs");
@@ -98,8 +97,7 @@ void register_attr_deeplift(OpLibrary& lib) {
   lib.define(shap.returns("tensor", "Attributions, shaped like inputs"), [](const OpArgs& a, OpContext& ctx) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     Rescaled r = rescaled(m, "attr.deep_lift_shap");
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+    at::Tensor x = input_batch(a, ctx);
     at::Tensor pool = a.tensor("baselines").to(ctx.device, x.scalar_type());
     if (pool.dim() == x.dim() - 1) pool = pool.unsqueeze(0);
     if (pool.dim() != x.dim() || pool.sizes().slice(1) != x.sizes().slice(1))
@@ -130,8 +128,7 @@ void register_attr_deeplift(OpLibrary& lib) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     Rescaled r = rescaled(m, "attr.layer_deep_lift");
     HookSite site = r.model.find(a.string("layer")).site;
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+    at::Tensor x = input_batch(a, ctx);
     at::Tensor b = baselines_of(a, x, ctx).expand_as(x).contiguous();
     Targets t = targets_of(a, m, x);
     const bool times = a.bool_("multiply_by_inputs");

@@ -77,8 +77,7 @@ void register_attr_lrp(OpLibrary& lib) {
                     "the gradient times the output. A model written with functional layers has no modules to hook");
     for (const auto& [path, rule] : plan.rules())
       ctx.log(OpContext::Debug, "LRP rule at " + path + ": " + lrp_rule_name(rule.kind));
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+    at::Tensor x = input_batch(a, ctx);
     Targets t = targets_of(a, m, x);
     const int64_t n = x.size(0);
     at::Tensor out = per_target(t, [&](const at::Tensor& tj) {

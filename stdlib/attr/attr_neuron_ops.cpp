@@ -77,8 +77,7 @@ void register_attr_neuron(OpLibrary& lib) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     HookPoint hook = hook_of(a, m);
     std::vector<int64_t> idx = neuron_of(a);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+    at::Tensor x = input_batch(a, ctx);
     std::vector<at::Tensor> parts;
     for_chunks(ctx, x.size(0), items_per_chunk(ctx, kGradientBytesFactor * example_bytes(x), x.size(0)),
                [&](int64_t i, int64_t e) {
@@ -95,8 +94,7 @@ void register_attr_neuron(OpLibrary& lib) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     HookPoint hook = hook_of(a, m);
     std::vector<int64_t> idx = neuron_of(a);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+    at::Tensor x = input_batch(a, ctx);
     at::Tensor b = baselines_of(a, x, ctx);
     Quadrature q = quadrature(a.string("method"), a.int_("steps"), &ctx);
     at::Tensor none = at::zeros({x.size(0)}, x.options().dtype(at::kLong));
@@ -116,8 +114,7 @@ void register_attr_neuron(OpLibrary& lib) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     HookPoint hook = hook_of(a, m);
     std::vector<int64_t> idx = neuron_of(a);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+    at::Tensor x = input_batch(a, ctx);
     at::Tensor b = baselines_of(a, x, ctx);
     Targets t = targets_of(a, m, x);
     Quadrature q = quadrature(a.string("method"), a.int_("steps"), &ctx);

@@ -86,8 +86,7 @@ void register_attr_tcav(OpLibrary& lib) {
   lib.define(s, [](const OpArgs& a, OpContext& ctx) {
     torch::jit::Module m = model_arg(a, "model", ctx.device);
     HookPoint hook = hook_of(a, m);
-    at::Tensor x = a.tensor("inputs").to(ctx.device);
-    if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+    at::Tensor x = input_batch(a, ctx);
     Targets t = targets_of(a, m, x);
     if (t.multi) throw OpError("attr.tcav takes one target per input");
     at::Tensor grads = layer_gradients(hook, x, t.index.select(1, 0).contiguous(), ctx);  // [N, D]

@@ -7,6 +7,12 @@
 
 namespace pipette::stdlib {
 
+at::Tensor input_batch(const OpArgs& a, const OpContext& ctx) {
+  at::Tensor x = a.tensor("inputs").to(ctx.device);
+  if (x.dim() == 0 || x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]; they are " + describe(Value(x)));
+  return x;
+}
+
 at::TensorOptions score_options(const at::Tensor& x) {
   return x.is_floating_point() ? x.options() : x.options().dtype(at::kDouble);
 }

@@ -30,6 +30,10 @@ constexpr int64_t kBuildBytesFactor = 4;
 
 int64_t example_bytes(const at::Tensor& x);
 
+// The call's `inputs` on the node's device, a non-empty batch [N, ...]; an
+// OpError otherwise (an empty batch would reach torch as a bare cat error).
+at::Tensor input_batch(const OpArgs& a, const OpContext& ctx);
+
 // Options for scores and attributions of inputs x: x's own for floating
 // inputs, double for integer ones (token ids), whose scores must not be
 // truncated to integers.

@@ -24,8 +24,7 @@ struct Case {
 };
 
 Case case_of(const OpArgs& a, OpContext& ctx) {
-  Case c{model_arg(a, "model", ctx.device), a.tensor("inputs").to(ctx.device), {}, {}, {}};
-  if (c.x.dim() < 2 || c.x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
+  Case c{model_arg(a, "model", ctx.device), input_batch(a, ctx), {}, {}, {}};
   c.attr = prepared_attributions(a.tensor("attributions"), c.x, a);
   c.t = targets_of(a, c.model, c.x);
   if (c.t.multi) throw OpError("this metric takes one target per input");

@@ -26,9 +26,8 @@ struct Explained {
 
 // On the heap: the method refers to the model by address.
 std::unique_ptr<Explained> explained(const OpArgs& a, OpContext& ctx) {
-  auto ep = std::make_unique<Explained>(Explained{model_arg(a, "model", ctx.device), a.tensor("inputs").to(ctx.device), {}, {}});
+  auto ep = std::make_unique<Explained>(Explained{model_arg(a, "model", ctx.device), input_batch(a, ctx), {}, {}});
   Explained& e = *ep;
-  if (e.x.dim() < 2 || e.x.size(0) == 0) throw OpError("inputs must be a non-empty batch [N, ...]");
   Targets t = targets_of(a, e.model, e.x);
   if (t.multi) throw OpError("this metric takes one target per input");
   e.target = t.index.select(1, 0).contiguous();

@@ -12,6 +12,7 @@
 
 #include "stdlib/stdlib.hpp"
 #include "stdlib/viz/canvas.hpp"
+#include "stdlib/viz/image_maps.hpp"
 
 namespace pipette::stdlib {
 
@@ -160,14 +161,7 @@ void register_viz_attribution(OpLibrary& lib) {
       .range(0, 32)
       .returns("tensor", "RGB images [N, 3, H', W'] in [0, 1]; save as .png (a batch becomes a grid)");
   lib.define(s, [](const OpArgs& a, OpContext&) {
-    at::Tensor img = a.tensor("images").detach().to(at::kCPU, at::kDouble);
-    at::Tensor attr = a.tensor("attributions").detach().to(at::kCPU, at::kDouble);
-    if (img.dim() == 3) img = img.unsqueeze(1);
-    if (attr.dim() == 3) attr = attr.unsqueeze(1);
-    if (img.dim() != 4 || attr.dim() != 4 || img.size(0) != attr.size(0) || img.size(2) != attr.size(2) ||
-        img.size(3) != attr.size(3))
-      throw OpError("images " + describe(Value(img)) + " and attributions " + describe(Value(attr)) +
-                    " must be [N, C, H, W] with the same N, H and W");
+    auto [img, attr] = images_and_maps(a, at::kDouble);
     const std::string method = a.string("method"), sign = a.string("sign");
     if ((method == "masked_image" || method == "alpha_scaling") && sign == "all")
       throw OpError("method=\"" + method + "\" scales the image by the map, which needs values in [0, 1]: sign=\"all\" "

@@ -9,6 +9,7 @@
 
 #include "stdlib/core/arg_lists.hpp"
 #include "stdlib/viz/canvas.hpp"
+#include "stdlib/viz/image_maps.hpp"
 #include "stdlib/stdlib.hpp"
 
 namespace pipette::stdlib {
@@ -70,14 +71,7 @@ void register_viz(OpLibrary& lib) {
           .range(0, 32)
           .returns("tensor", "RGB images [N, 3, H*scale, W*scale] in [0, 1]"),
       [](const OpArgs& a, OpContext&) {
-        at::Tensor img = a.tensor("images").detach().to(at::kCPU, at::kFloat);
-        at::Tensor attr = a.tensor("attributions").detach().to(at::kCPU, at::kFloat);
-        if (img.dim() == 3) img = img.unsqueeze(1);
-        if (attr.dim() == 3) attr = attr.unsqueeze(1);
-        if (img.dim() != 4 || attr.dim() != 4 || img.size(0) != attr.size(0) || img.size(2) != attr.size(2) ||
-            img.size(3) != attr.size(3))
-          throw OpError("images " + describe(Value(img)) + " and attributions " + describe(Value(attr)) +
-                        " must be [N, C, H, W] with the same N, H and W");
+        auto [img, attr] = images_and_maps(a, at::kFloat);
         int64_t n = std::min(img.size(0), a.int_("max_images"));
         img = img.slice(0, 0, n);
         at::Tensor heat = attr.slice(0, 0, n).sum(1);  // [N, H, W]

@@ -71,12 +71,9 @@ TEST_F(QuantusMetrics, ConstantAttributionsAreNaNPerInputAndLeftOutOfTheMean) {
   save(a, "a.pt");
   const std::string call = "metric.faithfulness_estimate(model.load(\"linear.pt\"), tensor.load(\"x.pt\"), tensor.load(\"a.pt\"), "
                            "target=0, baseline=0";
-  std::string log;
-  RunOptions o;
-  o.log = [&log](const Node&, int level, const std::string& msg) {
-    if (level >= OpContext::Warn) log += msg + "\n";
-  };
-  auto e = run("report \"none\" = " + call + ", reduce=\"none\")\nreport \"mean\" = " + call + ")\n", o);
+  Logged logged;
+  auto e = run("report \"none\" = " + call + ", reduce=\"none\")\nreport \"mean\" = " + call + ")\n", logged.options());
+  const std::string& log = logged.text;
   ASSERT_TRUE(e.ok());
   at::Tensor none = report(e, "none");
   EXPECT_TRUE(std::isnan(none[2].item<double>()));

@@ -4,7 +4,6 @@
 // mode, dtypes, targets out of range, tabular data. Each test fails on the
 // code before the fix.
 #include <fstream>
-#include <mutex>
 
 #include "stdlib_fixture.hpp"
 
@@ -12,20 +11,6 @@ namespace pipette {
 namespace {
 
 using at::indexing::Slice;
-
-// A run's log lines (info and warnings), as the CLI would print them.
-struct Logged {
-  std::mutex mu;
-  std::string text;
-  RunOptions options() {
-    RunOptions o;
-    o.log = [this](const Node& n, int level, const std::string& msg) {
-      std::lock_guard<std::mutex> lock(mu);
-      text += (level >= OpContext::Warn ? "warning: " : "info: ") + n.op + ": " + msg + "\n";
-    };
-    return o;
-  }
-};
 
 double number(const Execution& e, const std::string& name) {
   for (auto& [k, v] : e.reports)

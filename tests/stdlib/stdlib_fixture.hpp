@@ -8,6 +8,8 @@
 #include <torch/script.h>
 
 #include <filesystem>
+#include <mutex>
+#include <string>
 #include <unistd.h>
 
 #include "engine/cache.hpp"
@@ -35,6 +37,21 @@ inline torch::jit::Module elementwise_module(const std::string& type, const std:
   m.define("def forward(self, x):\n    return " + fn + "(x)\n");
   return m;
 }
+
+// A run's log lines (info and warnings), as the CLI would print them. The
+// executor calls RunOptions::log from worker threads, hence the lock.
+struct Logged {
+  std::mutex mu;
+  std::string text;
+  RunOptions options() {
+    RunOptions o;
+    o.log = [this](const Node& n, int level, const std::string& msg) {
+      std::lock_guard<std::mutex> lock(mu);
+      text += (level >= OpContext::Warn ? "warning: " : "info: ") + n.op + ": " + msg + "\n";
+    };
+    return o;
+  }
+};
 
 class Stdlib : public ::testing::Test {
  protected:
