@@ -34,6 +34,14 @@ struct RunArgs {
   bool jit_optimize = false;
   std::string memory_budget;  // e.g. 512M, 2G; default: a quarter of physical memory
   std::string progress = "auto";  // auto|live|plain
+  // The executor (docs/cluster.md): local, or slurm with what its jobs get.
+  std::string executor = "local";
+  std::string partition, account, work_dir;
+  std::vector<std::string> slurm_opts;  // K=V: sbatch --K=V
+  std::vector<std::string> resources;   // K=V over every job's own
+  int retries = -1;                     // -1: the executor's default
+  double poll_seconds = -1;             // -1: the executor's default
+  double retry_backoff = -1;            // seconds before the first retry; -1: default
 };
 int run_command(const GlobalOptions& g, const RunArgs& args);
 // Re-executes the process with OMP_WAIT_POLICY=PASSIVE when a run with `jobs`
@@ -47,6 +55,21 @@ struct RunsArgs {
   size_t limit = 50;
 };
 int runs_command(const RunsArgs& args);
+
+// `pipette exec-node`: what a Slurm job runs. One node of a script, its inputs
+// from the cache, its output into the cache (cli/exec_node_command.cpp).
+struct ExecNodeArgs {
+  std::string file;
+  std::vector<std::string> sets;
+  std::string seed = "0";
+  std::string cache;
+  std::string device = "cpu";
+  std::string memory_budget;
+  std::string work_dir;  // where error.txt goes for the driver to read
+  uint32_t node = 0;
+  std::string key;  // the driver's provenance key for the node, hex
+};
+int exec_node_command(const GlobalOptions& g, const ExecNodeArgs& args);
 
 int cache_command(const std::string& action, const std::string& dir);
 

@@ -78,6 +78,37 @@ int main(int argc, char** argv) {
   run->add_option("--progress", run_args.progress, "auto (live lines on a terminal), live or plain")
       ->check(CLI::IsMember({"auto", "live", "plain"}));
 
+  run->add_option("--executor", run_args.executor, "Where nodes compute: local (default) or slurm (docs/cluster.md)")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  run->add_option("--partition", run_args.partition, "slurm: the partition jobs go to (default: the cluster's)");
+  run->add_option("--account", run_args.account, "slurm: the account jobs are charged to");
+  run->add_option("--slurm-opt", run_args.slurm_opts, "slurm: K=V passed to sbatch as --K=V (repeatable)");
+  run->add_option("--resources", run_args.resources,
+                  "slurm: K=V over every job's own request: cpus, mem, gpus, time, partition (repeatable)");
+  run->add_option("--retries", run_args.retries,
+                  "slurm: times a job the machine broke (out of memory, node failure, cancelled) is submitted again "
+                  "(default 1)")
+      ->check(CLI::Range(0, 100));
+  run->add_option("--retry-backoff", run_args.retry_backoff, "slurm: seconds before the first retry, doubling (default 10)")
+      ->check(CLI::Range(0.0, 86400.0));
+  run->add_option("--poll-interval", run_args.poll_seconds, "slurm: seconds between looks at the queue (default 1)")
+      ->check(CLI::Range(0.05, 600.0));
+  run->add_option("--work-dir", run_args.work_dir,
+                  "slurm: shared directory for job scripts and logs (default .pipette/slurm of the project)");
+
+  ExecNodeArgs exec_args;
+  auto* exec_node = app.add_subcommand("exec-node", "Run one node of a script from the cache (what a Slurm job runs)");
+  exec_node->group("");  // not a user command: hidden from help
+  exec_node->add_option("file", exec_args.file, "Script")->required();
+  exec_node->add_option("--set", exec_args.sets, "Override a param: NAME=VALUE (repeatable)");
+  exec_node->add_option("--seed", exec_args.seed, "The run's seed");
+  exec_node->add_option("--cache", exec_args.cache, "The run's cache directory")->required();
+  exec_node->add_option("--device", exec_args.device, "cpu, cuda or auto")->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  exec_node->add_option("--memory-budget", exec_args.memory_budget, "Working memory an op may use");
+  exec_node->add_option("--work-dir", exec_args.work_dir, "The node's job directory")->required();
+  exec_node->add_option("--node", exec_args.node, "The node's id")->required();
+  exec_node->add_option("--key", exec_args.key, "The node's provenance key as the driver computed it")->required();
+
   std::string cache_action, cache_dir;
   auto* cache = app.add_subcommand("cache", "Inspect or empty the result cache");
   cache->add_option("action", cache_action, "stats or clean")->required()->check(CLI::IsMember({"stats", "clean"}));
@@ -156,6 +187,7 @@ int main(int argc, char** argv) {
       relaunch_with_passive_openmp(run_args.jobs, argv);
       return run_command(g, run_args);
     }
+    if (*exec_node) return exec_node_command(g, exec_args);
     if (*runs) {
       if (*runs_show) runs_args.action = "show";
       if (*runs_diff) runs_args.action = "diff";

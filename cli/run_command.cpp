@@ -19,6 +19,8 @@
 #include "cli/compile_setup.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/progress_display.hpp"
+#include "cli/run_options.hpp"
+#include "cli/slurm_setup.hpp"
 #include "cli/project_dir.hpp"
 #include "engine/atomic_file.hpp"
 #include "engine/explain.hpp"
@@ -51,48 +53,6 @@ std::string timestamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
   return buf;
-}
-
-// "512M", "2G", "1.5G", "800000": bytes. An error message when malformed,
-// not finite, or beyond any machine (more than 2^50 bytes, a pebibyte).
-std::variant<uint64_t, std::string> parse_bytes(const std::string& text) {
-  std::string usage = "--memory-budget expects a size such as 512M or 2G, got '";
-  usage += excerpt(text);
-  usage += "'";
-  if (text.empty()) return usage;
-  char* end = nullptr;
-  double v = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || !std::isfinite(v) || v <= 0) return usage;
-  std::string unit(end);
-  double mul = unit.empty() || unit == "B" ? 1
-               : unit == "K" || unit == "KiB" ? 1024.0
-               : unit == "M" || unit == "MiB" ? 1048576.0
-               : unit == "G" || unit == "GiB" ? 1073741824.0
-               : unit == "T" || unit == "TiB" ? 1099511627776.0
-                                              : -1;
-  if (mul < 0) return usage;
-  double bytes = v * mul;
-  if (!(bytes < 1125899906842624.0)) {
-    std::string big = "--memory-budget ";
-    big += excerpt(text);
-    big += " is more than a pebibyte; no machine has that";
-    return big;
-  }
-  if (bytes < 1) return usage;
-  return static_cast<uint64_t>(bytes);
-}
-
-// A run seed: a whole number from 0 to 2^63-1 (the run store keeps it as a
-// signed 64-bit integer). "-1", "1e23" and 2^64 are refused, not wrapped.
-std::optional<uint64_t> parse_seed(const std::string& text) {
-  if (text.empty() || text.size() > 19) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
-  return v;
 }
 
 // Whether `dir` holds an earlier run: its marker, or the report.json of a run
@@ -128,24 +88,13 @@ std::optional<std::string> prepare_out_dir(const std::filesystem::path& out, boo
   return std::nullopt;
 }
 
-uint64_t default_memory_budget() {
-  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4 : (1ull << 30);
-}
-
-std::optional<c10::Device> choose_device(const std::string& name) {
-  if (name == "cpu") return c10::Device(c10::kCPU);
-  bool cuda = torch::cuda::is_available();
-  if (name == "cuda") {
-    if (!cuda) return std::nullopt;
-    return c10::Device(c10::kCUDA, 0);
-  }
-  return cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
-}
-
 }  // namespace
 
 int run_command(const GlobalOptions& g, const RunArgs& args) {
+  if (auto err = executor_option_error(args)) {
+    std::fprintf(stderr, "pipette: error: %s\n", err->c_str());
+    return 2;
+  }
   auto options = compile_options(g);
   if (auto err = parse_sets(args.sets, options.sets)) {
     std::fprintf(stderr, "pipette: error: %s\n", err->c_str());
@@ -209,6 +158,16 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
       // A cache that cannot be written (read-only, full disk) still serves what it holds.
       spdlog::warn("the cache cannot be written ({}); results are not stored", err.what());
     }
+  }
+
+  std::optional<SlurmSetup> slurm;
+  if (args.executor == "slurm" && !args.dry_run) {
+    auto s = prepare_slurm(g, args, *graph, cache->dir(), *seed);
+    if (auto* err = std::get_if<std::string>(&s)) {
+      std::fprintf(stderr, "pipette: error: %s\nnothing was run\n", err->c_str());
+      return 2;
+    }
+    slurm = std::move(std::get<SlurmSetup>(s));
   }
 
   if (args.dry_run || args.explain) {
@@ -279,6 +238,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   info.device = device->str();
   info.started = utc_now_iso();
   info.run_id = run_id;
+  info.executor = args.executor;
 
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
@@ -302,7 +262,23 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
       else if (level == OpContext::Info && spdlog::should_log(spdlog::level::info)) display.message("info: " + text);
       else spdlog::debug("{}", text);
     };
+    std::unique_ptr<SlurmExecutor> executor;
+    if (slurm) {
+      slurm->config.say = [&](const Node& n, int level, const std::string& msg) {
+        std::string text = fmt::format("{}: n{} {}: {}", n.loc.to_string(), n.id, n.op, msg);
+        if (level >= 2) display.message("warning: " + text);
+        else if (spdlog::should_log(spdlog::level::info)) display.message("info: " + text);
+      };
+      executor = std::make_unique<SlurmExecutor>(slurm->tools, slurm->config);
+      ro.offload = executor.get();
+      spdlog::info("Slurm executor: work directory {}", slurm->config.work_dir.string());
+    }
     e = execute(*graph, lib.ops, lib.impls, ro, observer);
+    if (executor) {
+      auto st = executor->stats();
+      spdlog::info("Slurm: {} jobs submitted ({} arrays), {} adopted, {} retried, {} cancelled", st.submitted, st.arrays,
+                   st.adopted, st.retried, st.cancelled);
+    }
   }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);

@@ -128,10 +128,20 @@ int runs_command(const RunsArgs& args) {
                   r->finished.c_str(), shown(r->out_dir).c_str(), r->pipette.c_str(), r->libtorch.c_str());
       for (auto& rep : r->reports) std::printf("  %-30s %s\n", shown(rep.name).c_str(), shown(rep.value_json).c_str());
       std::printf("\nnodes\n");
-      for (auto& n : r->nodes)
+      for (auto& n : r->nodes) {
         std::printf("  %-5s %-28s %-10s %9s  %s%s\n", n.node.c_str(), n.op.c_str(), n.status.c_str(),
                     n.cached ? "cached" : fmt::format("{:.3f} s", n.seconds).c_str(), shown(n.loc).c_str(),
                     n.error.empty() ? "" : ("  " + shown(n.error)).c_str());
+        if (auto j = json::parse(n.job, nullptr, false); j.is_object()) {
+          // Where a cluster ran it: Slurm's job, host, end state, queue wait and run time.
+          std::printf("        %s job %s on %s: %s, %d attempt%s", j.value("executor", "").c_str(),
+                      j.value("job_id", "").c_str(), j.value("host", "?").c_str(), j.value("state", "").c_str(),
+                      j.value("attempts", 0), j.value("attempts", 0) == 1 ? "" : "s");
+          if (j.contains("queue_seconds")) std::printf(", queued %.0f s", j["queue_seconds"].get<double>());
+          if (j.contains("run_seconds")) std::printf(", ran %.0f s", j["run_seconds"].get<double>());
+          std::printf("\n");
+        }
+      }
       return 0;
     }
     // diff

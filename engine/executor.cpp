@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <optional>
 #include <fstream>
@@ -72,12 +73,14 @@ std::vector<std::vector<uint32_t>> node_inputs(const Graph& g) {
 // One backwards sweep (nodes are in topological order): what is reported or
 // written is needed; a needed node that must run needs its inputs.
 std::vector<NodePlan> plan_from_hits(const Graph& g, const std::vector<std::vector<uint32_t>>& inputs,
-                                     const std::vector<char>& hit) {
+                                     const std::vector<char>& hit, const std::vector<uint32_t>& targets) {
   std::vector<char> needed(g.nodes.size());
-  for (auto& r : g.reports) r.value.for_each_ref([&](const Operand& ref) { needed[ref.node] = 1; });
+  if (targets.empty())
+    for (auto& r : g.reports) r.value.for_each_ref([&](const Operand& ref) { needed[ref.node] = 1; });
+  for (uint32_t t : targets) needed.at(t) = 1;
   std::vector<NodePlan> plan(g.nodes.size());
   for (size_t i = g.nodes.size(); i-- > 0;) {
-    if (g.nodes[i].side_effect) needed[i] = 1;
+    if (g.nodes[i].side_effect && targets.empty()) needed[i] = 1;
     if (!needed[i]) {
       plan[i] = hit[i] ? NodePlan::Keep : NodePlan::Unneeded;
     } else if (hit[i]) {
@@ -90,6 +93,23 @@ std::vector<NodePlan> plan_from_hits(const Graph& g, const std::vector<std::vect
   return plan;
 }
 
+// Whether a value of type t may hold a dataset, which the cache does not
+// store (a dataset is re-opened, not copied): such nodes are not offloaded.
+bool may_hold_dataset(const Type& t) {
+  switch (t.kind()) {
+    case Type::Kind::Dataset: case Type::Kind::Any: return true;
+    case Type::Kind::List: return may_hold_dataset(t.element());
+    case Type::Kind::Union:
+      return std::any_of(t.members().begin(), t.members().end(), [](const Type& m) { return may_hold_dataset(m); });
+    case Type::Kind::Record: {
+      const auto* f = t.fields();
+      if (!f) return true;
+      return std::any_of(f->begin(), f->end(), [](const auto& x) { return may_hold_dataset(x.type); });
+    }
+    default: return false;
+  }
+}
+
 std::vector<char> cache_hits(const Graph& g, const std::vector<NodeKey>& keys, const Cache* cache) {
   std::vector<char> hit(g.nodes.size());
   if (cache)
@@ -99,8 +119,9 @@ std::vector<char> cache_hits(const Graph& g, const std::vector<NodeKey>& keys, c
 
 }  // namespace
 
-std::vector<NodePlan> plan_nodes(const Graph& g, const std::vector<NodeKey>& keys, const Cache* cache) {
-  return plan_from_hits(g, node_inputs(g), cache_hits(g, keys, cache));
+std::vector<NodePlan> plan_nodes(const Graph& g, const std::vector<NodeKey>& keys, const Cache* cache,
+                                 const std::vector<uint32_t>& targets) {
+  return plan_from_hits(g, node_inputs(g), cache_hits(g, keys, cache), targets);
 }
 
 std::string format_node_error(const Node& n, const std::string& message) {
@@ -190,6 +211,7 @@ class Run {
     result_.keys = provenance_keys(g, ops, o.script_dir, o.seed, &result_.ingredients);
     result_.nodes.resize(g.nodes.size());
     sigs_.resize(g.nodes.size());
+    started_.resize(g.nodes.size());
     clean_ = std::vector<std::atomic<bool>>(g.nodes.size());
     for (auto& n : g.nodes) sigs_[n.id] = ops.find(n.op);
     for (auto& n : g.nodes) {
@@ -211,7 +233,7 @@ class Run {
     // call, and the new threads spin for milliseconds waiting for work, taking
     // the 2 cores from the ops (perf: 60 % of a small attribution node's
     // samples were spinning pool threads).
-    int intra = std::max(1, hw / jobs);
+    int intra = opts_.intra_threads > 0 ? opts_.intra_threads : std::max(1, hw / jobs);
     if (at::get_num_threads() != intra) at::set_num_threads(intra);
     // Per-node peak memory is only meaningful when nodes do not overlap.
     measure_memory_ = jobs == 1 && reset_peak_rss();
@@ -223,7 +245,7 @@ class Run {
       // consumers themselves (a node seen at zero here could be started twice).
       for (auto& n : g_.nodes)
         if (inputs_[n.id].empty()) group_.run([this, id = n.id] { run_node(id); });
-      group_.wait();
+      wait_for_everything();
     });
     for (auto& out : result_.nodes) {
       result_.failed += out.status == NodeOutcome::Status::Failed;
@@ -289,6 +311,8 @@ class Run {
       out.status = NodeOutcome::Status::Cancelled;
     } else if (!build_args(n, args) || !check_inputs(n, args)) {
       out.status = NodeOutcome::Status::Failed;
+    } else if (offloaded(n)) {
+      return;  // finished when its job is: complete_offloaded
     } else {
       if (observer_) observer_(n, out);
       OpContext ctx{n,
@@ -347,6 +371,92 @@ class Run {
       }
       if (ctx.cancelled() && out.status == NodeOutcome::Status::Failed) out.status = NodeOutcome::Status::Cancelled;
     }
+    finish(id);
+  }
+
+  // Hands the node to RunOptions::offload when it takes it. The node's inputs
+  // are in the cache: every value this run computed was stored there before
+  // its consumers started, and datasets (not stored) are re-opened by the job.
+  bool offloaded(const Node& n) {
+    if (!opts_.offload || !opts_.cache || n.side_effect || may_hold_dataset(n.type) ||
+        !opts_.offload->takes(n, sigs_[n.id]))
+      return false;
+    if (observer_) observer_(n, result_.nodes[n.id]);
+    {
+      std::lock_guard<std::mutex> lock(offload_mu_);
+      ++outstanding_;
+    }
+    started_[n.id] = std::chrono::steady_clock::now();
+    opts_.offload->start(n, result_.keys[n.id], [this, id = n.id](OffloadOutcome o) {
+      std::lock_guard<std::mutex> lock(offload_mu_);
+      completions_.emplace_back(id, std::move(o));
+      offload_cv_.notify_all();
+    });
+    return true;
+  }
+
+  // The nodes' tasks, and then the offloaded nodes: each completion is
+  // finished on the arena (it may start consumers), until none is out. Ctrl-C
+  // reaches the offload here, once, since no worker is waiting for a job.
+  void wait_for_everything() {
+    for (;;) {
+      group_.wait();
+      std::vector<std::pair<uint32_t, OffloadOutcome>> batch;
+      {
+        std::unique_lock<std::mutex> lock(offload_mu_);
+        while (completions_.empty() && outstanding_ > 0) {
+          offload_cv_.wait_for(lock, std::chrono::milliseconds(100));
+          if (opts_.cancel && opts_.cancel->load() && !cancel_sent_) {
+            cancel_sent_ = true;
+            lock.unlock();
+            opts_.offload->cancel_all();
+            lock.lock();
+          }
+        }
+        if (completions_.empty()) return;
+        batch.swap(completions_);
+        outstanding_ -= batch.size();
+      }
+      for (auto& c : batch) group_.run([this, c = std::move(c)] { complete_offloaded(c.first, c.second); });
+    }
+  }
+
+  // An offloaded node's end: its value from the cache, where the job stored it.
+  void complete_offloaded(uint32_t id, const OffloadOutcome& o) {
+    NodeOutcome& out = result_.nodes[id];
+    out.job = o.job;
+    if (!o.warning.empty()) out.warning += (out.warning.empty() ? "" : "; ") + o.warning;
+    if (o.status == OffloadOutcome::Status::Cancelled) {
+      out.status = NodeOutcome::Status::Cancelled;
+    } else if (o.status == OffloadOutcome::Status::Failed) {
+      out.status = NodeOutcome::Status::Failed;
+      out.error = excerpt(o.error, kMaxMessage);
+    } else {
+      std::string damage;
+      std::optional<Value> v;
+      try {
+        v = opts_.cache->load(result_.keys[id], &damage);
+      } catch (const std::exception& e) {
+        damage = e.what();
+      }
+      if (!v) {
+        out.status = NodeOutcome::Status::Failed;
+        out.error = excerpt("its job " + o.job.job_id + " finished, but its result is not in the cache at " +
+                                opts_.cache->dir().string() + (damage.empty() ? "" : " (" + damage + ")") +
+                                ": is that directory on a filesystem the compute nodes share with this one?",
+                            kMaxMessage);
+      } else {
+        values_[id] = std::move(*v);
+        try {
+          check_output(id);
+          out.status = NodeOutcome::Status::Done;
+        } catch (const std::exception& e) {
+          out.status = NodeOutcome::Status::Failed;
+          out.error = excerpt(e.what(), kMaxMessage);
+        }
+      }
+    }
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_[id]).count();
     finish(id);
   }
 
@@ -467,7 +577,7 @@ class Run {
     std::vector<char> hit = cache_hits(g_, result_.keys, opts_.cache);
     std::vector<char> loaded(g_.nodes.size());
     for (;;) {
-      plan_ = plan_from_hits(g_, inputs_, hit);
+      plan_ = plan_from_hits(g_, inputs_, hit, opts_.targets);
       std::vector<uint32_t> to_load;
       for (auto& n : g_.nodes)
         if (plan_[n.id] == NodePlan::Load && !loaded[n.id]) to_load.push_back(n.id);
@@ -531,6 +641,13 @@ class Run {
   std::vector<const OpSignature*> sigs_;      // each node's op, for its contracts
   std::vector<std::atomic<bool>> clean_;      // each node's output checked free of NaN and Inf
   std::atomic<size_t> cache_failures_{0};
+  // Offloaded nodes: how many are out, their completions not yet finished.
+  std::mutex offload_mu_;
+  std::condition_variable offload_cv_;
+  size_t outstanding_ = 0;
+  std::vector<std::pair<uint32_t, OffloadOutcome>> completions_;
+  bool cancel_sent_ = false;
+  std::vector<std::chrono::steady_clock::time_point> started_;
 };
 
 }  // namespace

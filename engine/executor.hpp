@@ -9,11 +9,13 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/cache.hpp"
 #include "engine/graph.hpp"
+#include "engine/offload.hpp"
 #include "engine/op_impl.hpp"
 #include "engine/op_registry.hpp"
 #include "engine/provenance.hpp"
@@ -22,6 +24,7 @@ namespace pipette {
 
 struct RunOptions {
   int jobs = 0;  // concurrent nodes; 0 = one per core
+  int intra_threads = 0;  // LibTorch's intra-op threads; 0 = cores / jobs
   uint64_t seed = 0;
   c10::Device device = c10::Device(c10::kCPU);
   std::filesystem::path out_dir;
@@ -37,6 +40,12 @@ struct RunOptions {
   // Called from worker threads: an op's progress, and its log messages.
   std::function<void(const Node&, uint64_t done, uint64_t total)> progress;
   std::function<void(const Node&, int level, const std::string& message)> log;
+  // Nodes it takes are computed elsewhere (a Slurm job each) and loaded from
+  // the cache when done; needs `cache`. None: every node computes here.
+  NodeOffload* offload = nullptr;
+  // What the run must compute: these nodes (and what they need). Empty: the
+  // script's reports and side effects. `pipette exec-node` runs one node so.
+  std::vector<uint32_t> targets;
 };
 
 struct NodeOutcome {
@@ -53,6 +62,7 @@ struct NodeOutcome {
   // resident set high-water mark over the node, measured when nodes run one at a
   // time (--jobs 1); CUDA: the caching allocator's peak.
   int64_t peak_bytes = -1;
+  std::optional<JobRecord> job;  // where an offloaded node ran (RunOptions::offload)
 };
 
 struct Execution {
@@ -81,7 +91,9 @@ using NodeObserver = std::function<void(const Node&, const NodeOutcome&)>;
 // Reports and side effects (save) are what a run needs; a node is needed when a
 // needed consumer has to run. Without a cache every node runs.
 enum class NodePlan { Run, Load, Keep, Unneeded };
-PIPETTE_API std::vector<NodePlan> plan_nodes(const Graph& g, const std::vector<NodeKey>& keys, const Cache* cache);
+// `targets`, when not empty, replaces the reports and side effects as what is needed.
+PIPETTE_API std::vector<NodePlan> plan_nodes(const Graph& g, const std::vector<NodeKey>& keys, const Cache* cache,
+                                             const std::vector<uint32_t>& targets = {});
 PIPETTE_API const char* plan_name(NodePlan p);  // "run", "cached", "cached", "unneeded"
 
 // Ops without an implementation, by name (each once), so a run can refuse early.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/operand.hpp"
+#include "engine/resources.hpp"
 #include "engine/source_loc.hpp"
 #include "engine/types.hpp"
 
@@ -28,6 +29,9 @@ struct Node {
   // A call's `device="cuda"`: where this node computes; empty = the run's device.
   // Placement, not identity: it is not part of the node's provenance key.
   std::string device;
+  // A call's `resources={gpus: 1, mem: "16G"}` over the op's defaults: what its
+  // job asks a cluster for. Placement too: not part of the provenance key.
+  Resources resources;
 
   const Operand* arg(const std::string& name) const {
     for (auto& [k, v] : args)

@@ -69,6 +69,7 @@ std::string graph_to_json(const Graph& g) {
     if (!n.label.empty()) jn["label"] = n.label;
     jn["loc"] = loc_json(n.loc);
     if (!n.device.empty()) jn["device"] = n.device;
+    if (!n.resources.empty()) jn["resources"] = n.resources.to_string();
     if (!n.inlined_from.empty()) {
       json chain = json::array();
       for (auto& l : n.inlined_from) chain.push_back(loc_json(l));

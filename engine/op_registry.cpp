@@ -46,6 +46,11 @@ const OpSignature* OpRegistry::find(std::string_view name) const {
   return it == ops_.end() ? nullptr : &it->second;
 }
 
+OpSignature* OpRegistry::find_mutable(std::string_view name) {
+  auto it = ops_.find(name);
+  return it == ops_.end() ? nullptr : &it->second;
+}
+
 std::vector<const OpSignature*> OpRegistry::ops() const {
   std::vector<const OpSignature*> out;
   for (auto& [k, v] : ops_) out.push_back(&v);

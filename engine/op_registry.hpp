@@ -25,6 +25,9 @@ class PIPETTE_API OpRegistry {
   void add(OpSignature sig);
 
   const OpSignature* find(std::string_view name) const;
+  // For a library that declares a property of many of its ops at once (the
+  // standard library's light ops); nullptr when there is no such op.
+  OpSignature* find_mutable(std::string_view name);
   std::vector<const OpSignature*> ops() const;  // sorted by name
   std::vector<const OpSignature*> ops_in(std::string_view ns) const;
   // Namespaces are the parts before the last dot: "attr" for "attr.saliency".

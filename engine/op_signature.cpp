@@ -77,6 +77,22 @@ OpSignature& OpSignature::stochastic() {
   return *this;
 }
 
+OpSignature& OpSignature::resources(Resources r) {
+  resources_ = std::move(r);
+  return *this;
+}
+
+OpSignature& OpSignature::shardable(std::vector<std::string> per_example, std::string reduce_param) {
+  shard_params_ = std::move(per_example);
+  shard_reduce_ = std::move(reduce_param);
+  return *this;
+}
+
+OpSignature& OpSignature::light() {
+  light_ = true;
+  return *this;
+}
+
 void OpSignature::add_seed_param() {
   if (find_param("seed")) return;
   optional("seed", "int",

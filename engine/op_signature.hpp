@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/operand.hpp"
+#include "engine/resources.hpp"
 #include "engine/types.hpp"
 
 namespace pipette {
@@ -73,6 +74,21 @@ class PIPETTE_API OpSignature {
   // stochastic op gets an optional `seed: int` (unless it declares its own):
   // two calls with different seeds are two draws.
   OpSignature& stochastic();
+  // What a job of this op asks a cluster for by default (issue 25); a call's
+  // resources={...} and the command line override it.
+  OpSignature& resources(Resources r);
+  // Cheap enough to run in the driver under any executor: opening datasets,
+  // tensor arithmetic, drawing. Every other op runs as a job on a cluster.
+  OpSignature& light();
+  // A call may say shards=N: the op's examples are split by range into N
+  // nodes (N jobs on a cluster) whose tensor outputs are concatenated along
+  // dim 0. `per_example` names the parameters whose tensors are split (rows
+  // matching the first one's; other values, like a [1, ...] baseline, go to
+  // every shard whole). Only for ops whose output row i depends on example i alone.
+  // `reduce_param`, for an op whose per-example scores a parameter reduces
+  // to their mean ("mean" | "none"): the shards compute "none", and a call
+  // that asked for the mean gets metric.mean_of_shards of them.
+  OpSignature& shardable(std::vector<std::string> per_example, std::string reduce_param = {});
   OpSignature& returns(const std::string& type, std::string doc = {});
   // A parameter described in full (used when reading signatures back from the
   // plugin registry cache).
@@ -90,6 +106,11 @@ class PIPETTE_API OpSignature {
 
   bool has_side_effects() const { return side_effects_; }
   bool is_stochastic() const { return stochastic_; }
+  const Resources& default_resources() const { return resources_; }
+  bool is_light() const { return light_; }
+  const std::vector<std::string>& shard_params() const { return shard_params_; }
+  bool is_shardable() const { return !shard_params_.empty(); }
+  const std::string& shard_reduce_param() const { return shard_reduce_; }
   bool passes_nonfinite_values() const { return passes_nonfinite_; }
   bool may_return_nonfinite_values() const { return passes_nonfinite_ || nonfinite_output_; }
   // Which plugin provides the op; empty for the standard library.
@@ -118,6 +139,10 @@ class PIPETTE_API OpSignature {
   bool passes_nonfinite_ = false;
   bool nonfinite_output_ = false;
   bool returns_declared_ = false;
+  bool light_ = false;
+  Resources resources_;
+  std::vector<std::string> shard_params_;
+  std::string shard_reduce_;
 };
 
 }  // namespace pipette

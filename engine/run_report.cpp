@@ -88,6 +88,7 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
                     {"params", params},
                     {"seed", info.seed},
                     {"device", info.device},
+                    {"executor", info.executor},
                     {"status", info.status},
                     {"started", info.started},
                     {"finished", info.finished},
@@ -104,6 +105,7 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
             {"loc", n.loc.to_string()},         {"status", status_name(o.status)}, {"seconds", o.seconds}};
     if (o.cached) jn["cached"] = true;
     if (!o.error.empty()) jn["error"] = o.error;
+    if (o.job) jn["job"] = json::parse(job_record_json(*o.job));
     nodes.push_back(std::move(jn));
   }
   out["nodes"] = nodes;

@@ -22,6 +22,7 @@ struct RunInfo {
   std::string device;
   std::string started, finished;  // ISO 8601, UTC
   std::string status;             // ok | failed | interrupted
+  std::string executor = "local";  // local | slurm
 };
 
 // Writes report.json (and reports/...) inside `out_dir`. A report whose tensor

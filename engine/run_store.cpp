@@ -112,8 +112,9 @@ RunStore::RunStore(const std::filesystem::path& db_file) {
 namespace {
 // The schema's version, in SQLite's user_version: 0 is an empty file, 1 the
 // first release (runs, nodes, reports), 2 added nodes.peak_bytes and
-// nodes.ingredients (files of version 1 may have one of them already).
-constexpr int64_t kSchemaVersion = 2;
+// nodes.ingredients (files of version 1 may have one of them already), 3
+// nodes.job (where a cluster ran the node, as JSON; '' for local nodes).
+constexpr int64_t kSchemaVersion = 3;
 }  // namespace
 
 int64_t RunStore::schema_version() const {
@@ -145,6 +146,7 @@ void RunStore::migrate() {
       }
       if (!have.count("peak_bytes")) exec("ALTER TABLE nodes ADD COLUMN peak_bytes INTEGER DEFAULT -1");
       if (!have.count("ingredients")) exec("ALTER TABLE nodes ADD COLUMN ingredients TEXT DEFAULT '[]'");
+      if (!have.count("job")) exec("ALTER TABLE nodes ADD COLUMN job TEXT DEFAULT ''");
       exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     }
     exec("COMMIT");
@@ -180,8 +182,8 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
         .bind(12, out_dir.string());
     run.run();
     Stmt node(db_,
-              "INSERT INTO nodes (run_id, node, op, key, loc, status, cached, seconds, error, peak_bytes, ingredients) "
-              "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+              "INSERT INTO nodes (run_id, node, op, key, loc, status, cached, seconds, error, peak_bytes, ingredients, "
+              "job) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     for (auto& n : g.nodes) {
       const NodeOutcome& o = e.nodes[n.id];
       nlohmann::json parts = nlohmann::json::array();
@@ -190,7 +192,8 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
       node.bind(1, info.run_id).bind(2, node_name(n.id)).bind(3, n.op).bind(4, e.keys[n.id].hex())
           .bind(5, n.loc.to_string()).bind(6, std::string(status_name(o.status))).bind(7, int64_t{o.cached})
           .bind(8, o.seconds).bind(9, o.error).bind(10, o.peak_bytes)
-          .bind(11, parts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+          .bind(11, parts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+          .bind(12, o.job ? job_record_json(*o.job) : std::string());
       node.run();
     }
     Stmt rep(db_, "INSERT INTO reports VALUES (?,?,?)");
@@ -243,12 +246,12 @@ std::optional<StoredRun> RunStore::latest_of(const std::string& script) const {
 
 void RunStore::load_details(StoredRun& r) const {
   Stmt n(db_,
-         "SELECT node, op, key, loc, status, cached, seconds, error, peak_bytes, ingredients FROM nodes "
+         "SELECT node, op, key, loc, status, cached, seconds, error, peak_bytes, ingredients, job FROM nodes "
          "WHERE run_id = ? ORDER BY rowid");
   n.bind(1, r.id);
   while (n.step()) {
     StoredRun::NodeRow row{n.text(0), n.text(1), n.text(2), n.text(3), n.text(4), n.text(7), n.integer(5) != 0,
-                           n.real(6), n.integer(8), {}};
+                           n.real(6), n.integer(8), {}, n.text(10)};
     auto parts = nlohmann::json::parse(n.text(9), nullptr, false);
     if (parts.is_array())
       for (auto& p : parts)

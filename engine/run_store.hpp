@@ -30,6 +30,7 @@ struct StoredRun {
     double seconds = 0;
     int64_t peak_bytes = -1;
     Ingredients ingredients;  // what its provenance key was made of
+    std::string job;          // where a cluster ran it (JSON, engine/offload.hpp); empty for local nodes
   };
   struct ReportRow {
     std::string name, value_json;

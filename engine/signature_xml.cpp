@@ -78,6 +78,14 @@ void write_signature_xml(const OpSignature& sig, pugi::xml_node parent) {
   op.append_attribute("returns") = sig.output().to_string().c_str();
   set_bool(op, "side-effects", sig.has_side_effects());
   set_bool(op, "stochastic", sig.is_stochastic());
+  set_bool(op, "light", sig.is_light());
+  if (sig.is_shardable()) {
+    std::string names;
+    for (auto& n : sig.shard_params()) names += (names.empty() ? "" : ",") + n;
+    op.append_attribute("shard-params") = names.c_str();
+    if (!sig.shard_reduce_param().empty()) op.append_attribute("shard-reduce") = sig.shard_reduce_param().c_str();
+  }
+  if (!sig.default_resources().empty()) op.append_attribute("resources") = sig.default_resources().to_string().c_str();
   set_bool(op, "passes-nonfinite", sig.passes_nonfinite_values());
   set_bool(op, "returns-nonfinite", sig.may_return_nonfinite_values() && !sig.passes_nonfinite_values());
   set_bool(op, "implemented", sig.implemented());
@@ -141,6 +149,31 @@ OpSignature read_signature_xml(const pugi::xml_node& op) {
   sig.returns(read_type(op.attribute("returns").value(), "op " + name), op.child("returns-doc").text().get());
   if (op.attribute("side-effects").as_bool()) sig.side_effects();
   if (op.attribute("stochastic").as_bool()) sig.stochastic();
+  if (op.attribute("light").as_bool()) sig.light();
+  if (auto sh = op.attribute("shard-params")) {
+    std::vector<std::string> names;
+    std::string text = sh.as_string();
+    for (size_t at = 0; at <= text.size();) {
+      size_t comma = std::min(text.find(',', at), text.size());
+      if (comma > at) names.push_back(text.substr(at, comma - at));
+      at = comma + 1;
+    }
+    sig.shardable(std::move(names), op.attribute("shard-reduce").as_string());
+  }
+  if (auto res = op.attribute("resources")) {
+    // "cpus=4 mem=16G": what Resources::to_string wrote.
+    Resources r;
+    std::string text = res.as_string();
+    for (size_t at = 0; at < text.size();) {
+      size_t sp = text.find(' ', at);
+      std::string kv = text.substr(at, sp == std::string::npos ? std::string::npos : sp - at);
+      at = sp == std::string::npos ? text.size() : sp + 1;
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos || set_resource(r, kv.substr(0, eq), kv.substr(eq + 1)))
+        throw std::runtime_error("op " + sig.name() + ": malformed resources \"" + text + "\"");
+    }
+    sig.resources(r);
+  }
   if (op.attribute("passes-nonfinite").as_bool()) sig.passes_nonfinite();
   if (op.attribute("returns-nonfinite").as_bool()) sig.may_return_nonfinite();
   sig.set_implemented(op.attribute("implemented").as_bool());

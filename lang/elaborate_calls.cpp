@@ -75,6 +75,68 @@ bool valid_device(const std::string& d) {
 
 }  // namespace
 
+Elaborator::Placement Elaborator::placement(const ast::NameOrCall& c,
+                                            const std::function<bool(const std::string&)>& is_param, Scope& scope) {
+  Placement out;
+  out.call = &c;
+  if (!c.args) return out;
+  std::vector<size_t> taken;
+  for (size_t i = 0; i < c.args->size(); ++i) {
+    const ast::Argument& a = (*c.args)[i];
+    if (!a.name || (a.name->name != "device" && a.name->name != "resources" && a.name->name != "shards") ||
+        is_param(a.name->name))
+      continue;
+    taken.push_back(i);
+    Value v = expr(a.value, scope);
+    if (v.poisoned) {
+      out.ok = false;
+      continue;
+    }
+    if (a.name->name == "shards") {
+      if (v.op.kind != Operand::Kind::Int || v.op.i < 1 || v.op.i > 10000) {
+        auto& diag = error(span(a.value), "shards must be a constant whole number from 1 to 10000");
+        diag.hints.push_back("the graph is built when the script is compiled; use a literal or a param");
+        out.ok = false;
+      }
+      out.shards = v.op.i;
+      out.shards_at = span(a.value);
+      continue;
+    }
+    if (a.name->name == "device") {
+      if (v.op.kind != Operand::Kind::String || !valid_device(v.op.s)) {
+        auto& diag = error(span(a.value), "device must be a constant \"cpu\", \"cuda\", \"cuda:N\" or \"auto\"");
+        diag.hints.push_back("the device is chosen when the script is compiled; use a literal or a param");
+        out.ok = false;
+      }
+      out.device = v.op.s;
+      continue;
+    }
+    if (v.op.kind != Operand::Kind::Record || !v.op.is_constant()) {
+      auto& diag = error(span(a.value), "resources must be a constant record such as {gpus: 1, mem: \"16G\", time: \"2h\"}");
+      diag.hints.push_back("it is what the node's job asks a cluster for, chosen when the script is compiled");
+      out.ok = false;
+      continue;
+    }
+    for (auto& [key, value] : v.op.fields) {
+      std::string text = value.kind == Operand::Kind::String ? value.s
+                         : value.kind == Operand::Kind::Int  ? std::to_string(value.i)
+                                                             : value.to_source();
+      if (auto why = set_resource(out.resources, key, text)) {
+        auto& diag = error(span(a.value), "in resources: " + *why);
+        const auto& keys = resource_keys();
+        if (std::find(keys.begin(), keys.end(), key) == keys.end())
+          if (auto s = closest(key, keys)) diag.hints.push_back("did you mean '" + *s + "'?");
+        out.ok = false;
+      }
+    }
+  }
+  if (taken.empty()) return out;
+  out.stripped = c;
+  for (size_t k = taken.size(); k-- > 0;) out.stripped.args->erase(out.stripped.args->begin() + taken[k]);
+  out.call = &out.stripped;
+  return out;
+}
+
 Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std::optional<Value> piped,
                           Span piped_span, Scope& scope) {
   std::vector<ParamView> params;
@@ -87,28 +149,11 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
     v.spec = &p;
     params.push_back(std::move(v));
   }
-  // `device="cuda"` is accepted by every op call (unless the op has a parameter
-  // of that name): where the node computes. Placement, not an argument of the op.
-  std::string device;
-  const ast::NameOrCall* call = &c;
-  ast::NameOrCall without_device;
-  if (c.args && !sig.find_param("device")) {
-    auto it = std::find_if(c.args->begin(), c.args->end(),
-                           [](const ast::Argument& a) { return a.name && a.name->name == "device"; });
-    if (it != c.args->end()) {
-      Value d = expr(it->value, scope);
-      if (d.poisoned) return Value::poison();
-      if (d.op.kind != Operand::Kind::String || !valid_device(d.op.s)) {
-        auto& diag = error(span(it->value), "device must be a constant \"cpu\", \"cuda\", \"cuda:N\" or \"auto\"");
-        diag.hints.push_back("the device is chosen when the script is compiled; use a literal or a param");
-        return Value::poison();
-      }
-      device = d.op.s;
-      without_device = c;
-      without_device.args->erase(without_device.args->begin() + (it - c.args->begin()));
-      call = &without_device;
-    }
-  }
+  // `device="cuda"` and `resources={...}` are accepted by every op call
+  // (unless the op has a parameter of that name): placement, not arguments.
+  Placement where = placement(c, [&](const std::string& n) { return sig.find_param(n) != nullptr; }, scope);
+  if (!where.ok) return Value::poison();
+  const ast::NameOrCall* call = where.call;
   std::vector<Span> arg_spans;
   auto values = bind_arguments(sig.name(), params, *call, std::move(piped), piped_span, scope, arg_spans, file_);
   if (!values) return Value::poison();
@@ -136,10 +181,63 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
     }
     save_paths_.emplace(path, arg_spans[i]);
   }
+  if (where.shards) {
+    if (!sig.is_shardable()) {
+      auto& d = error(where.shards_at, "'" + sig.name() + "' cannot be sharded: its output is not one row per example "
+                                       "that depends on that example alone");
+      d.hints.push_back("shards= splits attribution methods, per-input metrics and model.predict by example range");
+      return Value::poison();
+    }
+    if (*where.shards > 1) {
+      v.op = sharded_call(sig, args, where, span(c));
+      return v;
+    }
+  }
   uint32_t id = add_node(sig, std::move(args), span(c));
-  graph_.nodes[id].device = device;
+  Node& node = graph_.nodes[id];
+  if (!where.device.empty()) node.device = where.device;
+  node.resources = where.resources.over(node.resources);
   v.op = Operand::ref(id);
   return v;
+}
+
+Operand Elaborator::sharded_call(const OpSignature& sig, const std::vector<std::pair<std::string, Operand>>& args,
+                                 const Placement& where, Span at) {
+  const OpSignature* shard = find_op("tensor.shard");
+  const OpSignature* cat = find_op("tensor.cat");
+  const auto& split = sig.shard_params();
+  Operand like;
+  for (auto& [k, v] : args)
+    if (k == split.front()) like = v;
+  // A metric's shards score their inputs; the mean, if asked, is taken after.
+  const std::string& reduce = sig.shard_reduce_param();
+  bool mean = false;
+  for (auto& [k, v] : args)
+    if (!reduce.empty() && k == reduce) mean = v.kind == Operand::Kind::String && v.s == "mean";
+  std::vector<Operand> parts;
+  for (int64_t i = 0; i < *where.shards; ++i) {
+    auto part = args;
+    for (auto& [k, v] : part) {
+      if (!reduce.empty() && k == reduce) {
+        v = Operand::string("none");
+        continue;
+      }
+      bool per_example = std::find(split.begin(), split.end(), k) != split.end();
+      if (!per_example || v.kind != Operand::Kind::Ref) continue;  // constants are the same for every example
+      uint32_t s = add_node(*shard, {{"value", v}, {"like", like}, {"index", Operand::integer(i)},
+                                     {"count", Operand::integer(*where.shards)}}, at);
+      v = Operand::ref(s);
+    }
+    uint32_t id = add_node(sig, std::move(part), at);
+    Node& node = graph_.nodes[id];
+    if (!where.device.empty()) node.device = where.device;
+    node.resources = where.resources.over(node.resources);
+    parts.push_back(Operand::ref(id));
+  }
+  uint32_t joined = add_node(*cat, {{"tensors", Operand::list(std::move(parts))}, {"dim", Operand::integer(0)}}, at);
+  if (!mean) return Operand::ref(joined);
+  const OpSignature* of_shards = find_op("metric.mean_of_shards");
+  return Operand::ref(add_node(*of_shards, {{"scores", Operand::ref(joined)}, {"metric", Operand::string(sig.name())}}, at));
 }
 
 uint32_t Elaborator::add_node(const OpSignature& sig, std::vector<std::pair<std::string, Operand>> args, Span at) {
@@ -153,6 +251,12 @@ uint32_t Elaborator::add_node(const OpSignature& sig, std::vector<std::pair<std:
   n.loc = sm_.resolve(at);
   n.side_effect = sig.has_side_effects();
   for (auto it = call_stack_.rbegin(); it != call_stack_.rend(); ++it) n.inlined_from.push_back(sm_.resolve(it->at));
+  // The op's defaults, then each enclosing pipeline call's, outermost first.
+  n.resources = sig.default_resources();
+  for (auto& site : call_stack_) {
+    n.resources = site.resources.over(n.resources);
+    if (!site.device.empty()) n.device = site.device;
+  }
   graph_.nodes.push_back(std::move(n));
   return graph_.nodes.back().id;
 }
@@ -348,12 +452,21 @@ Value Elaborator::pipeline_call(const std::string& name, PipelineInfo& p, const 
     if (pp.default_value) v.default_expr = &*pp.default_value;
     params.push_back(std::move(v));
   }
+  Placement where = placement(
+      c, [&](const std::string& n) { return std::any_of(params.begin(), params.end(), [&](auto& v) { return v.name == n; }); },
+      scope);
+  if (!where.ok) return Value::poison();
+  if (where.shards) {
+    auto& d = error(where.shards_at, "shards= splits one op call; '" + name + "' is a pipeline");
+    d.hints.push_back("write shards= on the attribution call inside the pipeline");
+    return Value::poison();
+  }
   std::vector<Span> arg_spans;
-  auto values = bind_arguments(name, params, c, std::move(piped), piped_span, scope, arg_spans, p.file);
+  auto values = bind_arguments(name, params, *where.call, std::move(piped), piped_span, scope, arg_spans, p.file);
   if (!values) return Value::poison();
 
   Span call_at = span(c);
-  call_stack_.push_back({name, call_at});
+  call_stack_.push_back({name, call_at, where.device, where.resources});
   FileId saved = file_;
   file_ = p.file;
   Scope body;

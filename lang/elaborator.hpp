@@ -8,6 +8,7 @@
 // values and whatever nodes they create are thrown away afterwards.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,7 +72,28 @@ class Elaborator {
   struct CallSite {
     std::string pipeline;
     Span at;
+    // The pipeline call's device= and resources=, for the nodes inside it
+    // that do not say their own.
+    std::string device;
+    Resources resources;
   };
+  // A call's placement arguments, device= and resources=, taken out of the
+  // call before its arguments are bound (a callee with a parameter of that
+  // name keeps it). `call` points at the call without them.
+  struct Placement {
+    bool ok = true;
+    std::string device;
+    Resources resources;
+    std::optional<int64_t> shards;  // shards=N
+    Span shards_at;
+    ast::NameOrCall stripped;
+    const ast::NameOrCall* call = nullptr;
+  };
+  Placement placement(const ast::NameOrCall& c, const std::function<bool(const std::string&)>& is_param, Scope& scope);
+  // shards=N on a call of a shardable op: N calls on example ranges of its
+  // per-example arguments (tensor.shard), concatenated (tensor.cat).
+  Operand sharded_call(const OpSignature& sig, const std::vector<std::pair<std::string, Operand>>& args,
+                       const Placement& where, Span at);
   struct TooBig {};  // thrown when the expansion passes CompileOptions::max_nodes
 
   // One parameter as seen by argument binding, for ops and pipelines alike.

@@ -58,6 +58,9 @@ MpiDefault=none
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
+# Without it a job that names no --mem is given the whole node's memory, and
+# jobs then run one at a time however many CPUs are free.
+DefMemPerCPU=2048
 ReturnToService=2
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none

@@ -146,6 +146,22 @@ std::vector<std::pair<std::string, std::vector<std::string>>> layers_of(torch::j
 void register_metric(OpLibrary& lib) {
   register_quantus_faithfulness(lib);
   register_quantus_robustness(lib);
+  // What a metric call with shards=N and reduce="mean" lowers to: the mean of
+  // the shards' per-input scores, over the defined ones, as the unsharded
+  // call computes it.
+  lib.define(OpSignature("metric.mean_of_shards", "The mean of a sharded metric's per-input scores over the inputs "
+                                                  "where it is defined (NaN elsewhere): what shards=N with "
+                                                  "reduce=\"mean\" lowers to.")
+                 .input("scores", "tensor", "Per-input scores [N], NaN where undefined")
+                 .param("metric", "string", Operand::string("metric"), "The metric's name, for messages")
+                 .passes_nonfinite()
+                 .returns("float"),
+             [](const OpArgs& a, OpContext& ctx) {
+               at::Tensor s = a.tensor("scores").to(at::kCPU, at::kDouble).flatten();
+               std::string name = a.string("metric");
+               if (name.rfind("metric.", 0) == 0) name = name.substr(7);
+               return Value(mean_where_defined(s, s.isnan(), name, "see the shards' warnings", ctx));
+             });
   OpSignature del("metric.deletion",
                   "Deletion curve AUC (pixel flipping, Samek et al.): remove the most relevant features first, "
                   "replacing them with BASELINE, and track the softmax probability of the target class. Lower is "

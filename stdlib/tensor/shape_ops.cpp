@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "engine/dataset.hpp"
 #include "stdlib/core/arg_lists.hpp"
 #include "stdlib/stdlib.hpp"
 
@@ -68,6 +69,42 @@ void register_tensor_shape(OpLibrary& lib) {
                auto clampi = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
                int64_t start = clampi(a.int_("start")), end = a.is_none("end") ? n : clampi(a.int_("end"));
                return Value(x.slice(d, start, std::max(start, end), a.int_("step")));
+             });
+
+  // What a call's shards=N lowers to (lang/elaborate_calls.cpp): shard INDEX
+  // of COUNT of a per-example argument, by example range.
+  lib.define(OpSignature("tensor.shard", "Shard INDEX of COUNT of a per-example value, by example range: rows "
+                                         "[INDEX*N/COUNT, (INDEX+1)*N/COUNT) of a tensor with as many rows as LIKE (N); any "
+                                         "other value (a number, a list of targets for every example, a [1, ...] "
+                                         "baseline, none) whole. What shards=N on a "
+                                         "call lowers to.")
+                 .input("value", "any", "A per-example argument of the sharded call")
+                 .input("like", "any", "The call's examples (a tensor): their count N decides the ranges")
+                 .param("index", "int", Operand::integer(0), "Which shard")
+                 .range(0)
+                 .param("count", "int", Operand::integer(1), "How many shards")
+                 .range(1)
+                 .passes_nonfinite()
+                 .returns("any"),
+             [](const OpArgs& a, OpContext&) {
+               const Value& v = a["value"];
+               if (contains_dataset(v) || contains_dataset(a["like"]))
+                 throw OpError("shards= splits tensors of examples, and this argument is a dataset; pass its "
+                               "field instead (d.images)");
+               if (!a["like"].isTensor()) throw OpError("the examples to shard are " + describe(a["like"]) + ", not a tensor");
+               const at::Tensor like = a["like"].toTensor();
+               const int64_t n = like.dim() == 0 ? 1 : like.size(0), count = a.int_("count"), i = a.int_("index");
+               if (count > n)
+                 throw OpError("shards=" + std::to_string(count) + ", but there are only " + std::to_string(n) +
+                               " examples; ask for at most " + std::to_string(n));
+               if (i >= count) throw OpError("shard " + std::to_string(i) + " of " + std::to_string(count) + " does not exist");
+               // Sizes differ by at most one, and none is empty.
+               const int64_t start = i * n / count, end = (i + 1) * n / count;
+               if (!v.isTensor()) return v;
+               const at::Tensor& t = v.toTensor();
+               if (t.dim() == 0 || t.size(0) != n) return v;
+               // A copy: a view would be stored in the cache with all of its base.
+               return Value(t.slice(0, start, end).clone());
              });
 
   lib.define(OpSignature("tensor.index", "The entries at these indices along dim, in their order (torch.index_select); "

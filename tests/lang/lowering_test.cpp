@@ -240,3 +240,66 @@ TEST(Determinism, SameScriptSameBytes) {
 
 }  // namespace
 }  // namespace pipette::test
+
+namespace pipette::test {
+
+const Node& only(const Graph& g, const std::string& op) {
+  for (auto& n : g.nodes)
+    if (n.op == op) return n;
+  ADD_FAILURE() << "no " << op;
+  return g.nodes.front();
+}
+
+// resources= on an op call or a pipeline call: what the node's job asks a
+// cluster for. A pipeline's request reaches the nodes inside it; a node's own
+// request wins key by key; neither changes the node's arguments.
+TEST(Lowering, ResourcesOnCallsAndPipelines) {
+  auto c = compile(R"(
+pipeline shift(x: tensor) {
+  return tensor.add(x, 1.0, resources={mem: "8G", time: "30m"})
+}
+let a = tensor.random([2])
+report "r" = shift(a, resources={cpus: 4, time: "2h"})
+report "s" = tensor.mul(a, 2.0, resources={gpus: 1, partition: "gpu"}, device="cpu")
+)");
+  ASSERT_TRUE(c.graph) << c.diagnostics;
+  EXPECT_EQ(only(*c.graph, "tensor.add").resources.to_string(), "cpus=4 mem=8G time=00:30:00");
+  const Node& mul = only(*c.graph, "tensor.mul");
+  EXPECT_EQ(mul.resources.to_string(), "gpus=1 partition=gpu");
+  EXPECT_EQ(mul.device, "cpu");
+  EXPECT_EQ(mul.args.size(), 2u);
+  EXPECT_TRUE(only(*c.graph, "tensor.random").resources.empty());
+}
+
+TEST(Lowering, BadResourcesAreNamedWhereTheyAreWritten) {
+  auto c = compile("report \"s\" = tensor.mul(tensor.random([2]), 2.0, resources={gpu: 1})\n");
+  EXPECT_FALSE(c.graph);
+  EXPECT_NE(c.diagnostics.find("test.pipe:1:60: error: in resources: no resource is called 'gpu'"), std::string::npos)
+      << c.diagnostics;
+  EXPECT_NE(c.diagnostics.find("did you mean 'gpus'?"), std::string::npos) << c.diagnostics;
+  c = compile("report \"s\" = tensor.mul(tensor.random([2]), 2.0, resources={mem: \"lots\"})\n");
+  EXPECT_NE(c.diagnostics.find("mem expects a size such as 512M or 16G, got 'lots'"), std::string::npos) << c.diagnostics;
+  c = compile("let r = tensor.random([2])\nreport \"s\" = tensor.mul(r, 2.0, resources=r)\n");
+  EXPECT_NE(c.diagnostics.find("resources must be a constant record"), std::string::npos) << c.diagnostics;
+}
+
+TEST(Lowering, ShardsSplitAnAttributionCallByExampleRange) {
+  auto c = compile(R"(
+let m = model.load("net.pt")
+let x = tensor.random([10, 4])
+report "a" = attr.saliency(m, x, target=tensor.random([10]), shards=4, resources={cpus: 2})
+)");
+  ASSERT_TRUE(c.graph) << c.diagnostics;
+  EXPECT_EQ(count_op(*c.graph, "attr.saliency"), 4u);
+  EXPECT_EQ(count_op(*c.graph, "tensor.shard"), 8u);  // inputs and target, per shard
+  EXPECT_EQ(count_op(*c.graph, "tensor.cat"), 1u);
+  for (auto& n : c.graph->nodes)
+    if (n.op == "attr.saliency") EXPECT_EQ(n.resources.to_string(), "cpus=2");
+  auto bad = compile("report \"a\" = tensor.add(tensor.random([2]), 1.0, shards=2)\n");
+  EXPECT_NE(bad.diagnostics.find("'tensor.add' cannot be sharded"), std::string::npos) << bad.diagnostics;
+  bad = compile("let m = model.load(\"net.pt\")\nreport \"a\" = attr.saliency(m, tensor.random([2, 2]), shards=0)\n");
+  EXPECT_NE(bad.diagnostics.find("shards must be a constant whole number from 1 to 10000"), std::string::npos)
+      << bad.diagnostics;
+}
+
+}  // namespace pipette::test

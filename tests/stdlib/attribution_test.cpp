@@ -66,6 +66,70 @@ TEST_F(Additive, SeveralTargetsComeFromTheSameForwardPasses) {
   EXPECT_TRUE(at::allclose(ig.select(1, 1).flatten(1), w_[2] * at::tanh(x_.flatten(1)), 1e-4, 1e-5));
 }
 
+// shards=N (issue 25): the op on N example ranges, concatenated, gives the
+// unsharded result whatever the per-example arguments are: a tensor of
+// targets, several targets for every example (a list), a per-example
+// baseline tensor, a [1, ...] one shared by every shard. Bitwise where each
+// example's arithmetic does not depend on how many rows a batch has
+// (saliency, feature ablation); the methods that batch many perturbed copies
+// into one matrix product (IG, occlusion) land within a few ulps, as the
+// same call does under another --memory-budget (checked too: the BLAS kernel
+// depends on the batch's row count).
+TEST_F(Additive, ShardsGiveTheUnshardedResult) {
+  save(at::rand({5, 1, 4, 4}), "b5.pt");
+  save(at::rand({1, 1, 4, 4}), "b1.pt");
+  const std::string head = "let m = model.load(\"additive.pt\")\nlet x = tensor.load(\"x.pt\")\n";
+  struct Case {
+    std::string method, args;
+    bool bitwise;
+  };
+  const Case cases[] = {
+      {"saliency", "target=tensor.load(\"t.pt\")", true},
+      {"feature_ablation", "target=tensor.load(\"t.pt\"), feature_mask=attr.feature_grid(x, rows=2, cols=2)", true},
+      {"integrated_gradients", "target=tensor.load(\"t.pt\"), steps=8, baselines=tensor.load(\"b5.pt\")", false},
+      {"integrated_gradients", "target=[0, 2], baselines=tensor.load(\"b1.pt\")", false},
+      {"occlusion", "target=2, window=2", false}};
+  for (auto& c : cases) {
+    auto e = run(head + "report \"whole\" = attr." + c.method + "(m, x, " + c.args + ")\n" + "report \"sharded\" = attr." +
+                 c.method + "(m, x, " + c.args + ", shards=3)\n");
+    ASSERT_TRUE(e.ok()) << c.method;
+    size_t calls = 0;
+    for (auto& n : graph_.nodes) calls += n.op == "attr." + c.method;
+    EXPECT_EQ(calls, 4u) << c.method;  // one whole, three shards (5 examples: 1, 2 and 2)
+    at::Tensor whole = report(e, "whole"), sharded = report(e, "sharded");
+    ASSERT_EQ(whole.sizes(), sharded.sizes()) << c.method;
+    double ulps = ((whole - sharded).abs() / (whole.abs().clamp_min(1e-3) * 1.1920929e-07)).max().item<double>();
+    if (c.bitwise) EXPECT_TRUE(at::equal(whole, sharded)) << c.method << " " << c.args << ": " << ulps << " ulps";
+    else EXPECT_LE(ulps, 8.0) << c.method << " " << c.args;
+  }
+  // The same few ulps as a smaller memory budget gives the unsharded call.
+  RunOptions small;
+  small.memory_budget = 4096;
+  auto e = run(head + "report \"a\" = attr.integrated_gradients(m, x, target=tensor.load(\"t.pt\"), steps=8)\n", small);
+  auto f = run(head + "report \"a\" = attr.integrated_gradients(m, x, target=tensor.load(\"t.pt\"), steps=8)\n");
+  EXPECT_LE((report(e, "a") - report(f, "a")).abs().max().item<double>(), 1e-6);
+  std::string err = run_errors(head + "report \"a\" = attr.saliency(m, x, target=0, shards=6)\n");
+  EXPECT_NE(err.find("shards=6, but there are only 5 examples"), std::string::npos) << err;
+  // Metrics of each input alone shard too; with reduce="mean" the mean is
+  // taken over the shards' defined scores, as the whole call takes it.
+  for (const char* metric : {"complexity(a", "deletion(m, x, a, target=tensor.load(\"t.pt\")"}) {
+    const std::string call = std::string("metric.") + metric;
+    e = run(head + "let a = attr.saliency(m, x, target=tensor.load(\"t.pt\"))\n" + "report \"mean\" = " + call + ")\n" +
+            "report \"mean_sharded\" = " + call + ", shards=2)\n" + "report \"none\" = " + call + ", reduce=\"none\")\n" +
+            "report \"none_sharded\" = " + call + ", reduce=\"none\", shards=3)\n");
+    ASSERT_TRUE(e.ok()) << metric;
+    EXPECT_TRUE(at::allclose(report(e, "none"), report(e, "none_sharded"), 1e-6, 1e-7)) << metric;
+    EXPECT_NEAR(report(e, "mean").item<double>(), report(e, "mean_sharded").item<double>(), 1e-6) << metric;
+  }
+  // Predictions shard too: row i is the model on example i.
+  e = run(head + "report \"whole\" = model.predict(m, x)\nreport \"sharded\" = model.predict(m, x, shards=2)\n");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(at::allclose(report(e, "whole"), report(e, "sharded"), 1e-6, 1e-7));
+  err = run_errors("let m = model.load(\"additive.pt\")\nlet d = data.from_tensors({images: tensor.load(\"x.pt\")})\n"
+                   "report \"p\" = model.predict(m, d, shards=2)\n");
+  EXPECT_NE(err.find("this argument is a dataset; pass its field instead"), std::string::npos) << err;
+}
+
 TEST_F(Additive, ConvergenceDeltaShrinksWithSteps) {
   auto delta = [&](int steps) {
     auto e = run("let m = model.load(\"additive.pt\")\nlet x = tensor.load(\"x.pt\")\nlet t = tensor.load(\"t.pt\")\n"
