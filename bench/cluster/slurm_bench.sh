@@ -56,7 +56,7 @@ best() {  # best wall time of $repeats runs of "$@" (a fresh copy of the warm ca
   done
   echo "$b"
 }
-slurm=(--executor slurm --poll-interval 0.2 --work-dir "$tmp/work")
+slurm=(--executor slurm --poll-interval 0.2 --work-dir "$tmp/jobs")
 l1=$(best "$pipette" run sweep1.pipe --jobs 2)
 s1=$(best "$pipette" run sweep1.pipe "${slurm[@]}")
 ln=$(best "$pipette" run "sweep$n.pipe" --jobs 2)
@@ -70,7 +70,6 @@ q = sorted(j.get("queue_seconds", 0) for j in jobs); t = sorted(j.get("run_secon
 print(f"last sweep: {len(jobs)} jobs, median queue wait {q[len(q) // 2]:.0f} s, median run time {t[len(t) // 2]:.0f} s "
       "(Slurm's whole seconds)")
 PY
-grep -h "done in" "$tmp"/work/*/*/attempt-*.log | awk '{s += $(NF-1); n++} END {if (n) printf "the op inside a job: %.3f s on average over %d jobs\n", s / n, n}'
 t0=$(date +%s.%N); "$pipette" check sweep1.pipe >/dev/null 2>&1; t1=$(date +%s.%N)
 echo "a pipette process that loads LibTorch and compiles the script: $(python3 -c "print(round($t1 - $t0, 2))") s"
 python3 - "$l1" "$s1" "$ln" "$sn" "$n" <<'PY'

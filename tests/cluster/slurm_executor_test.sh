@@ -110,25 +110,25 @@ check "the error names the script line" 'grep -q "failing.pipe:6:.*error: in nod
 check "and shows the end of the job's log" 'grep -q "the end of its log" s4.err && grep -q "  | " s4.err'
 check "the other branch was reported" "$py -c \"import json; r=json.load(open('s4/report.json')); assert 'ok' in r['reports'] and r['missing_reports']==['bad']\""
 
-# 5. Ctrl-C: every job of the run is cancelled, the run recorded as interrupted.
-"$pipette" run "$here/sweep.pipe" --set slow=40 --executor slurm "${fast[@]}" --cache c5 --out s5 2>s5.err &
-driver=$!
-wait_running pipette-train-classifier >/dev/null
-kill -INT $driver
-wait $driver
+# 5. Ctrl-C, and SIGTERM (what a scheduler sends a driver that runs as a job
+# itself): every job of the run is cancelled, the run recorded as interrupted.
+stop_driver() {  # SIGNAL SLOW OUT: a run stopped by SIGNAL once its training job runs; its exit status
+  "$pipette" run "$here/sweep.pipe" --set slow=$2 --executor slurm "${fast[@]}" --cache c5 --out "$3" 2>"$3.err" &
+  local driver=$!
+  wait_running pipette-train-classifier >/dev/null
+  kill -"$1" $driver
+  wait $driver
+  local rc=$?
+  sleep 1
+  return $rc
+}
+stop_driver INT 40 s5
 rc=$?
-sleep 1
 check "Ctrl-C ends the driver with 130" '[[ $rc -eq 130 ]] || { echo rc=$rc; tail s5.err; false; }'
 check "no job of the run is left" '[[ -z $(squeue -h -t PENDING,RUNNING -o %j | grep pipette-) ]]'
 check "the run is recorded as interrupted" "grep -q '\"status\": \"interrupted\"' s5/report.json"
-# SIGTERM, what a scheduler sends a driver that runs as a job itself: the same.
-"$pipette" run "$here/sweep.pipe" --set slow=41 --executor slurm "${fast[@]}" --cache c5 --out s5t 2>s5t.err &
-driver=$!
-wait_running pipette-train-classifier >/dev/null
-kill -TERM $driver
-wait $driver
+stop_driver TERM 41 s5t
 rc=$?
-sleep 1
 check "SIGTERM ends the driver with 143 and cancels its jobs" '[[ $rc -eq 143 && -z $(squeue -h -t PENDING,RUNNING -o %j | grep pipette-) ]] || { echo rc=$rc; tail s5t.err; false; }'
 
 # 6. Bad input: one clear error each, nothing run.
