@@ -88,6 +88,12 @@ OpSignature& OpSignature::shardable(std::vector<std::string> per_example, std::s
   return *this;
 }
 
+OpSignature& OpSignature::shardable_via(std::string map_op, std::string finish_op) {
+  shard_map_ = std::move(map_op);
+  shard_finish_ = std::move(finish_op);
+  return *this;
+}
+
 OpSignature& OpSignature::light() {
   light_ = true;
   return *this;

@@ -89,6 +89,13 @@ class PIPETTE_API OpSignature {
   // to their mean ("mean" | "none"): the shards compute "none", and a call
   // that asked for the mean gets metric.mean_of_shards of them.
   OpSignature& shardable(std::vector<std::string> per_example, std::string reduce_param = {});
+  // For an op whose result needs every example at once (tags cut at the
+  // batch's quantiles): shards=N runs the shardable `map_op` (its parameters
+  // taken from the call by name) on N example ranges, concatenates its
+  // tensors and gives them to `finish_op` as its first input, with the
+  // call's arguments that `finish_op` also declares. The result must equal
+  // the op's own.
+  OpSignature& shardable_via(std::string map_op, std::string finish_op);
   OpSignature& returns(const std::string& type, std::string doc = {});
   // A parameter described in full (used when reading signatures back from the
   // plugin registry cache).
@@ -109,8 +116,10 @@ class PIPETTE_API OpSignature {
   const Resources& default_resources() const { return resources_; }
   bool is_light() const { return light_; }
   const std::vector<std::string>& shard_params() const { return shard_params_; }
-  bool is_shardable() const { return !shard_params_.empty(); }
+  bool is_shardable() const { return !shard_params_.empty() || !shard_map_.empty(); }
   const std::string& shard_reduce_param() const { return shard_reduce_; }
+  const std::string& shard_map_op() const { return shard_map_; }
+  const std::string& shard_finish_op() const { return shard_finish_; }
   bool passes_nonfinite_values() const { return passes_nonfinite_; }
   bool may_return_nonfinite_values() const { return passes_nonfinite_ || nonfinite_output_; }
   // Which plugin provides the op; empty for the standard library.
@@ -143,6 +152,7 @@ class PIPETTE_API OpSignature {
   Resources resources_;
   std::vector<std::string> shard_params_;
   std::string shard_reduce_;
+  std::string shard_map_, shard_finish_;
 };
 
 }  // namespace pipette

@@ -79,7 +79,10 @@ void write_signature_xml(const OpSignature& sig, pugi::xml_node parent) {
   set_bool(op, "side-effects", sig.has_side_effects());
   set_bool(op, "stochastic", sig.is_stochastic());
   set_bool(op, "light", sig.is_light());
-  if (sig.is_shardable()) {
+  if (!sig.shard_map_op().empty()) {
+    op.append_attribute("shard-map") = sig.shard_map_op().c_str();
+    op.append_attribute("shard-finish") = sig.shard_finish_op().c_str();
+  } else if (sig.is_shardable()) {
     std::string names;
     for (auto& n : sig.shard_params()) names += (names.empty() ? "" : ",") + n;
     op.append_attribute("shard-params") = names.c_str();
@@ -160,6 +163,7 @@ OpSignature read_signature_xml(const pugi::xml_node& op) {
     }
     sig.shardable(std::move(names), op.attribute("shard-reduce").as_string());
   }
+  if (auto map = op.attribute("shard-map")) sig.shardable_via(map.as_string(), op.attribute("shard-finish").as_string());
   if (auto res = op.attribute("resources")) {
     // "cpus=4 mem=16G": what Resources::to_string wrote.
     Resources r;

@@ -189,7 +189,9 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
       return Value::poison();
     }
     if (*where.shards > 1) {
-      v.op = sharded_call(sig, args, where, span(c));
+      std::optional<Operand> op = sharded_call(sig, args, where, span(c));
+      if (!op) return Value::poison();
+      v.op = *op;
       return v;
     }
   }
@@ -201,8 +203,9 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
   return v;
 }
 
-Operand Elaborator::sharded_call(const OpSignature& sig, const std::vector<std::pair<std::string, Operand>>& args,
+std::optional<Operand> Elaborator::sharded_call(const OpSignature& sig, const std::vector<std::pair<std::string, Operand>>& args,
                                  const Placement& where, Span at) {
+  if (!sig.shard_map_op().empty()) return sharded_via(sig, args, where, at);
   const OpSignature* shard = find_op("tensor.shard");
   const OpSignature* cat = find_op("tensor.cat");
   const auto& split = sig.shard_params();
@@ -238,6 +241,32 @@ Operand Elaborator::sharded_call(const OpSignature& sig, const std::vector<std::
   if (!mean) return Operand::ref(joined);
   const OpSignature* of_shards = find_op("metric.mean_of_shards");
   return Operand::ref(add_node(*of_shards, {{"scores", Operand::ref(joined)}, {"metric", Operand::string(sig.name())}}, at));
+}
+
+std::optional<Operand> Elaborator::sharded_via(const OpSignature& sig, const std::vector<std::pair<std::string, Operand>>& args,
+                                const Placement& where, Span at) {
+  const OpSignature* map = find_op(sig.shard_map_op());
+  const OpSignature* finish = find_op(sig.shard_finish_op());
+  // A plugin's declaration error, not the script's: say whose it is.
+  auto missing = [&](const std::string& op) {
+    error(where.shards_at, "'" + sig.name() + "' says it is sharded through '" + op + "', which is not loaded" +
+                               (sig.plugin().empty() ? "" : " (a defect of plugin '" + sig.plugin() + "')"));
+    return std::nullopt;
+  };
+  if (!map || !map->is_shardable() || !map->shard_map_op().empty()) return missing(sig.shard_map_op());
+  if (!finish || finish->params().empty()) return missing(sig.shard_finish_op());
+  auto by_name = [&](const OpSignature& of) {
+    std::vector<std::pair<std::string, Operand>> out;
+    for (auto& p : of.params())
+      for (auto& [k, v] : args)
+        if (k == p.name) out.emplace_back(k, v);
+    return out;
+  };
+  std::optional<Operand> joined = sharded_call(*map, by_name(*map), where, at);
+  if (!joined) return std::nullopt;
+  auto rest = by_name(*finish);
+  rest.insert(rest.begin(), {finish->params().front().name, *joined});
+  return Operand::ref(add_node(*finish, std::move(rest), at));
 }
 
 uint32_t Elaborator::add_node(const OpSignature& sig, std::vector<std::pair<std::string, Operand>> args, Span at) {

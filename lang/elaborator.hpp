@@ -92,8 +92,11 @@ class Elaborator {
   Placement placement(const ast::NameOrCall& c, const std::function<bool(const std::string&)>& is_param, Scope& scope);
   // shards=N on a call of a shardable op: N calls on example ranges of its
   // per-example arguments (tensor.shard), concatenated (tensor.cat).
-  Operand sharded_call(const OpSignature& sig, const std::vector<std::pair<std::string, Operand>>& args,
-                       const Placement& where, Span at);
+  std::optional<Operand> sharded_call(const OpSignature& sig, const std::vector<std::pair<std::string, Operand>>& args,
+                                      const Placement& where, Span at);
+  // shards=N of an op declared shardable_via(map, finish).
+  std::optional<Operand> sharded_via(const OpSignature& sig, const std::vector<std::pair<std::string, Operand>>& args,
+                                     const Placement& where, Span at);
   struct TooBig {};  // thrown when the expansion passes CompileOptions::max_nodes
 
   // One parameter as seen by argument binding, for ops and pipelines alike.

@@ -29,6 +29,32 @@ using pipette::Value;
 namespace {
 
 const char* kTagsType = "record{names: list<string>, values: tensor}";
+const char* kImageTagsType = "record{names: list<string>, values: tensor, cuts: tensor, measurements: tensor}";
+const char* kImageTagsDoc =
+    "Tags {names, values bool [N, T]}, the thresholds `cuts` [P, 2] and the raw `measurements` [N, P]";
+
+// prime.image_tags from float measurements [N, P]: the cuts are taken in
+// double from the float values, so measuring in shards changes nothing.
+Value tags_of_measurements(const at::Tensor& measurements, const OpArgs& a) {
+  at::Tensor m = measurements.to(at::kDouble);
+  at::Tensor cuts;
+  if (!a.is_none("like")) {
+    TagSet like = tag_set_arg(a, "like");
+    if (!like.cuts.defined() || like.cuts.size(0) != m.size(1))
+      throw OpError("'like' must be prime.image_tags of images with the same number of channels");
+    cuts = like.cuts.to(at::kDouble);
+  } else {
+    cuts = quantile_cuts(m, a.float_("fraction"));
+  }
+  bool colour = m.size(1) == static_cast<int64_t>(image_properties(true).size());
+  std::vector<std::string> names;
+  for (const auto& p : image_properties(colour)) names.push_back(p.low), names.push_back(p.high);
+  TagSet t = make_tag_set(names, cut(m, cuts), "image tags");
+  t.cuts = cuts;
+  Value v = to_value(t);
+  v.toGenericDict().insert("measurements", measurements);
+  return v;
+}
 
 std::string trim(std::string s) {
   size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
@@ -172,35 +198,53 @@ void register_tag_ops(pipette::OpLibrary& lib) {
                          "large), aspect (tall/wide), edge density (smooth/textured), left-right symmetry "
                          "(asymmetric/symmetric) and, for colour images, saturation (muted/colorful). Each property "
                          "is cut at its `fraction` and 1 - `fraction` quantiles: the lowest images get the first tag, "
-                         "the highest the second.")
+                         "the highest the second. With shards=N the images are measured in N parts and cut once.")
                  .input("images", "tensor", "[N, C, H, W], C = 1 or 3, values in [0, 1]")
                  .images({1, 3})
                  .param("fraction", "float", Operand::real(1.0 / 3.0), "Share of images given each tag")
                  .range(0.01, 0.5)
                  .optional("like", "record", "Tags of another split: cut at its thresholds, so tags mean the same")
-                 .returns("record{names: list<string>, values: tensor, cuts: tensor, measurements: tensor}",
-                          "Tags {names, values bool [N, T]}, the thresholds `cuts` [P, 2] and the raw "
-                          "`measurements` [N, P]"),
+                 .returns(kImageTagsType, kImageTagsDoc)
+                 .shardable_via("prime.image_measurements", "prime.tags_of_measurements"),
              [](const OpArgs& a, OpContext&) -> Value {
                at::Tensor images = a.tensor("images").to(at::kCPU);
                if (images.size(0) == 0) throw OpError("there are no images to tag");
-               at::Tensor m = image_measurements(images);
-               at::Tensor cuts;
-               if (!a.is_none("like")) {
-                 TagSet like = tag_set_arg(a, "like");
-                 if (!like.cuts.defined() || like.cuts.size(0) != m.size(1))
-                   throw OpError("'like' must be prime.image_tags of images with the same number of channels");
-                 cuts = like.cuts.to(at::kDouble);
-               } else {
-                 cuts = quantile_cuts(m, a.float_("fraction"));
-               }
-               std::vector<std::string> names;
-               for (const auto& p : image_properties(images.size(1) == 3)) names.push_back(p.low), names.push_back(p.high);
-               TagSet t = make_tag_set(names, cut(m, cuts), "image tags");
-               t.cuts = cuts;
-               Value v = to_value(t);
-               v.toGenericDict().insert("measurements", m.to(at::kFloat));
-               return v;
+               return tags_of_measurements(image_measurements(images).to(at::kFloat), a);
+             });
+
+  lib.define(OpSignature("prime.image_measurements",
+                         "The properties prime.image_tags cuts, measured per image (one row per image, so "
+                         "shards=N splits it): brightness, contrast, size, aspect, edges, symmetry and, for colour "
+                         "images, saturation.")
+                 .input("images", "tensor", "[N, C, H, W], C = 1 or 3, values in [0, 1]")
+                 .images({1, 3})
+                 .returns("tensor", "[N, P] float, P = 6 (grey) or 7 (colour), in prime.image_tags' order")
+                 .shardable({"images"}),
+             [](const OpArgs& a, OpContext&) -> Value {
+               at::Tensor images = a.tensor("images").to(at::kCPU);
+               if (images.size(0) == 0) throw OpError("there are no images to measure");
+               // The measurements are float values widened to double: narrowing them back is exact.
+               return Value(image_measurements(images).to(at::kFloat));
+             });
+
+  lib.define(OpSignature("prime.tags_of_measurements",
+                         "prime.image_tags from its per-image measurements (prime.image_measurements, possibly "
+                         "measured in shards and concatenated): each property cut at the `fraction` and "
+                         "1 - `fraction` quantiles of all the rows, or at the cuts of `like`.")
+                 .input("measurements", "tensor", "[N, P] from prime.image_measurements, P = 6 or 7")
+                 .param("fraction", "float", Operand::real(1.0 / 3.0), "Share of images given each tag")
+                 .range(0.01, 0.5)
+                 .optional("like", "record", "Tags of another split: cut at its thresholds, so tags mean the same")
+                 .returns(kImageTagsType, kImageTagsDoc)
+                 .light(),
+             [](const OpArgs& a, OpContext&) -> Value {
+               at::Tensor m = a.tensor("measurements");
+               size_t grey = image_properties(false).size(), colour = image_properties(true).size();
+               if (m.dim() != 2 || m.size(0) == 0 ||
+                   (m.size(1) != static_cast<int64_t>(grey) && m.size(1) != static_cast<int64_t>(colour)))
+                 throw OpError(fmt::format("'measurements' must be prime.image_measurements [N, {} or {}], got {}", grey,
+                                           colour, pipette::describe(Value(m))));
+               return tags_of_measurements(m.to(at::kCPU, at::kFloat), a);
              });
 
   lib.define(OpSignature("prime.tag",

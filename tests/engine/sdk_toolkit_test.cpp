@@ -100,6 +100,28 @@ TEST(ImageContract, IsDeclaredOnParametersAndKeptInTheRegistryCache) {
   EXPECT_TRUE(back.find_param("any")->image_channels.empty());
 }
 
+// Plugins' placement facts survive the registry cache, or a cached plugin's
+// shards=N would be refused (or lowered differently) from the second run on.
+TEST(Placement, LightResourcesAndShardingAreKeptInTheRegistryCache) {
+  OpSignature a("mine.score", "Doc."), b("mine.tags", "Doc."), c("mine.draw", "Doc.");
+  a.input("inputs", "tensor", "In").input("target", "tensor", "T").param("reduce", "string", Operand::string("mean"), "R");
+  a.shardable({"inputs", "target"}, "reduce").resources(Resources{4, 2048, 1, 90, "gpu"});
+  b.input("images", "tensor", "In").shardable_via("mine.measure", "mine.cut");
+  c.input("x", "tensor", "In").light();
+  for (const OpSignature* s : {&a, &b, &c}) {
+    pugi::xml_document doc;
+    write_signature_xml(*s, doc);
+    OpSignature back = read_signature_xml(doc.child("op"));
+    EXPECT_EQ(back.is_light(), s->is_light()) << s->name();
+    EXPECT_EQ(back.is_shardable(), s->is_shardable()) << s->name();
+    EXPECT_EQ(back.shard_params(), s->shard_params()) << s->name();
+    EXPECT_EQ(back.shard_reduce_param(), s->shard_reduce_param()) << s->name();
+    EXPECT_EQ(back.shard_map_op(), s->shard_map_op()) << s->name();
+    EXPECT_EQ(back.shard_finish_op(), s->shard_finish_op()) << s->name();
+    EXPECT_TRUE(back.default_resources() == s->default_resources()) << back.default_resources().to_string();
+  }
+}
+
 TEST(ModelArg, AModelOnTheNodesDeviceIsItselfNotACopy) {
   torch::jit::Module m("M");
   m.register_parameter("w", at::ones({2}), false);

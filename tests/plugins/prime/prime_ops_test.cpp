@@ -203,6 +203,39 @@ TEST_F(PrimeOps, ImageTagsMeasureWhatTheImagesShow) {
   EXPECT_TRUE(field(report(e, "again"), "values").toTensor().equal(v));
 }
 
+// shards=N measures the images in N parts and cuts once, at the quantiles of
+// all of them: the same tags, cuts and measurements, bit for bit.
+TEST_F(PrimeOps, ImageTagsShardedEqualUnsharded) {
+  at::manual_seed(3);
+  at::Tensor x = at::rand({37, 3, 16, 16}) * 0.2;
+  for (int64_t i = 0; i < 37; ++i)  // objects of every size, brightness and colour
+    x[i].narrow(1, i % 7, 3 + i % 9).narrow(2, (i * 3) % 5, 2 + (i * 5) % 11).add_(at::rand({3, 1, 1}) * 0.8);
+  save(x, "images.pt");
+  std::string script = "let x = tensor.load(\"images.pt\")\n"
+                       "let whole = prime.image_tags(x, fraction=0.25)\n"
+                       "report \"whole\" = whole\n"
+                       "report \"parts\" = prime.image_tags(x, fraction=0.25, shards=4)\n"
+                       "report \"like\" = prime.image_tags(x, like=whole, shards=3)\n";
+  std::string diagnostics;
+  std::optional<Graph> g = compile("t.pipe", "plugin \"prime\"\n" + script, &diagnostics);
+  ASSERT_TRUE(g) << diagnostics;
+  int measured = 0, finished = 0;
+  for (const Node& n : g->nodes) measured += n.op == "prime.image_measurements", finished += n.op == "prime.tags_of_measurements";
+  EXPECT_EQ(measured, 7);
+  EXPECT_EQ(finished, 2);
+  Execution e = run(script);
+  Value whole = report(e, "whole");
+  for (const char* name : {"parts", "like"}) {
+    Value sharded = report(e, name);
+    EXPECT_EQ(strings(field(sharded, "names")), strings(field(whole, "names"))) << name;
+    for (const char* f : {"values", "cuts", "measurements"})
+      EXPECT_TRUE(field(sharded, f).toTensor().equal(field(whole, f).toTensor())) << name << "." << f;
+  }
+  EXPECT_NE(run_errors("report \"t\" = prime.tags_of_measurements(tensor.random([4, 5]))\n")
+                .find("'measurements' must be prime.image_measurements [N, 6 or 7], got"),
+            std::string::npos);
+}
+
 TEST_F(PrimeOps, TagsFromATorchScriptTagger) {
   // Tag "left" when the left half is bright, "top" when the top half is: logits 10 * (mean - 0.75).
   torch::jit::Module m("Tagger");
