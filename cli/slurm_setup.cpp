@@ -78,6 +78,7 @@ std::variant<SlurmSetup, std::string> prepare_slurm(const GlobalOptions& g, cons
     for (auto& n : graph.nodes)
       if (n.resources.partition) partitions.push_back(*n.resources.partition);
   if (auto why = check_slurm(s.tools, partitions)) return *why;
+  if (!slurm_accounting(s.tools)) s.tools.sacct.clear();
 
   c.pipette = self_path();
   c.cache_dir = fs::absolute(cache_dir).lexically_normal();

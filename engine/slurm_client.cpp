@@ -57,6 +57,28 @@ std::map<std::string, std::string> parse_scontrol_job(const std::string& text) {
   return out;
 }
 
+const char* const kSacctFields = "JobID,State,ExitCode,NodeList,Submit,Start,End";
+
+std::vector<SacctRow> parse_sacct(const std::string& text) {
+  std::vector<SacctRow> out;
+  std::stringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::vector<std::string> f;
+    for (size_t at = 0;;) {
+      size_t bar = line.find('|', at);
+      f.push_back(line.substr(at, bar == std::string::npos ? std::string::npos : bar - at));
+      if (bar == std::string::npos) break;
+      at = bar + 1;
+    }
+    if (f.size() < 7 || f[0].empty()) continue;  // a warning line, or a format this version does not print
+    // "CANCELLED by 1000": the state is the first word.
+    std::string state = f[1].substr(0, f[1].find(' '));
+    out.push_back({f[0], state, f[2], f[3], f[4], f[5], f[6]});
+  }
+  return out;
+}
+
 std::optional<std::time_t> parse_slurm_time(const std::string& text) {
   std::tm tm{};
   const char* end = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);

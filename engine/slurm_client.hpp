@@ -26,6 +26,15 @@ PIPETTE_API std::vector<SqueueRow> parse_squeue(const std::string& text);
 // `scontrol show job -o ID`: Key=Value fields ("JobState", "ExitCode", ...).
 PIPETTE_API std::map<std::string, std::string> parse_scontrol_job(const std::string& text);
 
+// `sacct -n -P -X -j ID -o JobID,State,ExitCode,NodeList,Submit,Start,End`:
+// where accounting exists, what Slurm remembers of a job after scontrol has
+// forgotten it (MinJobAge, 300 s by default, after it ended).
+struct SacctRow {
+  std::string job_id, state, exit_code, nodes, submit, start, end;
+};
+PIPETTE_API std::vector<SacctRow> parse_sacct(const std::string& text);
+PIPETTE_API extern const char* const kSacctFields;
+
 // Slurm's "2026-12-07T08:00:01" (local time); nullopt for "Unknown", "None".
 PIPETTE_API std::optional<std::time_t> parse_slurm_time(const std::string& text);
 

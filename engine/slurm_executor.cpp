@@ -80,6 +80,7 @@ std::optional<SlurmTools> find_slurm_tools(std::string* error) {
   SlurmTools t;
   std::pair<const char*, std::string*> tools[] = {
       {"sbatch", &t.sbatch}, {"squeue", &t.squeue}, {"scontrol", &t.scontrol}, {"scancel", &t.scancel}, {"sinfo", &t.sinfo}};
+  if (auto sacct = find_on_path("sacct")) t.sacct = *sacct;  // used only where accounting answers
   for (auto& [name, where] : tools) {
     auto p = find_on_path(name);
     if (!p) {
@@ -91,6 +92,13 @@ std::optional<SlurmTools> find_slurm_tools(std::string* error) {
     *where = *p;
   }
   return t;
+}
+
+bool slurm_accounting(const SlurmTools& tools) {
+  if (tools.sacct.empty()) return false;
+  // Without slurmdbd, sacct says "Slurm accounting storage is disabled" and exits 1.
+  auto r = run_child({tools.sacct, "-n", "-X", "-P", "-j", "1", "-o", "JobID"}, kCommandTimeout);
+  return r.end == ChildResult::End::Exited && r.code == 0;
 }
 
 std::optional<std::string> check_slurm(const SlurmTools& tools, const std::vector<std::string>& partitions) {
@@ -418,16 +426,28 @@ void SlurmExecutor::ended(const std::shared_ptr<Job>& j, const std::string& sque
   JobRecord& rec = j->rec;
   std::string state = squeue_state;
   int status = -1, sig = 0;
+  auto learn = [&](const std::string& job_state, const std::string& exit_code, const std::string& nodes,
+                   const std::string& submitted, const std::string& started, const std::string& finished) {
+    state = job_state;
+    if (!exit_code.empty()) std::tie(status, sig) = parse_exit_code(exit_code);
+    if (!nodes.empty() && nodes != "(null)" && nodes != "None assigned") rec.host = nodes;
+    auto submit = parse_slurm_time(submitted), begin = parse_slurm_time(started), end = parse_slurm_time(finished);
+    if (submit && begin) rec.queue_seconds = std::max(0.0, std::difftime(*begin, *submit));
+    if (begin && end) rec.run_seconds = std::max(0.0, std::difftime(*end, *begin));
+  };
+  bool known = false;
   auto r = run_child({tools_.scontrol, "show", "job", "-o", rec.job_id}, kCommandTimeout);
   if (r.end == ChildResult::End::Exited && r.code == 0) {
     auto f = parse_scontrol_job(r.out);
-    if (f.count("JobState")) state = f["JobState"];
-    if (f.count("ExitCode")) std::tie(status, sig) = parse_exit_code(f["ExitCode"]);
-    if (f.count("NodeList") && f["NodeList"] != "(null)") rec.host = f["NodeList"];
-    auto submit = parse_slurm_time(f["SubmitTime"]), begin = parse_slurm_time(f["StartTime"]),
-         end = parse_slurm_time(f["EndTime"]);
-    if (submit && begin) rec.queue_seconds = std::max(0.0, std::difftime(*begin, *submit));
-    if (begin && end) rec.run_seconds = std::max(0.0, std::difftime(*end, *begin));
+    if ((known = f.count("JobState") > 0))
+      learn(f["JobState"], f["ExitCode"], f["NodeList"], f["SubmitTime"], f["StartTime"], f["EndTime"]);
+  }
+  // scontrol forgets a job MinJobAge after it ended; accounting does not.
+  if (!known && !tools_.sacct.empty()) {
+    auto q = run_child({tools_.sacct, "-n", "-P", "-X", "-j", rec.job_id, "-o", kSacctFields}, kCommandTimeout);
+    if (q.end == ChildResult::End::Exited && q.code == 0)
+      for (auto& row : parse_sacct(q.out))
+        if (row.job_id == rec.job_id) learn(row.state, row.exit_code, row.nodes, row.submit, row.start, row.end);
   }
   rec.state = state.empty() ? "GONE" : state;
   rec.exit_code = status;

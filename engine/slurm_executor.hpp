@@ -50,8 +50,12 @@ struct SlurmConfig {
 // Where the Slurm tools are, found once: an error message when sbatch is missing.
 struct SlurmTools {
   std::string sbatch, squeue, scontrol, scancel, sinfo;
+  std::string sacct;  // empty where there is none, or accounting does not answer
 };
 PIPETTE_API std::optional<SlurmTools> find_slurm_tools(std::string* error);
+// Whether sacct answers (a cluster with slurmdbd); without it the driver
+// learns a job's end from squeue, scontrol and the cache.
+PIPETTE_API bool slurm_accounting(const SlurmTools& tools);
 
 // Checks before anything runs: the cluster answers, the partitions exist.
 // An error message naming what is wrong, or nullopt.

@@ -36,6 +36,26 @@ TEST(SlurmClient, ScontrolFieldsAndTimes) {
   EXPECT_EQ(parse_exit_code("0:9"), std::make_pair(0, 9));
 }
 
+// Slurm 22.05's `sacct -n -P -X -o JobID,State,ExitCode,NodeList,Submit,Start,End`.
+TEST(SlurmClient, SacctRowsOfJobsScontrolForgot) {
+  auto rows = parse_sacct(
+      "41|COMPLETED|0:0|node01|2026-12-07T08:00:00|2026-12-07T08:00:02|2026-12-07T08:00:12\n"
+      "42_3|CANCELLED by 1000|0:15|node02|2026-12-07T08:00:00|2026-12-07T08:00:05|2026-12-07T08:00:06\n"
+      "43|PENDING|0:0|None assigned|2026-12-07T08:00:00|Unknown|Unknown\r\n"
+      "sacct: error: some warning\n"
+      "|||\n");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].job_id, "41");
+  EXPECT_EQ(rows[0].nodes, "node01");
+  EXPECT_EQ(*parse_slurm_time(rows[0].end) - *parse_slurm_time(rows[0].start), 10);
+  EXPECT_EQ(rows[1].job_id, "42_3");
+  EXPECT_EQ(rows[1].state, "CANCELLED");  // "by 1000" names who, not what
+  EXPECT_EQ(classify_job_end(rows[1].state, 0, 15), JobEnd::Retry);
+  EXPECT_EQ(rows[2].end, "Unknown");
+  EXPECT_FALSE(parse_slurm_time(rows[2].end));
+  EXPECT_STREQ(kSacctFields, "JobID,State,ExitCode,NodeList,Submit,Start,End");
+}
+
 TEST(SlurmClient, TheMachinesFailuresAreRetriedTheUsersAreNot) {
   using namespace exec_node_exit;
   EXPECT_EQ(classify_job_end("COMPLETED", 0, 0), JobEnd::Done);
