@@ -102,6 +102,13 @@ stop() {
     sleep 0.25
   done
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  # SIGKILL is delivered, not awaited: wait until they are gone, so "stopped" means it.
+  for _ in $(seq 1 20); do
+    local alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
   rm -rf "$dir"
 }
 

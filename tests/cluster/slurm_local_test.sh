@@ -17,7 +17,13 @@ fail=0
 tmp=$(mktemp -d)
 export PIPETTE_SLURM_DIR=$tmp/cluster
 trap 'bash "$script" stop >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+# A failure says what the cluster looked like then (it failed once in ~20 runs, unexplained).
+check() {
+  if eval "$2"; then echo "ok: $1"; return; fi
+  echo "FAIL: $1"; fail=1
+  sinfo 2>&1 | head -5; squeue -t all 2>&1 | head -5; pgrep -af "slurm|munge" | head -10
+  tail -n 15 "$PIPETTE_SLURM_DIR"/log/*.log 2>/dev/null
+}
 
 out=$(bash "$script" start) || { echo "FAIL: start"; tail -n 30 "$PIPETTE_SLURM_DIR"/log/*.log; exit 1; }
 check "start prints the configuration to export" '[[ $out == "export SLURM_CONF=$PIPETTE_SLURM_DIR/slurm.conf" ]]'
