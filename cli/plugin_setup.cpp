@@ -22,7 +22,17 @@ namespace pipette::cli {
 
 namespace fs = std::filesystem;
 
+namespace {
+fs::path& host_executable() {
+  static fs::path p;
+  return p;
+}
+}  // namespace
+
+void set_host_executable(const fs::path& pipette) { host_executable() = pipette; }
+
 fs::path self_exe() {
+  if (!host_executable().empty()) return host_executable();
   std::error_code ec;
   auto p = fs::read_symlink("/proc/self/exe", ec);
   return ec ? fs::path() : p;
@@ -76,27 +86,30 @@ lang::PluginResolver plugin_resolver(const GlobalOptions& g) {
   };
 }
 
-bool load_declared_plugins(const GlobalOptions& g, const Graph& graph, OpLibrary& lib) {
+bool load_declared_plugins(const GlobalOptions& g, const Graph& graph, OpLibrary& lib, std::string* errors) {
   bool ok = true;
+  auto fail = [&](const std::string& why) {
+    if (errors) *errors += (errors->empty() ? "" : "\n") + why;
+    else std::fprintf(stderr, "pipette: error: %s\n", why.c_str());
+    ok = false;
+  };
   for (auto& name : graph.plugins) {
     const PluginRecord* rec = plugin_registry(g).find(name);
     if (!rec) {  // the compiler checked it; the file went away since
-      std::fprintf(stderr, "pipette: error: plugin '%s' is no longer in the search path\n", name.c_str());
-      ok = false;
+      fail("plugin '" + name + "' is no longer in the search path");
       continue;
     }
     // The registry was brought up to date moments ago; a file swapped since
     // then is not the one that was scanned and is not loaded.
     if (!same_file_as_scanned(*rec, rec->file)) {
-      std::fprintf(stderr, "pipette: error: plugin '%s' (%s) changed while pipette was starting; run again\n",
-                   name.c_str(), rec->file.string().c_str());
-      ok = false;
+      fail("plugin '" + name + "' (" + rec->file.string() + ") changed while pipette was starting; run again");
       continue;
     }
+    // A long-lived library (the Python module's) may have loaded it before.
+    if (!rec->ops.empty() && lib.impls.find(rec->ops.front().name())) continue;
     PluginLoad r = load_plugin(rec->file, lib);
     if (!r.ok()) {
-      std::fprintf(stderr, "pipette: error: %s\n", r.error.c_str());
-      ok = false;
+      fail(r.error);
       continue;
     }
     spdlog::info("loaded plugin '{}' {} from {}", r.plugin->name, r.plugin->version, rec->file.string());

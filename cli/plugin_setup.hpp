@@ -14,7 +14,10 @@
 
 namespace pipette::cli {
 
+// The `pipette` executable: this process's own, unless an embedding (the
+// Python module) said where it is. Plugins are scanned by running it.
 std::filesystem::path self_exe();
+void set_host_executable(const std::filesystem::path& pipette);
 // <dir of the pipette executable>/../lib/pipette/plugins: the build tree and any
 // install prefix alike.
 std::filesystem::path installed_plugin_dir();
@@ -27,8 +30,9 @@ PluginRegistry& plugin_registry(const GlobalOptions& g);
 lang::PluginResolver plugin_resolver(const GlobalOptions& g);
 
 // Loads, in this process, every plugin `graph` declares, adding its ops to `lib`.
-// Prints each failure; returns false if any plugin could not be loaded.
-bool load_declared_plugins(const GlobalOptions& g, const Graph& graph, OpLibrary& lib);
+// Prints each failure (or appends it to `errors`); returns false if any
+// plugin could not be loaded.
+bool load_declared_plugins(const GlobalOptions& g, const Graph& graph, OpLibrary& lib, std::string* errors = nullptr);
 
 // `pipette __scan-plugin FILE`: the helper process. Loads FILE beside the
 // standard library and prints its <plugin> XML on stdout; a clean failure is a

@@ -19,6 +19,7 @@
 #include "cli/compile_setup.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/progress_display.hpp"
+#include "cli/run_flow.hpp"
 #include "cli/run_options.hpp"
 #include "cli/slurm_setup.hpp"
 #include "cli/project_dir.hpp"
@@ -44,48 +45,6 @@ std::atomic<int> g_signal{0};
 extern "C" void on_stop_signal(int sig) {
   g_signal.store(sig);
   g_interrupted.store(true);
-}
-
-std::string timestamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
-
-// Whether `dir` holds an earlier run: its marker, or the report.json of a run
-// from before markers existed.
-bool is_run_directory(const std::filesystem::path& dir) {
-  std::error_code ec;
-  if (std::filesystem::exists(dir / kRunMarkerFile, ec)) return true;
-  std::ifstream in(dir / "report.json");
-  std::string head(256, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  return head.find("\"format\": \"pipette-report\"") != std::string::npos;
-}
-
-// The output directory, refused before anything runs when it cannot be one: a
-// file, or a non-empty directory that is not an earlier run's (without
-// --force: pipette would overwrite files it did not write). Marked as a run.
-std::optional<std::string> prepare_out_dir(const std::filesystem::path& out, bool force, const std::string& run_id) {
-  std::error_code ec;
-  if (std::filesystem::exists(out, ec)) {
-    if (!std::filesystem::is_directory(out, ec))
-      return "--out '" + out.string() + "' is a file, not a directory";
-    if (!std::filesystem::is_empty(out, ec) && !is_run_directory(out) && !force)
-      return "--out '" + out.string() +
-             "' is a directory with files that are not an earlier pipette run's; pipette would overwrite them. "
-             "Give a new or empty directory, or --force to write there anyway";
-  }
-  try {
-    write_inside(out, kRunMarkerFile, run_id + "\n");
-  } catch (const std::exception& e) {
-    return std::string("cannot use --out '") + out.string() + "': " + e.what();
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -205,11 +164,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     std::fflush(stdout);
   }
 
-  // Unique even for runs started in the same second (a sweep in several shells).
-  std::string run_id = fmt::format("{}-{}-{:04x}", script.stem().string(), timestamp(),
-                                   (std::hash<std::string>{}(utc_now_iso()) ^ static_cast<size_t>(::getpid()) ^
-                                    static_cast<size_t>(std::chrono::steady_clock::now().time_since_epoch().count())) &
-                                       0xffff);
+  std::string run_id = new_run_id(script);
   std::filesystem::path out =
       args.out.empty() ? project_dir() / "runs" / run_id : std::filesystem::path(args.out);
   if (auto err = prepare_out_dir(out, args.force, run_id)) {
@@ -285,22 +240,11 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
 
   info.finished = utc_now_iso();
   info.status = g_interrupted.load() ? "interrupted" : e.ok() ? "ok" : "failed";
-  // What was computed is in the cache whatever happens here; a report that
-  // cannot be written is an error of the run, recorded as such.
-  std::filesystem::path report;
-  bool report_written = false;
-  try {
-    report = write_run_report(out, *graph, e, info);
-    report_written = true;
-  } catch (const std::exception& err) {
-    if (info.status == "ok") info.status = "failed";
-    std::fprintf(stderr, "pipette: error: report.json could not be written: %s\n", err.what());
-  }
-  try {
-    RunStore(default_run_store()).record(*graph, e, info, std::filesystem::absolute(out));
-  } catch (const std::exception& err) {
-    spdlog::warn("the run was not recorded in the run store: {}", err.what());  // report.json has it all
-  }
+  RunRecord rec = record_run(out, *graph, e, info);
+  if (!rec.report_written) std::fprintf(stderr, "pipette: error: report.json could not be written: %s\n", rec.report_error.c_str());
+  if (!rec.store_warning.empty()) spdlog::warn("the run was not recorded in the run store: {}", rec.store_warning);
+  bool report_written = rec.report_written;
+  std::filesystem::path report = rec.report;
 
   std::fprintf(stderr, "%s: %zu nodes: %zu computed, %zu from cache, %zu failed, %zu skipped%s%s; report: %s\n",
                info.status.c_str(), total, e.computed, e.cached, e.failed, e.skipped,

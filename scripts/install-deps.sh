@@ -21,6 +21,8 @@ PACKAGES=(
   python3-torch graphviz
   # what Captum (the attribution benchmark's peer) imports besides torch
   python3-tqdm
+  # the Python module (python/): its binding, Debian's pytest for its tests
+  pybind11-dev python3-dev python3-pytest
   # a one-machine Slurm cluster for the cluster tests (scripts/slurm-local.sh)
   slurm-wlm munge
   # editors the editor-support tests drive headless, KDE's highlighting engine,

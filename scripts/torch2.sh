@@ -50,7 +50,7 @@ if [[ ! -f $root/build/CMakeCache.txt ]]; then
   cmake -S . -B "$root/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
     "-DCMAKE_PREFIX_PATH=$torch_dir;$torch_dir/share/cmake" \
     -DCUDA_TOOLKIT_ROOT_DIR="$cuda" -DCUDAToolkit_ROOT="$cuda" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" \
-    -DTORCH_CUDA_ARCH_LIST=9.0 -DPIPETTE_PYTHON="$venv/bin/python" "$@"
+    -DTORCH_CUDA_ARCH_LIST=9.0 -DPIPETTE_PYTHON="$venv/bin/python" -DPIPETTE_MODULE_PYTHON="$venv/bin/python" "$@"
 elif (($#)); then
   cmake -S . -B "$root/build" "$@"
 fi

@@ -78,7 +78,9 @@ Windows windows_of(const OpArgs& a, const at::Tensor& x) {
     if (w.size[d] > w.dims[d])
       throw OpError("window size " + std::to_string(w.size[d]) + " exceeds dimension " + std::to_string(d + 1) +
                     " of the inputs (" + std::to_string(w.dims[d]) + ")");
-    w.counts.push_back((w.dims[d] - w.size[d]) / w.stride[d] + 1);
+    // As Captum: ceil, so that a stride that does not divide the rest still
+    // reaches the edge, with a last window cut short by it.
+    w.counts.push_back((w.dims[d] - w.size[d] + w.stride[d] - 1) / w.stride[d] + 1);
     w.count *= w.counts.back();
   }
   return w;

@@ -1,0 +1,87 @@
+#include "cli/run_flow.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "cli/project_dir.hpp"
+#include "engine/atomic_file.hpp"
+#include "engine/run_layout.hpp"
+#include "engine/run_store.hpp"
+
+namespace pipette::cli {
+
+namespace {
+
+std::string timestamp() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+// Whether `dir` holds an earlier run: its marker, or the report.json of a run
+// from before markers existed.
+bool is_run_directory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir / kRunMarkerFile, ec)) return true;
+  std::ifstream in(dir / "report.json");
+  std::string head(256, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return head.find("\"format\": \"pipette-report\"") != std::string::npos;
+}
+
+}  // namespace
+
+std::optional<std::string> prepare_out_dir(const std::filesystem::path& out, bool force, const std::string& run_id) {
+  std::error_code ec;
+  if (std::filesystem::exists(out, ec)) {
+    if (!std::filesystem::is_directory(out, ec))
+      return "--out '" + out.string() + "' is a file, not a directory";
+    if (!std::filesystem::is_empty(out, ec) && !is_run_directory(out) && !force)
+      return "--out '" + out.string() +
+             "' is a directory with files that are not an earlier pipette run's; pipette would overwrite them. "
+             "Give a new or empty directory, or --force to write there anyway";
+  }
+  try {
+    write_inside(out, kRunMarkerFile, run_id + "\n");
+  } catch (const std::exception& e) {
+    return std::string("cannot use --out '") + out.string() + "': " + e.what();
+  }
+  return std::nullopt;
+}
+
+
+std::string new_run_id(const std::filesystem::path& script) {
+  return fmt::format("{}-{}-{:04x}", script.stem().string(), timestamp(),
+                     (std::hash<std::string>{}(utc_now_iso()) ^ static_cast<size_t>(::getpid()) ^
+                      static_cast<size_t>(std::chrono::steady_clock::now().time_since_epoch().count())) &
+                         0xffff);
+}
+
+RunRecord record_run(const std::filesystem::path& out, const Graph& g, Execution& e, RunInfo& info) {
+  RunRecord r;
+  try {
+    r.report = write_run_report(out, g, e, info);
+    r.report_written = true;
+  } catch (const std::exception& err) {
+    if (info.status == "ok") info.status = "failed";
+    r.report_error = err.what();
+  }
+  try {
+    RunStore(default_run_store()).record(g, e, info, std::filesystem::absolute(out));
+  } catch (const std::exception& err) {
+    r.store_warning = err.what();
+  }
+  return r;
+}
+
+}  // namespace pipette::cli

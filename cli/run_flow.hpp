@@ -1,0 +1,37 @@
+// The steps of a script run that `pipette run` and the Python module share
+// (python/): naming the run, claiming its output directory, and recording
+// what it did (report.json and the run store). Nothing here prints.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "engine/executor.hpp"
+#include "engine/run_report.hpp"
+
+namespace pipette::cli {
+
+// "<script stem>-<local time>-<4 hex>": unique even for runs started in the
+// same second (a sweep in several shells).
+std::string new_run_id(const std::filesystem::path& script);
+
+// The output directory, refused before anything runs when it cannot be one: a
+// file, or a non-empty directory that is not an earlier run's (without
+// `force`: pipette would overwrite files it did not write). Marked as a run.
+std::optional<std::string> prepare_out_dir(const std::filesystem::path& out, bool force, const std::string& run_id);
+
+// What record_run wrote, and what it could not.
+struct RunRecord {
+  std::filesystem::path report;  // report.json, when written
+  bool report_written = false;
+  std::string report_error;   // why report.json was not written (the run then failed)
+  std::string store_warning;  // why the run store did not record it (report.json has it all)
+};
+
+// report.json in `out` and a row in the project's run store. What was
+// computed is in the cache whatever happens here; a report that cannot be
+// written makes an "ok" run "failed".
+RunRecord record_run(const std::filesystem::path& out, const Graph& g, Execution& e, RunInfo& info);
+
+}  // namespace pipette::cli
