@@ -69,6 +69,9 @@ std::variant<SlurmSetup, std::string> prepare_slurm(const GlobalOptions& g, cons
     if (!ok) return "--slurm-opt expects an sbatch option as KEY=VALUE (qos=long, constraint=a100), got '" + kv + "'";
     static const std::set<std::string> owned{"array", "output", "error", "job-name", "chdir", "wrap", "parsable"};
     if (owned.count(k)) return "--slurm-opt " + k + " is set by pipette for each job; it cannot be overridden";
+    if (k == "clusters" || k == "cluster" || k == "M")
+      return "--slurm-opt " + k + ": jobs on another cluster of a federation are not followed (squeue and scancel "
+             "would not see them); run pipette on a login node of that cluster";
     c.sbatch_options.emplace_back(k, v);
   }
   // Every partition the run will name, so a typo fails now, not job by job.

@@ -136,7 +136,11 @@ struct SlurmExecutor::Job {
   Clock::time_point due;
   std::string state;  // the last seen
   int missing = 0;    // polls in a row that did not list it
+  int refusals = 0;   // sbatch refusals that looked transient (timeouts, a busy controller)
   bool adopted = false;
+  // Nodes with the same key (the same computation, placed apart): they take
+  // this job's outcome instead of submitting a second job for one result.
+  std::vector<std::function<void(OffloadOutcome)>> followers;
 };
 
 SlurmExecutor::SlurmExecutor(SlurmTools tools, SlurmConfig config)
@@ -228,13 +232,22 @@ void SlurmExecutor::start(const Node& n, const NodeKey& key, std::function<void(
     j->done(std::move(o));
     return;
   }
-  if (adopt(*j)) {
+  if (auto same = active_.find(key.hash); same != active_.end()) {
+    same->second->followers.push_back(std::move(j->done));
+    return;
+  }
+  active_[key.hash] = j;
+  if (adopt(*j) && !running_.count(j->rec.job_id)) {
     running_[j->rec.job_id] = j;
     ++stats_.adopted;
   } else {
+    // No record, or one naming a job id this driver already follows (Slurm
+    // reused it): a job of its own.
+    j->adopted = false, j->rec.job_id.clear(), j->rec.attempts = 0, j->state.clear();
     j->due = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.gather_seconds));
     waiting_.push_back(j);
   }
+  woken_ = true;
   cv_.notify_all();
 }
 
@@ -263,8 +276,9 @@ void SlurmExecutor::poll_loop() {
     auto now = Clock::now();
     auto wake = next_poll;
     for (auto& j : waiting_) wake = std::min(wake, j->due);
+    woken_ = false;
     cv_.wait_until(lock, std::max(wake, now), [&] {
-      if (stopping_) return true;
+      if (stopping_ || woken_) return true;  // new work: its due time may come before `wake`
       auto t = Clock::now();
       return std::any_of(waiting_.begin(), waiting_.end(), [&](auto& j) { return j->due <= t; }) || t >= next_poll;
     });
@@ -281,8 +295,23 @@ void SlurmExecutor::poll_loop() {
     }
     bool poll = !running_.empty() && Clock::now() >= next_poll;
     lock.unlock();
-    if (!ready.empty()) submit_ready(std::move(ready));
-    if (poll) poll_once();
+    // An exception here (a cache directory gone stale on NFS) must not end the
+    // process with jobs running: the jobs concerned fail, the poller goes on.
+    try {
+      if (!ready.empty()) submit_ready(ready);
+    } catch (const std::exception& e) {
+      for (auto& j : ready) {
+        OffloadOutcome o;
+        o.error = std::string("its job could not be submitted: ") + e.what();
+        o.job = j->rec;
+        finish(j, std::move(o));
+      }
+    }
+    try {
+      if (poll) poll_once();
+    } catch (const std::exception&) {
+      // The next poll asks again.
+    }
     lock.lock();
     if (poll || next_poll <= Clock::now())
       next_poll = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.poll_seconds));
@@ -303,6 +332,15 @@ void SlurmExecutor::submit_ready(std::vector<std::shared_ptr<Job>> ready) {
 }
 
 bool SlurmExecutor::submit(const std::vector<std::shared_ptr<Job>>& group) {
+  if (cancelled_) {
+    for (auto& j : group) {
+      OffloadOutcome o;
+      o.status = OffloadOutcome::Status::Cancelled;
+      o.job = j->rec;
+      finish(j, std::move(o));
+    }
+    return false;
+  }
   const Job& first = *group.front();
   std::vector<std::string> argv{tools_.sbatch, "--parsable", "--chdir=" + config_.chdir.string()};
   argv.insert(argv.end(), first.options.begin(), first.options.end());
@@ -322,7 +360,7 @@ bool SlurmExecutor::submit(const std::vector<std::shared_ptr<Job>>& group) {
       // One array: task i runs node i's own job.sh, into node i's own log.
       std::string op = first.node->op;
       std::replace(op.begin(), op.end(), '.', '-');
-      array_name = "pipette-" + op + "-array";
+      array_name = "pipette-" + op + "-array-" + first.key.hex().substr(0, 12);  // unique: found again by name
       std::string s = "#!/bin/bash\n# pipette: " + std::to_string(group.size()) + " nodes of " + first.node->op +
                       "\ncase \"$SLURM_ARRAY_TASK_ID\" in\n";
       for (size_t i = 0; i < group.size(); ++i)
@@ -353,8 +391,35 @@ bool SlurmExecutor::submit(const std::vector<std::shared_ptr<Job>>& group) {
   if (auto semi = id.find(';'); semi != std::string::npos) id = id.substr(0, semi);  // "123;cluster"
   bool ok = r.end == ChildResult::End::Exited && r.code == 0 && !id.empty() &&
             std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!ok && r.end == ChildResult::End::TimedOut) {
+    // slurmctld may have taken the job before sbatch gave up: look for it by
+    // its name before submitting it again.
+    std::string name = group.size() == 1 ? first.name : array_name;
+    auto q = run_child({tools_.squeue, "-h", "-u", user_, "-n", name, "-o", "%F"}, kCommandTimeout);
+    std::string found = q.end == ChildResult::End::Exited && q.code == 0 ? first_line(q.out) : "";
+    if (!found.empty() && std::all_of(found.begin(), found.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      id = found, ok = true;
+  }
+  std::string why = ok ? "" : trimmed(r.err.empty() ? r.out : r.err);
+  bool transient = r.end == ChildResult::End::TimedOut || why.find("timed out") != std::string::npos ||
+                   why.find("Unable to contact") != std::string::npos ||
+                   why.find("temporarily") != std::string::npos || why.find("submit limit") != std::string::npos ||
+                   why.find("MaxSubmit") != std::string::npos;
+  if (!ok && transient && first.refusals < 3 && !cancelled_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& j : group) {
+      ++j->refusals;
+      j->rec.attempts -= 1;  // not an attempt: it never ran
+      j->due = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                  std::chrono::duration<double>(config_.backoff_seconds * j->refusals));
+      say(*j, 2, "sbatch did not take its job (" + excerpt(why.empty() ? "timed out" : why, 300) + "); trying again");
+      waiting_.push_back(j);
+    }
+    woken_ = true;
+    cv_.notify_all();
+    return false;
+  }
   if (!ok) {
-    std::string why = trimmed(r.err.empty() ? r.out : r.err);
     for (auto& j : group) {
       OffloadOutcome o;
       o.error = "Slurm refused its job (" + excerpt(why, 1500) + "); the request was: sbatch";
@@ -364,7 +429,7 @@ bool SlurmExecutor::submit(const std::vector<std::shared_ptr<Job>>& group) {
     }
     return false;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   stats_.submitted += group.size();
   stats_.arrays += group.size() > 1;
   for (size_t i = 0; i < group.size(); ++i) {
@@ -378,15 +443,24 @@ bool SlurmExecutor::submit(const std::vector<std::shared_ptr<Job>>& group) {
     } catch (const std::exception&) {
       // Only adoption after a killed driver needs it; the job runs anyway.
     }
-    running_[j->rec.job_id] = j;
-    if (cancelled_) continue;  // cancel_all scancels what is in running_
+    if (!cancelled_) running_[j->rec.job_id] = j;
   }
   for (auto& j : group)
     say(*j, 1, "submitted as Slurm job " + j->rec.job_id + (j->rec.attempts > 1 ? " (attempt " + std::to_string(j->rec.attempts) + ")" : ""));
-  if (cancelled_) {
-    std::vector<std::string> argv2{tools_.scancel};
-    for (auto& j : group) argv2.push_back(j->rec.job_id);
-    run_child(argv2, kCommandTimeout);
+  if (!cancelled_) return true;
+  // Ctrl-C came while sbatch ran: cancel_all has been, so these are cancelled here.
+  lock.unlock();
+  std::vector<std::string> argv2{tools_.scancel};
+  for (auto& j : group) argv2.push_back(j->rec.job_id);
+  run_child(argv2, kCommandTimeout);
+  for (auto& j : group) {
+    OffloadOutcome o;
+    o.status = OffloadOutcome::Status::Cancelled;
+    j->rec.state = "CANCELLED";
+    o.job = j->rec;
+    std::error_code ec;
+    fs::remove(j->dir / "job", ec);
+    finish(j, std::move(o));
   }
   return true;
 }
@@ -449,12 +523,28 @@ void SlurmExecutor::ended(const std::shared_ptr<Job>& j, const std::string& sque
       for (auto& row : parse_sacct(q.out))
         if (row.job_id == rec.job_id) learn(row.state, row.exit_code, row.nodes, row.submit, row.start, row.end);
   }
+  if (known && !is_terminal_state(state) && state.rfind("CANCELLED", 0) != 0) {
+    // squeue missed it but it lives (COMPLETING, a requeue): keep following it.
+    std::lock_guard<std::mutex> lock(mu_);
+    j->missing = 0;
+    if (!cancelled_) running_[rec.job_id] = j;
+    return;
+  }
   rec.state = state.empty() ? "GONE" : state;
   rec.exit_code = status;
   OffloadOutcome o;
+  bool stored = false;
+  try {
+    stored = Cache(config_.cache_dir).contains(j->key);
+  } catch (const std::exception& e) {
+    o.error = "its Slurm job " + rec.job_id + " ended " + rec.state + ", but the cache cannot be read: " + e.what();
+    o.job = rec;
+    finish(j, std::move(o));
+    return;
+  }
   // The result decides, whatever Slurm says: a job killed after storing it
   // (or one an earlier driver saw through) has done its work.
-  if (Cache(config_.cache_dir).contains(j->key)) {
+  if (stored) {
     o.status = OffloadOutcome::Status::Done;
     o.job = rec;
     o.warning = j->warning;
@@ -464,14 +554,16 @@ void SlurmExecutor::ended(const std::shared_ptr<Job>& j, const std::string& sque
     return;
   }
   JobEnd what = state.empty() ? JobEnd::Retry : classify_job_end(state, status, sig);
-  if (j->adopted && what != JobEnd::Done) {
-    // An earlier driver's job that is gone or ended without a result:
-    // submitted afresh, not counted as an attempt of this run.
+  if (j->adopted && !cancelled_) {
+    // An earlier driver's job that is gone, or ended without a result in this
+    // cache (that driver may have used another --cache): submitted afresh,
+    // not counted as an attempt of this run.
     j->adopted = false;
     rec.attempts = 0;
     std::lock_guard<std::mutex> lock(mu_);
     j->due = Clock::now();
     waiting_.push_back(j);
+    woken_ = true;
     cv_.notify_all();
     return;
   }
@@ -491,6 +583,7 @@ void SlurmExecutor::ended(const std::shared_ptr<Job>& j, const std::string& sque
       j->adopted = false;
       ++stats_.retried;
       waiting_.push_back(j);
+      woken_ = true;
       cv_.notify_all();
       say(*j, 2, w);
       return;
@@ -518,9 +611,16 @@ void SlurmExecutor::ended(const std::shared_ptr<Job>& j, const std::string& sque
 }
 
 void SlurmExecutor::finish(const std::shared_ptr<Job>& j, OffloadOutcome o) {
-  if (!j->done) return;
+  std::vector<std::function<void(OffloadOutcome)>> followers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!j->done) return;
+    followers.swap(j->followers);
+    if (auto it = active_.find(j->key.hash); it != active_.end() && it->second == j) active_.erase(it);
+  }
   auto done = std::move(j->done);
   j->done = nullptr;
+  for (auto& f : followers) f(o);
   done(std::move(o));
 }
 

@@ -99,7 +99,10 @@ class PIPETTE_API SlurmExecutor : public NodeOffload {
   std::condition_variable cv_;
   std::vector<std::shared_ptr<Job>> waiting_;                // to submit (new, or due for a retry)
   std::map<std::string, std::shared_ptr<Job>> running_;      // by Slurm job id
-  bool stopping_ = false, cancelled_ = false;
+  std::map<uint64_t, std::shared_ptr<Job>> active_;        // by key: not yet finished
+  bool stopping_ = false;
+  bool woken_ = false;                 // new work for the poller since it last looked
+  std::atomic<bool> cancelled_{false};  // read without the lock on the poller's paths
   Stats stats_;
   std::thread poller_;
 };

@@ -17,7 +17,8 @@ struct ChildResult {
   std::string out, err;
 };
 
-// argv[0] must be a path. Standard input is /dev/null. Output beyond
+// argv[0] must be a path. Standard input is /dev/null; the child has a
+// process group of its own, so a terminal's Ctrl-C does not reach it. Output beyond
 // `max_output` bytes per stream is dropped. On timeout the child is killed.
 PIPETTE_API ChildResult run_child(const std::vector<std::string>& argv, double timeout_s,
                                   size_t max_output = 64u << 20);

@@ -39,8 +39,7 @@ class FakeSlurm : public ::testing::Test {
     return p.string();
   }
 
-  // Runs one node through the executor; what it reported.
-  OffloadOutcome run_one() {
+  SlurmConfig config() {
     SlurmConfig c;
     c.pipette = "/bin/true";
     c.work_dir = dir_ / "work";
@@ -49,6 +48,13 @@ class FakeSlurm : public ::testing::Test {
     c.retries = 0;
     c.poll_seconds = 0.02;
     c.gather_seconds = 0.01;
+    c.backoff_seconds = 0.05;
+    return c;
+  }
+
+  // Runs one node through the executor; what it reported.
+  OffloadOutcome run_one() {
+    SlurmConfig c = config();
     Node n;
     n.id = 0;
     n.op = "attr.saliency";
@@ -90,6 +96,67 @@ TEST_F(FakeSlurm, WithoutAccountingAForgottenJobIsGone) {
   EXPECT_EQ(o.status, OffloadOutcome::Status::Failed);
   EXPECT_EQ(o.job.state, "GONE");
   EXPECT_TRUE(o.job.host.empty());
+}
+
+// How many times a stand-in tool ran (each run appends a line to its log).
+int runs_of(const fs::path& log) {
+  std::ifstream in(log);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+TEST_F(FakeSlurm, TwoNodesOfOneKeyShareOneJob) {
+  // Placed apart (device=) but computing the same thing: one job, both told.
+  std::string log = (dir_ / "sbatch.log").string();
+  tools_.sbatch = tool("sbatch", "echo x >> " + log + "; echo 78");
+  tools_.scontrol = tool("scontrol", "echo 'JobId=78 JobState=COMPLETED ExitCode=0:0 NodeList=n1'");
+  Node a, b;
+  a.id = 0, b.id = 1;
+  a.op = b.op = "attr.saliency";
+  NodeKey key{0xfeedULL};
+  std::promise<OffloadOutcome> got_a, got_b;
+  {
+    SlurmExecutor ex(tools_, config());
+    ex.start(a, key, [&](OffloadOutcome o) { got_a.set_value(std::move(o)); });
+    ex.start(b, key, [&](OffloadOutcome o) { got_b.set_value(std::move(o)); });
+    auto fa = got_a.get_future(), fb = got_b.get_future();
+    ASSERT_EQ(fa.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    ASSERT_EQ(fb.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    EXPECT_EQ(fa.get().job.job_id, "78");
+    EXPECT_EQ(fb.get().job.job_id, "78");
+  }
+  EXPECT_EQ(runs_of(log), 1);
+}
+
+TEST_F(FakeSlurm, ABusyControllerIsAskedAgainAndAJobStillCompletingIsFollowed) {
+  std::string log = (dir_ / "sbatch.log").string(), seen = (dir_ / "scontrol.log").string();
+  // The first sbatch finds slurmctld busy; the second is taken.
+  tools_.sbatch = tool("sbatch", "echo x >> " + log + "\nif [ $(wc -l < " + log +
+                                     ") -eq 1 ]; then echo 'sbatch: error: Batch job submission failed: Socket timed "
+                                     "out on send/recv operation' >&2; exit 1; fi\necho 79");
+  // The first look at the job finds it COMPLETING: not an end yet.
+  tools_.scontrol = tool("scontrol", "echo x >> " + seen + "\nif [ $(wc -l < " + seen +
+                                         ") -eq 1 ]; then echo 'JobId=79 JobState=COMPLETING ExitCode=0:0'; else echo "
+                                         "'JobId=79 JobState=OUT_OF_MEMORY ExitCode=0:125 NodeList=n2'; fi");
+  OffloadOutcome o = run_one();
+  EXPECT_EQ(runs_of(log), 2);
+  EXPECT_GE(runs_of(seen), 2);
+  EXPECT_EQ(o.job.job_id, "79");
+  EXPECT_EQ(o.job.attempts, 1);  // the refused submission was not an attempt
+  EXPECT_EQ(o.job.state, "OUT_OF_MEMORY");
+}
+
+TEST_F(FakeSlurm, ASlurmRefusalThatIsTheUsersIsNotRetried) {
+  std::string log = (dir_ / "sbatch.log").string();
+  tools_.sbatch = tool("sbatch", "echo x >> " + log +
+                                     "; echo 'sbatch: error: Batch job submission failed: Requested node configuration "
+                                     "is not available' >&2; exit 1");
+  OffloadOutcome o = run_one();
+  EXPECT_EQ(runs_of(log), 1);
+  EXPECT_NE(o.error.find("Slurm refused its job (sbatch: error: Batch job submission failed: Requested node"),
+            std::string::npos)
+      << o.error;
 }
 
 }  // namespace
