@@ -11,3 +11,5 @@ elif (($#)); then
   cmake -S . -B build "$@"
 fi
 cmake --build build --parallel "$(nproc)"
+# The Python module: importable by Debian's Python, and its tests' peers.
+if [[ -f build/python/pipette/__init__.py ]]; then bash scripts/python-module.sh build; fi
