@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <mutex>
 
 #include <pugixml.hpp>
 
@@ -45,6 +46,9 @@ fs::path installed_plugin_dir() {
 }
 
 PluginRegistry& plugin_registry(const GlobalOptions& g) {
+  // Python threads may compile at once (the module releases the GIL): built once.
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
   static std::unique_ptr<PluginRegistry> registry;
   if (registry) return *registry;
   PluginScanner scanner;

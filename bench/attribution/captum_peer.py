@@ -21,11 +21,11 @@ import time
 
 sys.path.insert(0, sys.argv[1])
 import torch  # noqa: E402
-from captum._utils.models.linear_model import LinearModel  # noqa: E402
 from captum.attr import (  # noqa: E402
-    DeepLift, FeatureAblation, GuidedGradCam, IntegratedGradients, KernelShap, NoiseTunnel, Occlusion,
+    DeepLift, FeatureAblation, GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusion,
     Saliency, ShapleyValueSampling)
 from captum.robust import FGSM, PGD  # noqa: E402
+from captum_kernel_shap import kernel_shap  # noqa: E402  (beside this file)
 
 case_dir, threads, repeats = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
@@ -33,29 +33,6 @@ torch.set_num_threads(threads)
 
 def load(name):
     return torch.load(os.path.join(case_dir, name))
-
-
-def lstsq_train(model, dataloader, construct_kwargs, **kwargs):
-    # Weighted least squares in torch: KernelShap's default trainer needs
-    # scikit-learn, which this machine does not have. Its cost is negligible
-    # next to the model evaluations being compared.
-    xs, ys, ws = [], [], []
-    for batch in dataloader:
-        xs.append(batch[0])
-        ys.append(batch[1])
-        ws.append(batch[2] if len(batch) == 3 else torch.ones(len(batch[0])))
-    x, y, w = torch.cat(xs).double(), torch.cat(ys).double(), torch.cat(ws).double()
-    design = torch.cat([torch.ones(len(x), 1, dtype=x.dtype), x], 1) * w.sqrt().view(-1, 1)
-    coef = torch.linalg.lstsq(design, (y.view(len(y), -1) * w.sqrt().view(-1, 1))).solution
-    model._construct_model_params(norm_type=None, weight_values=coef[1:].t().float(),
-                                  bias_value=coef[0].float().view(-1))
-    return {}
-
-
-def kernel_shap(model):
-    method = KernelShap(model)
-    method.interpretable_model = LinearModel(train_fn=lstsq_train)  # in place of the scikit-learn one
-    return method
 
 
 def rss(field):
