@@ -184,7 +184,7 @@ class _LazyOps:
         root = self.__dict__.get("_built")
         if root is None:
             from . import _ops
-            root = _ops.build(_pipette.signatures(), _pipette.call_op)
+            root = _ops.build(_pipette.signatures(), _pipette.call_op, _pipette.load_model)
             self.__dict__["_built"] = root
         return root
 

@@ -1,5 +1,7 @@
 """Tensors and models across the boundary with pipette's engine (used by _pipette)."""
+import contextlib
 import io
+import warnings
 
 import torch
 import torch.utils.dlpack as _dlpack
@@ -26,11 +28,22 @@ def tensor_from_capsule(capsule, is_bool):
     return t.view(torch.bool) if is_bool else t
 
 
+@contextlib.contextmanager
+def quiet_jit():
+    """TorchScript as pipette's transport: PyTorch 2.x's deprecation of torch.jit
+    is about the user's choice of format, not this."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*torch\.jit")
+        yield
+
+
 def model_from_bytes(data):
-    return torch.jit.load(io.BytesIO(data))
+    with quiet_jit():
+        return torch.jit.load(io.BytesIO(data))
 
 
 def model_to_bytes(module):
     buf = io.BytesIO()
-    torch.jit.save(module, buf)
+    with quiet_jit():
+        torch.jit.save(module, buf)
     return buf.getvalue()

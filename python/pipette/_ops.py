@@ -6,7 +6,9 @@ did-you-mean for a misspelt keyword); tensors, models and other values go in
 as numbered slots, tensors without a copy.
 """
 import inspect
+import itertools
 import keyword
+import weakref
 
 import torch
 
@@ -31,9 +33,7 @@ class _Call:
         return f"python.{kind}(call=__CALL__, slot={len(self.slots) - 1})"
 
     def model(self, m):
-        if not isinstance(m, torch.jit.ScriptModule):
-            m = _script_or_trace(m, self.example, self.sig["name"])
-        return self.slot("model", _convert.model_to_bytes(m))
+        return self.slot("model", _model_handle(m, self.example, self.sig["name"]))
 
     def expr(self, v, ptype, what):
         if isinstance(v, torch.Tensor):
@@ -55,7 +55,34 @@ class _Call:
         return self.slot("value", v)
 
 
+# Models already handed to pipette, by the Python object: loaded (and scripted)
+# once while their parameters and buffers are the same tensors at the same
+# versions (an optimizer step or load_state_dict changes them).
+_models = weakref.WeakKeyDictionary()
+_load_model = None  # _pipette.load_model, set by build()
+
+
+def _state(m):
+    return tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in itertools.chain(m.parameters(), m.buffers()))
+
+
+def _model_handle(m, example, op):
+    state = _state(m)
+    hit = _models.get(m)
+    if hit is not None and hit[0] == state:
+        return hit[1]
+    scripted = m if isinstance(m, torch.jit.ScriptModule) else _script_or_trace(m, example, op)
+    handle = _load_model(_convert.model_to_bytes(scripted))
+    _models[m] = (state, handle)
+    return handle
+
+
 def _script_or_trace(m, example, op):
+    with _convert.quiet_jit():
+        return _script_or_trace_loud(m, example, op)
+
+
+def _script_or_trace_loud(m, example, op):
     errors = []
     try:
         return torch.jit.script(m)
@@ -187,7 +214,9 @@ class Namespace:
         return f"<pipette.ops{'.' + self._path if self._path else ''}: {len(self._items)} entries>"
 
 
-def build(signatures, call_op):
+def build(signatures, call_op, load_model):
+    global _load_model
+    _load_model = load_model
     root = Namespace("")
     for sig in signatures:
         parts = sig["name"].split(".")

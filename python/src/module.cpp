@@ -11,6 +11,7 @@
 #include "script_runs.hpp"
 #include "session.hpp"
 #include "stdlib/stdlib.hpp"
+#include "values.hpp"
 
 namespace py = pybind11;
 
@@ -63,5 +64,9 @@ PYBIND11_MODULE(_pipette, m) {
       py::arg("path"), py::arg("sets"), py::arg("out"), py::arg("force"), py::arg("device"), py::arg("jobs"),
       py::arg("cache"), py::arg("use_cache"), py::arg("seed"), py::arg("memory_budget"), py::arg("progress"));
   m.def("signatures", &op_signatures);
+  // A model loaded once and handed to many op calls (pipette.ops keeps one per
+  // Python module object while its parameters stay the same).
+  py::class_<ModelHandle>(m, "ModelHandle");
+  m.def("load_model", [](const std::string& bytes) { return ModelHandle{model_from_bytes(bytes)}; });
   m.def("call_op", &call_op, py::arg("text"), py::arg("slots"), py::arg("device"), py::arg("progress"));
 }

@@ -7,6 +7,7 @@
 
 #include "cli/compile_setup.hpp"
 #include "cli/plugin_setup.hpp"
+#include "cli/run_options.hpp"
 #include "diagnostics_py.hpp"
 #include "engine/dataset.hpp"
 #include "engine/executor.hpp"
@@ -69,7 +70,7 @@ py::dict call_op(const std::string& text, py::list slots, const std::string& dev
     std::string kind = pair[0].cast<std::string>();
     py::object v = pair[1];
     if (kind == "tensor") values.emplace_back(tensor_from_python(v));
-    else if (kind == "model") values.push_back(model_from_bytes(v.cast<std::string>()));
+    else if (kind == "model") values.push_back(v.cast<ModelHandle&>().model);
     else if (kind == "dataset") {
       std::vector<std::pair<std::string, at::Tensor>> fields;
       for (auto kv : v.cast<py::dict>()) fields.emplace_back(py::str(kv.first), tensor_from_python(kv.second));
@@ -122,6 +123,7 @@ py::dict call_op(const std::string& text, py::list slots, const std::string& dev
   ro.out_dir = std::filesystem::current_path();
   ro.script_dir = std::filesystem::current_path();
   ro.jobs = 1;
+  ro.memory_budget = cli::default_memory_budget();  // as pipette run: what chunked methods size their passes by
   std::atomic<uint64_t> done{0}, total{0};
   if (!progress.is_none())
     ro.progress = [&](const Node& n, uint64_t d, uint64_t t) {
@@ -148,6 +150,10 @@ py::dict call_op(const std::string& text, py::list slots, const std::string& dev
     return out;
   }
   out["ok"] = true;
+  double seconds = 0;  // the op's own time, the placeholders' aside
+  for (const Node& n : graph->nodes)
+    if (n.op.rfind("python.", 0) != 0) seconds += e.nodes[n.id].seconds;
+  out["seconds"] = seconds;
   out["value"] = e.reports.empty() ? py::none() : to_python(e.reports.front().second);
   return out;
 }

@@ -19,7 +19,7 @@ void define_placeholder_ops();
 
 // `text`: the call's script (it may start with `plugin "NAME"` lines), where
 // `__CALL__` stands for this call's number. `slots`: (kind, value) pairs,
-// kind "tensor", "model" (torch.jit.save bytes), "dataset" (a dict of
+// kind "tensor", "model" (a ModelHandle), "dataset" (a dict of
 // tensors) or "value". Returns {"ok": True, "value": ...} or {"ok": False,
 // "stage": "compile" | "run", "diagnostics" | "error": ...}; raises
 // KeyboardInterrupt after Ctrl-C.

@@ -22,6 +22,11 @@ py::object to_python(const Value& v);
 at::Tensor tensor_from_python(py::handle t);
 // A torch.jit.ScriptModule, from the bytes torch.jit.save wrote.
 Value model_from_bytes(const std::string& bytes);
+// A TorchScript module on pipette's side, loaded once.
+struct ModelHandle {
+  Value model;
+};
+
 // Tensors, numbers, strings, bools, None, lists and dicts of them.
 Value value_from_python(py::handle o);
 

@@ -88,3 +88,17 @@ def test_records_come_back_as_dicts_and_models_as_script_modules(images):
     trained = pipette.ops.train.classifier(data={"images": images, "labels": labels}, arch="mlp", epochs=1)
     assert isinstance(trained["model"], torch.jit.ScriptModule)
     assert trained["model"](images).shape == (6, 3)
+
+
+def test_a_model_is_loaded_once_until_its_weights_change(net, images):
+    from pipette import _ops
+    first = pipette.ops.attr.saliency(net, images, target=0)
+    handle = _ops._models[net][1]
+    pipette.ops.attr.saliency(net, images, target=1)
+    assert _ops._models[net][1] is handle  # not scripted and serialized again
+    with torch.no_grad():
+        net[0].weight.mul_(2.0)  # an in-place update, as an optimizer step makes
+    changed = pipette.ops.attr.saliency(net, images, target=0)
+    assert _ops._models[net][1] is not handle
+    assert not torch.equal(changed, first)
+    assert torch.equal(changed, pipette.ops.attr.saliency(torch.jit.script(net), images, target=0))
