@@ -39,8 +39,11 @@ x = torch.arange(6.0).view(2, 3)
 y = pipette.ops.tensor.reshape(x, [3, 2])
 assert y.data_ptr() == x.data_ptr()
 net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 3)).eval()
-a = pipette.ops.attr.saliency(net, x.view(2, 1, 2, 3), target=0)
-assert a.shape == (2, 1, 2, 3)
+images = torch.rand(2, 1, 2, 3)
+a = pipette.ops.attr.saliency(net, images, target=0)
+images.requires_grad_(True)
+net(images)[:, 0].sum().backward()
+assert torch.allclose(a, images.grad.abs()), "saliency is not |d output / d input|"
 # A plugin from the wheel's lib/pipette/plugins, scanned by the wheel's own pipette.
 tags = pipette.ops.prime.image_tags(torch.rand(6, 1, 8, 8))
 assert len(tags["names"]) == 12
