@@ -187,10 +187,18 @@ void SlurmExecutor::say(const Job& j, int level, const std::string& what) const 
 }
 
 std::string SlurmExecutor::write_job_script(const Job& j) const {
+  // Comments for whoever reads the script; a newline in a path or an option
+  // must not end the comment and run the rest.
+  auto one_line = [](std::string text) {
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::replace(text.begin(), text.end(), '\r', ' ');
+    return text;
+  };
+  std::string options;
+  for (auto& o : j.options) options += o + " ";
   std::string s = "#!/bin/bash\n# pipette: node " + node_name(j.node->id) + " (" + j.node->op + ") at " +
-                  j.node->loc.to_string() + ", key " + j.key.hex() + "\n# Slurm options: ";
-  for (auto& o : j.options) s += o + " ";
-  s += "\nexec";
+                  one_line(j.node->loc.to_string()) + ", key " + j.key.hex() + "\n# Slurm options: " +
+                  one_line(options) + "\nexec";
   std::vector<std::string> argv{config_.pipette};
   argv.insert(argv.end(), config_.exec_args.begin(), config_.exec_args.end());
   argv.insert(argv.end(), {"--node", std::to_string(j.node->id), "--key", j.key.hex(), "--work-dir", j.dir.string()});
@@ -342,7 +350,10 @@ bool SlurmExecutor::submit(const std::vector<std::shared_ptr<Job>>& group) {
     return false;
   }
   const Job& first = *group.front();
-  std::vector<std::string> argv{tools_.sbatch, "--parsable", "--chdir=" + config_.chdir.string()};
+  // --no-requeue: a job the machine broke (node failure, preemption) ends, and
+  // pipette's own retries resubmit it, counted and backed off; requeued by
+  // Slurm as well, it could run twice at once. --slurm-opt requeue comes later and wins.
+  std::vector<std::string> argv{tools_.sbatch, "--parsable", "--no-requeue", "--chdir=" + config_.chdir.string()};
   argv.insert(argv.end(), first.options.begin(), first.options.end());
   std::string array_name;
   for (auto& j : group) {

@@ -106,6 +106,33 @@ int runs_of(const fs::path& log) {
   return n;
 }
 
+TEST_F(FakeSlurm, JobsAreNotRequeuedBySlurmAndTheirScriptIsNotInjectable) {
+  std::string args = (dir_ / "sbatch.args").string();
+  tools_.sbatch = tool("sbatch", "echo \"$@\" > " + args + "; echo 80");
+  tools_.scontrol = tool("scontrol", "echo 'JobId=80 JobState=COMPLETED ExitCode=0:0'");
+  SlurmConfig c = config();
+  c.sbatch_options = {{"comment", "a\nrm -rf /"}};
+  Node n;
+  n.op = "attr.saliency";
+  n.loc.file = "odd\nname.pipe";
+  n.loc.line = 3;
+  std::promise<OffloadOutcome> got;
+  {
+    SlurmExecutor ex(tools_, c);
+    ex.start(n, NodeKey{0xabcULL}, [&](OffloadOutcome o) { got.set_value(std::move(o)); });
+    ASSERT_EQ(got.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    std::ifstream script(ex.job_dir(NodeKey{0xabcULL}) / "job.sh");
+    std::string line;
+    int commands = 0;
+    while (std::getline(script, line))
+      if (!line.empty() && line[0] != '#') ++commands;
+    EXPECT_EQ(commands, 1);  // the exec line; the rest are comments
+  }
+  std::ifstream in(args);
+  std::string given((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(given.find("--no-requeue"), std::string::npos) << given;
+}
+
 TEST_F(FakeSlurm, TwoNodesOfOneKeyShareOneJob) {
   // Placed apart (device=) but computing the same thing: one job, both told.
   std::string log = (dir_ / "sbatch.log").string();
