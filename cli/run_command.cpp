@@ -243,6 +243,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   RunRecord rec = record_run(out, *graph, e, info);
   if (!rec.report_written) std::fprintf(stderr, "pipette: error: report.json could not be written: %s\n", rec.report_error.c_str());
   if (!rec.store_warning.empty()) spdlog::warn("the run was not recorded in the run store: {}", rec.store_warning);
+  if (!rec.html_warning.empty()) spdlog::warn("report.html was not written: {}", rec.html_warning);
   bool report_written = rec.report_written;
   std::filesystem::path report = rec.report;
 

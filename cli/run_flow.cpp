@@ -11,6 +11,7 @@
 
 #include "cli/project_dir.hpp"
 #include "engine/atomic_file.hpp"
+#include "engine/html_report.hpp"
 #include "engine/run_layout.hpp"
 #include "engine/run_store.hpp"
 
@@ -75,6 +76,13 @@ RunRecord record_run(const std::filesystem::path& out, const Graph& g, Execution
   } catch (const std::exception& err) {
     if (info.status == "ok") info.status = "failed";
     r.report_error = err.what();
+  }
+  if (r.report_written) {
+    try {
+      r.html = write_html_report(out);
+    } catch (const std::exception& err) {
+      r.html_warning = err.what();
+    }
   }
   try {
     RunStore(default_run_store()).record(g, e, info, std::filesystem::absolute(out));

@@ -27,9 +27,11 @@ struct RunRecord {
   bool report_written = false;
   std::string report_error;   // why report.json was not written (the run then failed)
   std::string store_warning;  // why the run store did not record it (report.json has it all)
+  std::filesystem::path html;  // report.html, when written
+  std::string html_warning;    // why report.html was not written (the run is not failed for it)
 };
 
-// report.json in `out` and a row in the project's run store. What was
+// report.json and report.html in `out`, and a row in the project's run store. What was
 // computed is in the cache whatever happens here; a report that cannot be
 // written makes an "ok" run "failed".
 RunRecord record_run(const std::filesystem::path& out, const Graph& g, Execution& e, RunInfo& info);

@@ -45,6 +45,7 @@ std::optional<std::string> normalized_output_path(const std::string& rel) {
 
 std::optional<std::string> reserved_output_path(const std::string& rel) {
   if (rel == "report.json") return "report.json is the run's report, written by pipette";
+  if (rel == "report.html") return "report.html is the run's report as a page, written by pipette";
   if (rel == kRunMarkerFile) return std::string(kRunMarkerFile) + " marks the directory as a pipette run";
   if (rel == "reports" || rel.rfind("reports/", 0) == 0) return "reports/ holds the tensors of the run's reports";
   return std::nullopt;

@@ -100,7 +100,7 @@ def _compile_error(diagnostics):
 
 class Result:
     """What a run did: `reports` (name -> tensor, number, dict...), `status`
-    ("ok", "failed"), `run_id`, `out` and `report` (Paths), `nodes` (one dict
+    ("ok", "failed"), `run_id`, `out`, `report` and `html` (Paths: report.json, report.html), `nodes` (one dict
     per node: id, op, file, line, status, cached, seconds, peak_bytes, error),
     `failures`, `warnings`."""
 
@@ -109,6 +109,7 @@ class Result:
         self.run_id = r["run_id"]
         self.out = _Path(r["out"])
         self.report = _Path(r["report"]) if r["report"] else None
+        self.html = _Path(r["html"]) if r.get("html") else None  # report.html, the run as one page
         self.reports = r["reports"]
         self.nodes = r["nodes"]
         self.failures = r["failures"]

@@ -196,6 +196,8 @@ py::dict run_script(const ScriptRunArgs& a, py::object progress) {
   d["report"] = rec.report_written ? py::object(py::str(rec.report.string())) : py::object(py::none());
   d["report_error"] = rec.report_error;
   d["store_warning"] = rec.store_warning;
+  d["html"] = rec.html.empty() ? py::object(py::none()) : py::object(py::str(rec.html.string()));
+  d["html_warning"] = rec.html_warning;
   py::dict reports;
   for (auto& [name, v] : e.reports) reports[py::str(name)] = to_python(v);
   d["reports"] = reports;

@@ -29,6 +29,10 @@ def test_a_run_gives_its_reports_as_python_values(project):
     report = json.loads(r.report.read_text())
     assert report["run"]["status"] == "ok" and report["run"]["id"] == r.run_id and report["run"]["params"] == {"k": 3.0}
     assert torch.equal(torch.load(r.out / "plus_one.pt"), x + 1)
+    page = r.html.read_text()  # report.html beside report.json: every report, a row per node
+    assert r.html == r.out / "report.html"
+    assert all(f"<tr class=report><th>{name}</th>" in page for name in ["doubled", "stats", "flags"])
+    assert page.count("<tr class=node>") == len(r.nodes)
     assert {n["op"] for n in r.nodes} >= {"tensor.load", "tensor.mul", "save"}
     assert all(n["status"] == "done" for n in r.nodes)
     # Again: every value from the cache; only the file is written again, into the new directory.
