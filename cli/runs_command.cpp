@@ -122,10 +122,15 @@ int runs_command(const RunsArgs& args) {
       auto r = find_run(store, args.a);
       if (!r) return 1;
       std::printf("run       %s\nscript    %s (%s)\nparams    %s\nseed      %llu\ndevice    %s\nstatus    %s\n"
-                  "started   %s\nfinished  %s\noutput    %s\nversions  pipette %s, LibTorch %s\n\nreports\n",
+                  "started   %s\nfinished  %s\noutput    %s\n",
                   shown(r->id).c_str(), shown(r->script).c_str(), r->script_hash.c_str(), shown(r->params_json).c_str(),
                   static_cast<unsigned long long>(r->seed), r->device.c_str(), r->status.c_str(), r->started.c_str(),
-                  r->finished.c_str(), shown(r->out_dir).c_str(), r->pipette.c_str(), r->libtorch.c_str());
+                  r->finished.c_str(), shown(r->out_dir).c_str());
+      // The run as a page, when it is still there (issue 27).
+      std::error_code ec;
+      std::filesystem::path page = std::filesystem::path(r->out_dir) / "report.html";
+      if (std::filesystem::exists(page, ec)) std::printf("page      %s\n", shown(page.string()).c_str());
+      std::printf("versions  pipette %s, LibTorch %s\n\nreports\n", r->pipette.c_str(), r->libtorch.c_str());
       for (auto& rep : r->reports) std::printf("  %-30s %s\n", shown(rep.name).c_str(), shown(rep.value_json).c_str());
       std::printf("\nnodes\n");
       for (auto& n : r->nodes) {

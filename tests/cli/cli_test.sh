@@ -100,6 +100,9 @@ grep -q "param k .*1.0 -> 3.0" "$tmp/out" && grep -q "report k2 .*2.0 -> 6.0 (+4
   || { echo "FAIL: runs diff"; cat "$tmp/out"; fail=1; }
 expect 0 "runs show" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" show "$second"
 grep -q "status    ok" "$tmp/out" || { echo "FAIL: runs show"; cat "$tmp/out"; fail=1; }
+page=$(sed -n 's/^page      //p' "$tmp/out")
+[[ -f $page && $page == */report.html ]] && grep -q "<tr class=node>" "$page" ||
+  { echo "FAIL: runs show names the run's report.html ($page)"; cat "$tmp/out"; fail=1; }
 expect 0 "--explain says why nodes run again" -- "$PIPETTE" run "$tmp/sweep.pipe" --dry-run --explain --set k=5 --seed 7
 grep -q "compared with run sweep-" "$tmp/out" && grep -q "why: parameter 'a' changed: 3.0 -> 5.0" "$tmp/out" \
   && grep -q "why: the run seed changed: 5 -> 7 (a stochastic op)" "$tmp/out" \
