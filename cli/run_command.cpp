@@ -87,15 +87,8 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
     std::fprintf(stderr, "nothing was run: a plugin could not be loaded\n");
     return 1;
   }
-  if (auto missing = unimplemented_ops(*graph, lib.impls); !missing.empty()) {
-    for (auto& op : missing) {
-      for (auto& n : graph->nodes) {
-        if (n.op != op) continue;
-        std::fputs(format_node_error(n, "op '" + op + "' has only a signature so far; it cannot run yet").c_str(),
-                   stderr);
-        break;
-      }
-    }
+  if (auto missing = unimplemented_op_errors(*graph, lib.impls); !missing.empty()) {
+    for (auto& m : missing) std::fputs(m.c_str(), stderr);
     std::fprintf(stderr, "nothing was run: %zu op%s without an implementation\n", missing.size(),
                  missing.size() == 1 ? "" : "s");
     return 1;
@@ -104,18 +97,10 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   std::filesystem::path script(args.file);
   std::filesystem::path script_dir = script.has_parent_path() ? script.parent_path() : std::filesystem::path(".");
   std::optional<Cache> cache;
-  if (!args.no_cache)
-    cache.emplace(args.cache.empty() ? default_cache_dir() : std::filesystem::path(args.cache));
-
-  if (cache) {
-    try {
-      cache->prepare();
-    } catch (const CacheError& err) {
-      std::fprintf(stderr, "pipette: error: %s\nnothing was run\n", err.what());
+  if (!args.no_cache) {
+    if (auto err = open_run_cache(cache, args.cache)) {
+      std::fprintf(stderr, "pipette: error: %s\nnothing was run\n", err->c_str());
       return 2;
-    } catch (const std::exception& err) {
-      // A cache that cannot be written (read-only, full disk) still serves what it holds.
-      spdlog::warn("the cache cannot be written ({}); results are not stored", err.what());
     }
   }
 
@@ -186,14 +171,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   ro.memory_budget = std::get<uint64_t>(budget);
   ro.jit_optimize = args.jit_optimize;
 
-  RunInfo info;
-  info.script = args.file;
-  info.script_hash = fmt::format("{:016x}", hash_file(script).value_or(0));
-  info.seed = *seed;
-  info.device = device->str();
-  info.started = utc_now_iso();
-  info.run_id = run_id;
-  info.executor = args.executor;
+  RunInfo info = start_run_info(args.file, run_id, *seed, *device, args.executor);
 
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);

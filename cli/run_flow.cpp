@@ -9,7 +9,10 @@
 
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+
 #include "cli/project_dir.hpp"
+#include "engine/file_hash.hpp"
 #include "engine/atomic_file.hpp"
 #include "engine/html_report.hpp"
 #include "engine/run_layout.hpp"
@@ -66,6 +69,42 @@ std::string new_run_id(const std::filesystem::path& script) {
                      (std::hash<std::string>{}(utc_now_iso()) ^ static_cast<size_t>(::getpid()) ^
                       static_cast<size_t>(std::chrono::steady_clock::now().time_since_epoch().count())) &
                          0xffff);
+}
+
+std::vector<std::string> unimplemented_op_errors(const Graph& g, const OpImpls& impls) {
+  std::vector<std::string> out;
+  for (auto& op : unimplemented_ops(g, impls))
+    for (auto& n : g.nodes)
+      if (n.op == op) {
+        out.push_back(format_node_error(n, "op '" + op + "' has only a signature so far; it cannot run yet"));
+        break;
+      }
+  return out;
+}
+
+std::optional<std::string> open_run_cache(std::optional<Cache>& cache, const std::string& dir) {
+  cache.emplace(dir.empty() ? default_cache_dir() : std::filesystem::path(dir));
+  try {
+    cache->prepare();
+  } catch (const CacheError& err) {
+    return std::string(err.what());
+  } catch (const std::exception& err) {
+    spdlog::warn("the cache cannot be written ({}); results are not stored", err.what());
+  }
+  return std::nullopt;
+}
+
+RunInfo start_run_info(const std::filesystem::path& script, const std::string& run_id, uint64_t seed,
+                       const c10::Device& device, const std::string& executor) {
+  RunInfo info;
+  info.script = script.string();
+  info.script_hash = fmt::format("{:016x}", hash_file(script).value_or(0));
+  info.seed = seed;
+  info.device = device.str();
+  info.started = utc_now_iso();
+  info.run_id = run_id;
+  info.executor = executor;
+  return info;
 }
 
 RunRecord record_run(const std::filesystem::path& out, const Graph& g, Execution& e, RunInfo& info) {

@@ -341,12 +341,7 @@ void SlurmExecutor::submit_ready(std::vector<std::shared_ptr<Job>> ready) {
 
 bool SlurmExecutor::submit(const std::vector<std::shared_ptr<Job>>& group) {
   if (cancelled_) {
-    for (auto& j : group) {
-      OffloadOutcome o;
-      o.status = OffloadOutcome::Status::Cancelled;
-      o.job = j->rec;
-      finish(j, std::move(o));
-    }
+    cancel_jobs(group);  // none has a job yet: they are only told
     return false;
   }
   const Job& first = *group.front();
@@ -461,18 +456,7 @@ bool SlurmExecutor::submit(const std::vector<std::shared_ptr<Job>>& group) {
   if (!cancelled_) return true;
   // Ctrl-C came while sbatch ran: cancel_all has been, so these are cancelled here.
   lock.unlock();
-  std::vector<std::string> argv2{tools_.scancel};
-  for (auto& j : group) argv2.push_back(j->rec.job_id);
-  run_child(argv2, kCommandTimeout);
-  for (auto& j : group) {
-    OffloadOutcome o;
-    o.status = OffloadOutcome::Status::Cancelled;
-    j->rec.state = "CANCELLED";
-    o.job = j->rec;
-    std::error_code ec;
-    fs::remove(j->dir / "job", ec);
-    finish(j, std::move(o));
-  }
+  cancel_jobs(group);
   return true;
 }
 
@@ -646,15 +630,19 @@ void SlurmExecutor::cancel_all() {
     waiting_.clear();
     stats_.cancelled += all.size();
   }
+  cancel_jobs(all);
+}
+
+void SlurmExecutor::cancel_jobs(const std::vector<std::shared_ptr<Job>>& jobs) {
   std::vector<std::string> ids;
-  for (auto& j : all)
+  for (auto& j : jobs)
     if (!j->rec.job_id.empty()) ids.push_back(j->rec.job_id);
   for (size_t at = 0; at < ids.size(); at += 500) {
     std::vector<std::string> argv{tools_.scancel};
     argv.insert(argv.end(), ids.begin() + at, ids.begin() + std::min(ids.size(), at + 500));
     run_child(argv, kCommandTimeout);
   }
-  for (auto& j : all) {
+  for (auto& j : jobs) {
     OffloadOutcome o;
     o.status = OffloadOutcome::Status::Cancelled;
     j->rec.state = "CANCELLED";

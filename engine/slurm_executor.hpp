@@ -89,6 +89,8 @@ class PIPETTE_API SlurmExecutor : public NodeOffload {
   void poll_once();
   void ended(const std::shared_ptr<Job>& j, const std::string& state);
   void finish(const std::shared_ptr<Job>& j, OffloadOutcome o);
+  // scancel of those that have a job (500 ids a call), then each told Cancelled.
+  void cancel_jobs(const std::vector<std::shared_ptr<Job>>& jobs);
   std::string write_job_script(const Job& j) const;
   void say(const Job& j, int level, const std::string& what) const;
 

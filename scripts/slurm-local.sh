@@ -86,6 +86,18 @@ CONF
   exit 1
 }
 
+# wait_gone TRIES PAUSE PID...: until none of the processes is left, or TRIES pauses.
+wait_gone() {
+  local tries=$1 pause=$2 pid alive
+  shift 2
+  for _ in $(seq 1 "$tries"); do
+    alive=0
+    for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || return 0
+    sleep "$pause"
+  done
+}
+
 stop() {
   [[ -f $marker ]] || { echo "slurm-local: nothing of ours in $dir"; return 0; }
   scancel --full -u root 2>/dev/null || true
@@ -95,20 +107,10 @@ stop() {
   done
   ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
   # The daemons take a few seconds to shut down; a new start must not find them listening.
-  for _ in $(seq 1 40); do
-    local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    ((alive)) || break
-    sleep 0.25
-  done
+  wait_gone 40 0.25 "${pids[@]}"
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   # SIGKILL is delivered, not awaited: wait until they are gone, so "stopped" means it.
-  for _ in $(seq 1 20); do
-    local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    ((alive)) || break
-    sleep 0.1
-  done
+  wait_gone 20 0.1 "${pids[@]}"
   rm -rf "$dir"
 }
 

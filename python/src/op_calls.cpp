@@ -123,7 +123,8 @@ py::dict call_op(const std::string& text, py::list slots, const std::string& dev
   ro.out_dir = std::filesystem::current_path();
   ro.script_dir = std::filesystem::current_path();
   ro.jobs = 1;
-  ro.memory_budget = cli::default_memory_budget();  // as pipette run: what chunked methods size their passes by
+  static const uint64_t budget = cli::default_memory_budget();  // as pipette run's: what chunked methods size passes by
+  ro.memory_budget = budget;
   std::atomic<uint64_t> done{0}, total{0};
   if (!progress.is_none())
     ro.progress = [&](const Node& n, uint64_t d, uint64_t t) {

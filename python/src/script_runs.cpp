@@ -15,7 +15,6 @@
 #include "cli/run_options.hpp"
 #include "diagnostics_py.hpp"
 #include "engine/executor.hpp"
-#include "engine/file_hash.hpp"
 #include "engine/run_report.hpp"
 #include "interruptible.hpp"
 #include "session.hpp"
@@ -124,23 +123,13 @@ py::dict run_script(const ScriptRunArgs& a, py::object progress) {
   std::string errors;
   if (!graph.plugins.empty() && !cli::load_declared_plugins(s.options, graph, lib, &errors))
     return not_run("a plugin could not be loaded: " + errors);
-  for (auto& op : unimplemented_ops(graph, lib.impls))
-    for (auto& n : graph.nodes)
-      if (n.op == op) return not_run(format_node_error(n, "op '" + op + "' has only a signature so far; it cannot run yet"));
+  if (auto missing = cli::unimplemented_op_errors(graph, lib.impls); !missing.empty()) return not_run(missing.front());
 
   fs::path script(a.path);
   fs::path script_dir = script.has_parent_path() ? script.parent_path() : fs::path(".");
   std::optional<Cache> cache;
-  if (a.use_cache) {
-    cache.emplace(a.cache.empty() ? cli::default_cache_dir() : fs::path(a.cache));
-    try {
-      cache->prepare();
-    } catch (const CacheError& err) {
-      return not_run(err.what());
-    } catch (const std::exception& err) {
-      spdlog::warn("the cache cannot be written ({}); results are not stored", err.what());
-    }
-  }
+  if (a.use_cache)
+    if (auto err = cli::open_run_cache(cache, a.cache)) return not_run(*err);
   std::string run_id = cli::new_run_id(script);
   fs::path out = a.out.empty() ? cli::project_dir() / "runs" / run_id : fs::path(a.out);
   if (auto err = cli::prepare_out_dir(out, a.force, run_id)) return not_run(*err);
@@ -166,14 +155,7 @@ py::dict run_script(const ScriptRunArgs& a, py::object progress) {
     if (o.status != NodeOutcome::Status::Pending) ++finished;
   };
 
-  RunInfo info;
-  info.script = a.path;
-  info.script_hash = fmt::format("{:016x}", hash_file(script).value_or(0));
-  info.seed = a.seed;
-  info.device = device->str();
-  info.started = utc_now_iso();
-  info.run_id = run_id;
-  info.executor = "local";
+  RunInfo info = cli::start_run_info(a.path, run_id, a.seed, *device, "local");
 
   Execution e;
   size_t total = graph.nodes.size();
