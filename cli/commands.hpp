@@ -7,6 +7,10 @@
 #include <utility>
 #include <vector>
 
+namespace pipette {
+class RunStore;
+}
+
 namespace pipette::cli {
 
 struct GlobalOptions {
@@ -49,12 +53,15 @@ int run_command(const GlobalOptions& g, const RunArgs& args);
 void relaunch_with_passive_openmp(int jobs, char** argv);
 
 struct RunsArgs {
-  std::string action;  // "" (list), show, diff
+  std::string action;  // "" (list), show, diff, compare
   std::string a, b;
+  std::vector<std::string> ids;  // compare: two or more runs, the first the baseline
+  std::string output;            // compare: the page (default: .pipette/compare/...)
   std::string db;  // default: the project's .pipette/runs.db
   size_t limit = 50;
 };
 int runs_command(const RunsArgs& args);
+int runs_compare(const RunStore& store, const RunsArgs& args);  // cli/runs_compare.cpp
 
 // `pipette exec-node`: what a Slurm job runs. One node of a script, its inputs
 // from the cache, its output into the cache (cli/exec_node_command.cpp).

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   cache->add_option("--cache", cache_dir, "Cache directory (default: the project's .pipette/cache)");
 
   RunsArgs runs_args;
-  auto* runs = app.add_subcommand("runs", "List recorded runs; show one; compare two");
+  auto* runs = app.add_subcommand("runs", "List recorded runs; show one; diff two; compare several as a page");
   runs->add_option("--db", runs_args.db, "Run store (default: the project's .pipette/runs.db)");
   runs->add_option("-n,--limit", runs_args.limit, "How many runs to list");
   auto* runs_show = runs->add_subcommand("show", "Everything recorded about one run");
@@ -123,6 +123,11 @@ int main(int argc, char** argv) {
   auto* runs_diff = runs->add_subcommand("diff", "Compare the params and reports of two runs");
   runs_diff->add_option("a", runs_args.a, "First run")->required();
   runs_diff->add_option("b", runs_args.b, "Second run")->required();
+  auto* runs_compare = runs->add_subcommand("compare", "Two or more runs side by side as an HTML page; prints its path");
+  runs_compare->add_option("runs", runs_args.ids, "Runs (ids or unique prefixes); the first is the baseline")
+      ->required()
+      ->expected(2, 26);
+  runs_compare->add_option("-o,--output", runs_args.output, "The page (default: .pipette/compare/compare-A--B.html)");
 
   std::string ns;
   bool ops_verbose = false;
@@ -191,6 +196,7 @@ int main(int argc, char** argv) {
     if (*runs) {
       if (*runs_show) runs_args.action = "show";
       if (*runs_diff) runs_args.action = "diff";
+      if (*runs_compare) runs_args.action = "compare";
       if (runs_args.db.empty()) runs_args.db = default_run_store().string();
       return runs_command(runs_args);
     }

@@ -225,11 +225,12 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   bool report_written = rec.report_written;
   std::filesystem::path report = rec.report;
 
-  std::fprintf(stderr, "%s: %zu nodes: %zu computed, %zu from cache, %zu failed, %zu skipped%s%s; report: %s\n",
+  std::fprintf(stderr, "%s: %zu nodes: %zu computed, %zu from cache, %zu failed, %zu skipped%s%s; report: %s%s\n",
                info.status.c_str(), total, e.computed, e.cached, e.failed, e.skipped,
                e.unneeded ? fmt::format(", {} not needed", e.unneeded).c_str() : "",
                e.cancelled ? fmt::format(", {} cancelled", e.cancelled).c_str() : "",
-               report_written ? report.string().c_str() : "not written");
+               report_written ? report.string().c_str() : "not written",
+               rec.html.empty() ? "" : (", page: " + rec.html.string()).c_str());
   if (e.cache_write_failures)
     std::fprintf(stderr, "%zu result%s could not be stored in the cache\n", e.cache_write_failures,
                  e.cache_write_failures == 1 ? "" : "s");

@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "engine/op_impl.hpp"
+#include "engine/report_diff.hpp"
 #include "engine/run_store.hpp"
 #include "engine/value_io.hpp"
 
@@ -45,59 +46,6 @@ std::string change(const json& a, const json& b) {
     return fmt::format("{} -> {} ({:+g})", a.dump(), b.dump(), y - x);
   }
   return a.dump() + " -> " + b.dump();
-}
-
-// A report's leaves by path: ".acc", ".curves[1]"; a tensor written to a file
-// ({"file", "shape", "dtype"}) is one leaf.
-void leaves(const json& j, const std::string& path, std::map<std::string, json>& out) {
-  bool tensor_file = j.is_object() && j.contains("file") && j.contains("shape");
-  if (j.is_object() && !tensor_file) {
-    for (auto& [k, v] : j.items()) leaves(v, path + "." + k, out);
-  } else if (j.is_array() && !j.empty() && (j.front().is_object() || j.front().is_array())) {
-    for (size_t i = 0; i < j.size(); ++i) leaves(j[i], fmt::format("{}[{}]", path, i), out);
-  } else {
-    out[path] = j;
-  }
-}
-
-std::optional<at::Tensor> as_tensor(const json& j, const std::string& out_dir, std::string* why) {
-  try {
-    if (j.is_object() && j.contains("file")) {
-      Value v = read_pt_file(std::filesystem::path(out_dir) / j["file"].get<std::string>());
-      if (v.isTensor()) return v.toTensor().to(at::kDouble);
-    } else if (j.is_array()) {
-      std::vector<double> flat;
-      std::function<void(const json&)> walk = [&](const json& x) {
-        if (x.is_array()) for (auto& e : x) walk(e);
-        else if (x.is_number()) flat.push_back(x.get<double>());
-        else throw std::runtime_error("not numeric");
-      };
-      walk(j);
-      return at::tensor(flat, at::kDouble);
-    }
-  } catch (const std::exception& e) {
-    *why = e.what();
-  }
-  return std::nullopt;
-}
-
-// How two reported tensors differ: shape, or the largest absolute and relative
-// difference; nullopt when they are equal. Files are read from each run's directory.
-std::optional<std::string> tensor_change(const json& a, const json& b, const StoredRun& ra, const StoredRun& rb) {
-  std::string why;
-  auto ta = as_tensor(a, ra.out_dir, &why), tb = as_tensor(b, rb.out_dir, &why);
-  if (!ta || !tb) return a == b ? std::nullopt : std::optional<std::string>("changed (tensor files unreadable: " + why + ")");
-  auto shape = [](const json& j, const at::Tensor& t) {
-    return j.is_object() && j.contains("shape") ? j["shape"].dump() : fmt::format("[{}]", t.numel());
-  };
-  if (shape(a, *ta) != shape(b, *tb)) return "shape " + shape(a, *ta) + " -> " + shape(b, *tb);
-  if (ta->equal(*tb)) return std::nullopt;
-  at::Tensor d = (*ta - *tb).abs();
-  double max_abs = d.max().item<double>();
-  double max_rel = (d / ta->abs().clamp_min(1e-12)).max().item<double>();
-  int64_t changed = d.gt(0).sum().item<int64_t>();
-  return fmt::format("max |diff| {:.6g}, max relative {:.3g} ({} of {} values differ)", max_abs, max_rel, changed,
-                     ta->numel());
 }
 
 }  // namespace
@@ -149,6 +97,7 @@ int runs_command(const RunsArgs& args) {
       }
       return 0;
     }
+    if (args.action == "compare") return runs_compare(store, args);
     // diff
     auto a = find_run(store, args.a), b = find_run(store, args.b);
     if (!a || !b) return 1;
@@ -180,15 +129,15 @@ int runs_command(const RunsArgs& args) {
       // Leaf by leaf: numbers as numbers, tensors by their values (equal file
       // names in report.json say nothing about equal contents).
       std::map<std::string, json> la, lb;
-      leaves(json::parse(v, nullptr, false), "", la);
-      leaves(json::parse(it->second, nullptr, false), "", lb);
+      report_leaves(json::parse(v, nullptr, false), "", la);
+      report_leaves(json::parse(it->second, nullptr, false), "", lb);
       for (auto& [path, x] : la) {
         std::string name = shown(k + path);
         auto y = lb.find(path);
         if (y == lb.end()) {
           std::printf("report %-19s %s -> (absent)\n", name.c_str(), shown(x.dump()).c_str()), ++differences;
-        } else if (x.is_array() || y->second.is_array() || (x.is_object() && x.contains("file"))) {
-          if (auto c = tensor_change(x, y->second, *a, *b))
+        } else if (is_tensor_leaf(x) || is_tensor_leaf(y->second)) {
+          if (auto c = tensor_change(x, y->second, a->out_dir, b->out_dir))
             std::printf("report %-19s %s\n", name.c_str(), shown(*c).c_str()), ++differences;
         } else if (x != y->second) {
           std::printf("report %-19s %s\n", name.c_str(), shown(change(x, y->second)).c_str()), ++differences;

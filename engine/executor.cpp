@@ -226,6 +226,7 @@ class Run {
   }
 
   Execution run() {
+    run_started_ = std::chrono::steady_clock::now();
     int hw = std::max(1u, std::thread::hardware_concurrency());
     int jobs = opts_.jobs > 0 ? opts_.jobs : hw;
     // Concurrent nodes share the cores with LibTorch's own intra-op threads.
@@ -331,6 +332,7 @@ class Run {
       int64_t rss_before = -1;
       if (measure_memory_ && reset_peak_rss()) rss_before = proc_status_bytes("VmRSS");
       auto t0 = std::chrono::steady_clock::now();
+      out.started = std::chrono::duration<double>(t0 - run_started_).count();
       // Thread-local in LibTorch, so set on the thread that runs the node.
       torch::jit::GraphOptimizerEnabledGuard jit_optimize(opts_.jit_optimize);
       try {
@@ -387,6 +389,7 @@ class Run {
       ++outstanding_;
     }
     started_[n.id] = std::chrono::steady_clock::now();
+    result_.nodes[n.id].started = std::chrono::duration<double>(started_[n.id] - run_started_).count();
     opts_.offload->start(n, result_.keys[n.id], [this, id = n.id](OffloadOutcome o) {
       std::lock_guard<std::mutex> lock(offload_mu_);
       completions_.emplace_back(id, std::move(o));
@@ -648,6 +651,7 @@ class Run {
   std::vector<std::pair<uint32_t, OffloadOutcome>> completions_;
   bool cancel_sent_ = false;
   std::vector<std::chrono::steady_clock::time_point> started_;
+  std::chrono::steady_clock::time_point run_started_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace

@@ -55,6 +55,10 @@ struct NodeOutcome {
   enum class Status { Pending, Done, Failed, Skipped, Cancelled, Unneeded };
   Status status = Status::Pending;
   double seconds = 0;
+  // When it started computing, in seconds from the start of the run (the
+  // report's timeline); -1 when it did not compute (cached, skipped, failed
+  // before it started).
+  double started = -1;
   std::string error;  // what the op said, for Failed
   bool cached = false;  // Done from the cache (loaded only when a consumer needs the value)
   std::string warning;  // e.g. a damaged cache entry that was recomputed

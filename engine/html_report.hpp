@@ -10,17 +10,16 @@
 #include <filesystem>
 #include <string>
 
-namespace pipette {
+#include "engine/html_page.hpp"
 
-// Text for HTML element content and attribute values: & < > " ' escaped, and
-// control characters other than tab and newline shown as \xNN.
-PIPETTE_API std::string html_escape(const std::string& text);
+namespace pipette {
 
 // Writes `out_dir`/report.html from `out_dir`/report.json, the tensor files
 // it names, the pictures (.png, .svg) saved in `out_dir`, and the script the
-// report names. Files larger than `embed_limit` bytes are linked, not
-// embedded. Throws when report.json cannot be read or report.html written.
+// report names, with a timeline of when each node ran. Pictures go in as
+// thumbnails within `picture_budget` bytes (PicturePacker), then are linked.
+// Throws when report.json cannot be read or report.html written.
 PIPETTE_API std::filesystem::path write_html_report(const std::filesystem::path& out_dir,
-                                                    size_t embed_limit = 1u << 20);
+                                                    size_t picture_budget = 4u << 20);
 
 }  // namespace pipette

@@ -1,4 +1,4 @@
-// PNG files from image tensors, with stb_image_write (Debian's libstb-dev).
+// PNG files (and JPEG thumbnails) from image tensors, with stb_image_write (Debian's libstb-dev).
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -53,6 +53,20 @@ std::string tensor_to_png(const at::Tensor& image) {
   int h = static_cast<int>(hwc.size(0)), w = static_cast<int>(hwc.size(1)), c = static_cast<int>(hwc.size(2));
   if (!stbi_write_png_to_func(sink, &out, w, h, c, hwc.data_ptr(), w * c))
     throw OpError("could not encode the PNG");
+  return out;
+}
+
+std::string tensor_to_jpeg(const at::Tensor& image, int quality) {
+  at::Tensor t = image.detach().to(at::kCPU);
+  if (t.dim() != 3 || (t.size(0) != 1 && t.size(0) != 3))
+    throw OpError("a JPEG needs an image [C, H, W] with 1 or 3 channels; found " + describe(Value(image)));
+  at::Tensor hwc = to_hwc_bytes(t);
+  std::string out;
+  auto sink = [](void* ctx, void* data, int size) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
+  int h = static_cast<int>(hwc.size(0)), w = static_cast<int>(hwc.size(1)), c = static_cast<int>(hwc.size(2));
+  if (!stbi_write_jpg_to_func(sink, &out, w, h, c, hwc.data_ptr(), quality)) throw OpError("could not encode the JPEG");
   return out;
 }
 

@@ -103,6 +103,8 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
     const NodeOutcome& o = e.nodes[n.id];
     json jn{{"id", node_name(n.id)}, {"op", n.op},     {"key", e.keys[n.id].hex()},
             {"loc", n.loc.to_string()},         {"status", status_name(o.status)}, {"seconds", o.seconds}};
+    if (o.started >= 0) jn["started"] = o.started;
+    if (o.peak_bytes >= 0) jn["peak_bytes"] = o.peak_bytes;
     if (o.cached) jn["cached"] = true;
     if (!o.error.empty()) jn["error"] = o.error;
     if (o.job) jn["job"] = json::parse(job_record_json(*o.job));

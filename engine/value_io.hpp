@@ -40,6 +40,9 @@ PIPETTE_API std::string tensor_to_npy(const at::Tensor& t);
 // PNG bytes: an image [H, W] or [C, H, W] (C = 1, 3, 4; float in [0, 1] or
 // uint8), or a batch [N, C, H, W] drawn as a grid.
 PIPETTE_API std::string tensor_to_png(const at::Tensor& t);
+// JPEG bytes of an image [C, H, W] (C = 1 or 3), for pictures where size
+// matters more than exactness (the thumbnails of engine/png_thumbnail.hpp).
+PIPETTE_API std::string tensor_to_jpeg(const at::Tensor& t, int quality);
 // A table as CSV with a header row. At run time a table is a record of
 // equal-length columns (1-D tensors or lists); a 1-D or 2-D tensor is written
 // as rows without a header.

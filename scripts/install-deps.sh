@@ -28,6 +28,8 @@ PACKAGES=(
   # editors the editor-support tests drive headless, KDE's highlighting engine,
   # and node/npm for VS Code's TextMate engine (tests/editors/textmate)
   vim emacs-nox libkf5syntaxhighlighting-tools nodejs
+  # a real browser for the HTML report tests (headless) and the docs' screenshots
+  chromium
 )
 
 missing=()

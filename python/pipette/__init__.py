@@ -101,7 +101,7 @@ def _compile_error(diagnostics):
 class Result:
     """What a run did: `reports` (name -> tensor, number, dict...), `status`
     ("ok", "failed"), `run_id`, `out`, `report` and `html` (Paths: report.json, report.html), `nodes` (one dict
-    per node: id, op, file, line, status, cached, seconds, peak_bytes, error),
+    per node: id, op, file, line, status, cached, seconds, started, peak_bytes, error),
     `failures`, `warnings`."""
 
     def __init__(self, r):

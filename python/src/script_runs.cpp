@@ -76,6 +76,7 @@ py::dict node_to_python(const Node& n, const NodeOutcome& o) {
   d["status"] = status_name(o.status);
   d["cached"] = o.cached;
   d["seconds"] = o.seconds;
+  d["started"] = o.started >= 0 ? py::object(py::float_(o.started)) : py::object(py::none());
   d["peak_bytes"] = o.peak_bytes;
   d["error"] = o.error.empty() ? py::object(py::none()) : py::object(py::str(o.error));
   d["warning"] = o.warning.empty() ? py::object(py::none()) : py::object(py::str(o.warning));

@@ -10,6 +10,7 @@
 #include <array>
 #include <cmath>
 
+#include "engine/html_page.hpp"
 #include "stdlib/stdlib.hpp"
 #include "stdlib/viz/canvas.hpp"
 #include "stdlib/viz/image_maps.hpp"
@@ -114,24 +115,6 @@ std::string text_colour(double v) {
   return fmt::format("hsl(0, 75%, {}%)", 100 - static_cast<int>(-40 * v));
 }
 
-std::string html_escaped(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20 && ch != '\n' && ch != '\t')
-          out += fmt::format("&#{};", static_cast<int>(static_cast<unsigned char>(ch)));
-        else
-          out += ch;
-    }
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -237,10 +220,10 @@ void register_viz_attribution(OpLibrary& lib) {
       if (top > 0) v = v / top;
     }
     std::string html =
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html_escaped(a.string("title")) +
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html_escape(a.string("title")) +
         "</title><style>body{font-family:sans-serif} td{padding:2px 6px} mark{line-height:1.75;padding:1px 3px;"
         "color:black}</style></head><body>\n";
-    if (!a.string("title").empty()) html += "<h3>" + html_escaped(a.string("title")) + "</h3>\n";
+    if (!a.string("title").empty()) html += "<h3>" + html_escape(a.string("title")) + "</h3>\n";
     html += "<div><b>Legend:</b>";
     for (const auto& [value, name] : {std::pair<double, const char*>{-1, "Negative"}, {0, "Neutral"}, {1, "Positive"}})
       html += " <span style=\"display:inline-block;width:10px;height:10px;border:1px solid;background-color:" +
@@ -248,12 +231,12 @@ void register_viz_attribution(OpLibrary& lib) {
     html += "</div>\n<table>\n";
     for (int64_t r = 0; r < v.size(0); ++r) {
       html += "<tr>";
-      if (!labels.empty()) html += "<td><b>" + html_escaped(labels[static_cast<size_t>(r)]) + "</b></td>";
+      if (!labels.empty()) html += "<td><b>" + html_escape(labels[static_cast<size_t>(r)]) + "</b></td>";
       html += "<td>";
       for (size_t j = 0; j < tokens.size(); ++j) {
         double x = v[r][static_cast<int64_t>(j)].item<double>();
         html += fmt::format("<mark style=\"background-color: {}\" title=\"{:.4g}\">{}</mark> ", text_colour(x), x,
-                            html_escaped(tokens[j]));
+                            html_escape(tokens[j]));
       }
       html += "</td></tr>\n";
     }

@@ -103,12 +103,29 @@ grep -q "status    ok" "$tmp/out" || { echo "FAIL: runs show"; cat "$tmp/out"; f
 page=$(sed -n 's/^page      //p' "$tmp/out")
 [[ -f $page && $page == */report.html ]] && grep -q "<tr class=node>" "$page" ||
   { echo "FAIL: runs show names the run's report.html ($page)"; cat "$tmp/out"; fail=1; }
+# runs compare: a page beside the run store, or at -o, never over a file pipette did not write.
+expect 0 "runs compare" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" compare "$first" "$second"
+cmp_page=$(sed -n 's/^page  //p' "$tmp/out")
+[[ $cmp_page == "$tmp/.pipette/compare/"*.html ]] && grep -q "<tr class='param differs'><th>k</th><td>1</td><td>3 <span class=delta>(+2, +200.0 %)</span>" "$cmp_page" \
+  && grep -q "<tr class='report differs'><th>k2</th><td>2</td><td>6 <span class=delta>(+4, +200.0 %)</span>" "$cmp_page" \
+  || { echo "FAIL: runs compare page ($cmp_page)"; cat "$tmp/out"; fail=1; }
+echo "my notes" >"$tmp/notes.html"
+expect 2 "runs compare leaves a file it did not write" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" compare "$first" "$second" -o "$tmp/notes.html"
+grep -q "is not a page .pipette runs compare. wrote" "$tmp/err" && [[ $(cat "$tmp/notes.html") == "my notes" ]] \
+  || { echo "FAIL: runs compare -o over a user's file"; cat "$tmp/err"; fail=1; }
+expect 0 "runs compare -o twice replaces its own page" -- sh -c "'$PIPETTE' runs --db '$tmp/.pipette/runs.db' compare $first $second -o '$tmp/c.html' && '$PIPETTE' runs --db '$tmp/.pipette/runs.db' compare $first $second -o '$tmp/c.html'"
+expect 2 "runs compare needs two runs" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" compare "$first"
 expect 0 "--explain says why nodes run again" -- "$PIPETTE" run "$tmp/sweep.pipe" --dry-run --explain --set k=5 --seed 7
 grep -q "compared with run sweep-" "$tmp/out" && grep -q "why: parameter 'a' changed: 3.0 -> 5.0" "$tmp/out" \
   && grep -q "why: the run seed changed: 5 -> 7 (a stochastic op)" "$tmp/out" \
   && grep -q "why: input 'x' changed (from n0 tensor.random" "$tmp/out" \
   || { echo "FAIL: --explain"; cat "$tmp/out"; fail=1; }
 expect 1 "runs show of an unknown id" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" show nope
+# A run directory reused by a later run: the record is shown, not the later run's files.
+"$PIPETTE" run "$tmp/sweep.pipe" --out "$tmp/sw1" --set k=7 2>/dev/null
+expect 0 "runs compare of a run whose directory was reused" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" compare "$first" "$second" -o "$tmp/c.html"
+grep -q "sw1 now holds run sweep-.*: the record is shown, not its files" "$tmp/c.html" && grep -q "<td>1</td><td>3 " "$tmp/c.html" \
+  || { echo "FAIL: runs compare of a reused directory"; grep -o "<tr><th>files</th>.*</tr>" "$tmp/c.html"; fail=1; }
 
 # The quickstart end to end, small: train, explain, score, draw; Python opens the results.
 expect 0 "quickstart runs" -- "$PIPETTE" run "$SRC/examples/explain_fashion.pipe" --out "$tmp/q" --cache "$tmp/qcache" \

@@ -11,8 +11,15 @@
 #include <fstream>
 #include <regex>
 
+// A decoder of the test's own, to look at the thumbnails' pixels.
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#include <stb/stb_image.h>
+
 #include "engine/atomic_file.hpp"
+#include "engine/html_compare.hpp"
 #include "engine/html_report.hpp"
+#include "engine/png_thumbnail.hpp"
 #include "engine/value_io.hpp"
 
 namespace pipette {
@@ -108,6 +115,119 @@ TEST_F(HtmlReport, APictureTooLargeToEmbedIsLinked) {
   std::string html((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(html.find("<a href='big.png'>big.png</a>"), std::string::npos);
   EXPECT_EQ(html.find("<h2>Script</h2>"), std::string::npos);  // a script that is not there is left out
+}
+
+TEST(PngThumbnail, AveragesThePixelsEachThumbnailPixelCovers) {
+  // 400 x 300 of 2 x 2 black and white squares: every thumbnail pixel covers
+  // 2.5 x 2.5 of them, so it averages to mid grey (nearest-pixel scaling would
+  // give black or white).
+  at::Tensor board = (at::arange(300).div(2, "floor").view({300, 1}) + at::arange(400).div(2, "floor").view({1, 400}))
+                         .remainder(2)
+                         .to(at::kFloat);
+  std::string png = tensor_to_png(board);
+  auto thumb = png_thumbnail(png, 160);
+  ASSERT_TRUE(thumb);
+  int w = 0, h = 0, c = 0;
+  stbi_uc* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(thumb->bytes.data()),
+                                      static_cast<int>(thumb->bytes.size()),
+                                      &w, &h, &c, 1);
+  ASSERT_TRUE(px);
+  EXPECT_EQ(w, 160);
+  EXPECT_EQ(h, 120);
+  at::Tensor grey = at::from_blob(px, {h, w}, at::kByte).to(at::kFloat);
+  EXPECT_NEAR(grey.mean().item<double>(), 127.5, 2.0);
+  EXPECT_GT(grey.min().item<double>(), 60);  // no pixel is black or white
+  EXPECT_LT(grey.max().item<double>(), 195);
+  stbi_image_free(px);
+  EXPECT_FALSE(png_thumbnail(tensor_to_png(at::rand({3, 100, 160})), 160));  // small enough already
+  EXPECT_FALSE(png_thumbnail("not a png", 160));
+  // Noise compresses as a JPEG, and so becomes one.
+  auto noise = png_thumbnail(tensor_to_png(at::rand({3, 300, 400})), 160);
+  ASSERT_TRUE(noise);
+  EXPECT_STREQ(noise->mime, "image/jpeg");
+}
+
+TEST_F(HtmlReport, AHundredLargePicturesStayAFewMegabytes) {
+  // Noise is the worst case for PNG: 100 of them are 36 MB on disk.
+  for (int i = 0; i < 100; ++i)
+    write_value_file(Value(at::rand({3, 300, 400})), dir_ / "out" / "pics" / ("p" + std::to_string(i) + ".png"));
+  std::string html = write(nlohmann::ordered_json::object(), nlohmann::ordered_json::array());
+  size_t size = fs::file_size(dir_ / "out" / "report.html");
+  EXPECT_LT(size, 5u << 20);
+  // Every one is there: a thumbnail while the page's budget lasts, a link after it.
+  size_t shown = count(html, "<img alt='pics/p"), linked = count(html, "<figure class=linked><a href='pics/p");
+  EXPECT_EQ(shown + linked, 100u);
+  EXPECT_EQ(shown, 100u) << "JPEG thumbnails of 160 x 120 noise are ~20 KB: all fit";
+  RecordProperty("thumbnails", static_cast<int>(shown));
+  RecordProperty("bytes", static_cast<int>(size));
+  // A click shows the picture itself, linked beside the page (too large to embed).
+  EXPECT_EQ(count(html, "data-full='pics/p"), shown);
+}
+
+TEST_F(HtmlReport, TheTimelineShowsWhenEachComputedNodeRanAndHowManyAtOnce) {
+  auto node = [&](int i, double started, double seconds, bool cached) {
+    nlohmann::ordered_json n{{"id", "n" + std::to_string(i)}, {"op", "attr.saliency"},
+                             {"loc", (dir_ / "s.pipe").string() + ":1:9"}, {"status", "done"}, {"seconds", seconds}};
+    if (started >= 0) n["started"] = started;
+    if (cached) n["cached"] = true;
+    n["peak_bytes"] = int64_t(3) << 20;
+    return n;
+  };
+  // Three overlap in [1, 2); the fourth starts after they end; one came from the cache.
+  auto nodes = nlohmann::ordered_json::array(
+      {node(0, 0.0, 2.0, false), node(1, 1.0, 1.0, false), node(2, 1.5, 1.0, false), node(3, 3.0, 1.0, false),
+       node(4, -1, 0.0, true)});
+  std::string html = write(nlohmann::ordered_json::object(), nodes);
+  EXPECT_EQ(count(html, "<rect class='bar'"), 4u);
+  EXPECT_NE(html.find("4 nodes computed, at most 3 at once; 1 from the cache (not shown)."), std::string::npos);
+  // The fourth bar reuses the first lane (y = 4) at x = 16 + 1000 * 3/4.
+  EXPECT_NE(html.find("<rect class='bar' x='766' y='4' width='250'"), std::string::npos) << html;
+  EXPECT_NE(html.find("<td class=num>3.00</td>"), std::string::npos);  // peak MiB
+}
+
+TEST(HtmlCompare, RunsSideBySideWithTheirChangesAgainstTheFirst) {
+  fs::path root = fs::temp_directory_path() / ("pipette-compare-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  std::vector<ComparedRun> runs;
+  for (int r = 0; r < 2; ++r) {
+    fs::path out = root / ("run" + std::to_string(r));
+    fs::create_directories(out / "reports");
+    at::Tensor t = at::arange(6, at::kFloat);
+    if (r == 1) t[2] = 2.5;  // one value differs by 0.5
+    write_value_file(Value(t), out / "reports" / "t.pt");
+    write_value_file(Value(at::full({3, 8, 8}, 0.5 * r)), out / "grid.png");
+    nlohmann::ordered_json rep;
+    rep["run"] = {{"id", "s-" + std::to_string(r)}, {"script", "s.pipe"}, {"status", "ok"}, {"seed", 0},
+                  {"params", {{"steps", 16 * (r + 1)}, {"<b>name</b>", "x"}}}};
+    rep["reports"] = {{"acc", 0.5 + 0.25 * r},
+                      {"t", {{"file", "reports/t.pt"}, {"shape", {6}}, {"dtype", "float32"}}},
+                      {"same", 7}};
+    rep["nodes"] = nlohmann::ordered_json::array(
+        {{{"id", "n0"}, {"op", "attr.integrated_gradients"}, {"status", "done"}, {"seconds", 1.0 + r}},
+         {{"id", "n1"}, {"op", "tensor.add"}, {"status", "done"}, {"seconds", 0.1}, {"cached", r == 1}}});
+    runs.push_back({rep, out, true, ""});
+  }
+  std::string html = compare_page(runs, root);
+  fs::remove_all(root);
+  EXPECT_NE(html.find("<meta name=generator content='pipette runs compare'>"), std::string::npos);
+  // Params and reports: every key once, changed ones marked, with the delta.
+  EXPECT_NE(html.find("<tr class='param differs'><th>steps</th><td>16</td><td>32 <span class=delta>(+16, +100.0 %)</span></td>"),
+            std::string::npos) << html;
+  EXPECT_NE(html.find("<th>&lt;b&gt;name&lt;/b&gt;</th>"), std::string::npos);
+  EXPECT_NE(html.find("<tr class='report differs'><th>acc</th><td>0.5</td><td>0.75 <span class=delta>(+0.25, +50.0 %)</span>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<tr class='report'><th>same</th><td>7</td><td>7</td><td><span class=same>same</span>"),
+            std::string::npos);
+  // The tensor files are opened and compared by value.
+  EXPECT_NE(html.find("max |diff| 0.5, max relative 0.25 (1 of 6 values differ)"), std::string::npos);
+  // Both runs' pictures in one row.
+  EXPECT_EQ(count(html, "<tr class=picture>"), 1u);
+  EXPECT_EQ(count(html, "<figure><img alt='"), 2u);
+  // IG took twice as long in B; a cached node is not compared by time.
+  EXPECT_NE(html.find("<td class=num>2 s <span class=up>(×2.00)</span></td>"), std::string::npos);
+  EXPECT_NE(html.find("<td class=num><span class=meta>cached</span></td>"), std::string::npos);
+  EXPECT_NE(html.find("<th colspan=2>computed, in all</th><td class=num>1.1 s</td><td class=num>2 s</td>"),
+            std::string::npos);
 }
 
 }  // namespace

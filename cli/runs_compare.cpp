@@ -1,0 +1,115 @@
+// `pipette runs compare A B [C ...] [-o FILE]`: the runs side by side as one
+// HTML page (engine/html_compare.hpp). Each run is read from its report.json
+// when its output directory still holds it; a directory since reused by
+// another run gives the run store's record instead, without files.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+
+#include "cli/commands.hpp"
+#include "engine/atomic_file.hpp"
+#include "engine/html_compare.hpp"
+#include "engine/op_impl.hpp"
+#include "engine/run_store.hpp"
+
+namespace pipette::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;
+
+// The record as report.json would have it.
+json from_store(const StoredRun& r) {
+  json reports = json::object();
+  for (auto& rep : r.reports) reports[rep.name] = json::parse(rep.value_json, nullptr, false);
+  json nodes = json::array();
+  for (auto& n : r.nodes) {
+    json jn{{"id", n.node}, {"op", n.op}, {"loc", n.loc}, {"status", n.status}, {"seconds", n.seconds}};
+    if (n.cached) jn["cached"] = true;
+    if (n.peak_bytes >= 0) jn["peak_bytes"] = n.peak_bytes;
+    nodes.push_back(std::move(jn));
+  }
+  json params = json::parse(r.params_json, nullptr, false);
+  return json{{"run",
+               {{"id", r.id}, {"script", r.script}, {"script_hash", r.script_hash}, {"params", params.is_object() ? params : json::object()},
+                {"seed", r.seed}, {"device", r.device}, {"status", r.status}, {"started", r.started},
+                {"finished", r.finished}, {"pipette_version", r.pipette}, {"libtorch_version", r.libtorch}}},
+              {"reports", reports},
+              {"nodes", nodes}};
+}
+
+ComparedRun compared(const StoredRun& r) {
+  ComparedRun c;
+  c.out_dir = r.out_dir;
+  std::ifstream in(fs::path(r.out_dir) / "report.json");
+  json file = in ? json::parse(in, nullptr, false) : json();
+  if (file.is_object() && file.contains("run") && file["run"].value("id", std::string()) == r.id) {
+    c.report = std::move(file);
+    c.note = r.out_dir;
+    return c;
+  }
+  c.report = from_store(r);
+  c.has_files = false;
+  c.note = file.is_object() && file.contains("run")
+               ? r.out_dir + " now holds run " + file["run"].value("id", std::string("?")) +
+                     ": the record is shown, not its files"
+               : r.out_dir + " has no report.json: the record is shown, not its files";
+  return c;
+}
+
+// A name for the page from the runs' ids, of characters any filesystem takes.
+std::string page_name(const std::vector<std::string>& ids) {
+  std::string name = "compare";
+  for (auto& id : ids) {
+    name += name == "compare" ? "-" : "--";
+    for (char c : id) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
+  }
+  if (name.size() > 180) name = name.substr(0, 160) + "-" + std::to_string(std::hash<std::string>()(name) % 1000000);
+  return name + ".html";
+}
+
+bool written_by_pipette(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  return head.find(std::string("<meta name=generator content='") + compare_page_generator() + "'>") != std::string::npos;
+}
+
+}  // namespace
+
+int runs_compare(const RunStore& store, const RunsArgs& args) {
+  std::vector<ComparedRun> runs;
+  std::vector<std::string> ids;
+  for (auto& id : args.ids) {
+    auto r = store.get(id);
+    if (!r) {
+      std::fprintf(stderr, "pipette: error: no run '%s' (see `pipette runs`)\n", excerpt(id, 200).c_str());
+      return 1;
+    }
+    ids.push_back(r->id);
+    runs.push_back(compared(*r));
+  }
+  // Without -o the page goes beside the run store, in a directory that is
+  // pipette's own; a file named by -o is replaced only if pipette wrote it.
+  fs::path page = args.output.empty() ? fs::path(args.db).parent_path() / "compare" / page_name(ids) : fs::path(args.output);
+  std::error_code ec;
+  if (!args.output.empty() && fs::exists(page, ec) && (!fs::is_regular_file(page, ec) || !written_by_pipette(page))) {
+    std::fprintf(stderr, "pipette: error: %s exists and is not a page `pipette runs compare` wrote; it is left as it is (choose another -o)\n",
+                 excerpt(page.string(), 500).c_str());
+    return 2;
+  }
+  fs::path dir = fs::absolute(page, ec).parent_path();
+  try {
+    write_file_atomically(page, compare_page(runs, dir));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pipette: error: %s\n", e.what());
+    return 2;
+  }
+  std::printf("page  %s\n", excerpt(page.string(), 2000).c_str());
+  return 0;
+}
+
+}  // namespace pipette::cli
