@@ -48,9 +48,6 @@ struct RunArgs {
   double retry_backoff = -1;            // seconds before the first retry; -1: default
 };
 int run_command(const GlobalOptions& g, const RunArgs& args);
-// Re-executes the process with OMP_WAIT_POLICY=PASSIVE when a run with `jobs`
-// would use several intra-op threads and the user set no policy (openmp_policy.cpp).
-void relaunch_with_passive_openmp(int jobs, char** argv);
 
 struct RunsArgs {
   std::string action;  // "" (list), show, diff, compare

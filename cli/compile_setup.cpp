@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "cli/plugin_setup.hpp"
-#include "stdlib/stdlib.hpp"
+#include "stdlib/signatures/builtin_signatures.hpp"
 
 #ifndef PIPETTE_STDLIB_MODULE_DIR
 #define PIPETTE_STDLIB_MODULE_DIR ""
@@ -14,9 +14,9 @@
 
 namespace pipette::cli {
 
-const OpRegistry& builtin_registry() {
-  return stdlib::library().ops;
-}
+// The stdlib's signatures as the build wrote them out: the same in every
+// process, and no LibTorch needed to have them.
+const OpRegistry& builtin_registry() { return stdlib::builtin_signatures(); }
 
 std::optional<std::string> parse_sets(const std::vector<std::string>& raw,
                                       std::vector<std::pair<std::string, std::string>>& out) {

@@ -13,6 +13,7 @@
 #include <variant>
 
 #include "cli/compile_setup.hpp"
+#include "cli/plugin_loading.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/run_options.hpp"
 #include "engine/atomic_file.hpp"

@@ -1,4 +1,6 @@
-// `pipette`: a thin command line over lang/, engine/ and stdlib/.
+// `pipette`: a thin command line over lang/, engine/ and stdlib/. The
+// executable itself links no LibTorch; the commands that need it are loaded
+// from libpipette_commands.so when asked for (runtime_commands.hpp).
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -9,8 +11,8 @@
 #include "cli/commands.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/project_dir.hpp"
-#include "engine/malloc_tuning.hpp"
-#include "engine/run_report.hpp"
+#include "cli/runtime_commands.hpp"
+#include "stdlib/signatures/builtin_signatures.hpp"
 
 #ifndef PIPETTE_VERSION
 #define PIPETTE_VERSION "unknown"
@@ -19,15 +21,21 @@
 int main(int argc, char** argv) {
   using namespace pipette::cli;
   // The plugin scanner's helper process (plugin_setup.hpp); not a user command.
-  if (argc == 3 && std::string(argv[1]) == "__scan-plugin") return scan_plugin_main(argv[2]);
-  pipette::tune_malloc_for_tensors();
+  if (argc == 3 && std::string(argv[1]) == "__scan-plugin") {
+    try {
+      return runtime_commands().scan_plugin(argv[2]);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 3;
+    }
+  }
   // Past a file-size limit (ulimit -f, a quota) a write fails with EFBIG, which
   // pipette reports and survives like a full disk, instead of being killed.
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"pipette: ML robustness and interpretability experiments as .pipe scripts"};
   // Which LibTorch: a model file may need a newer one than this build has.
   app.set_version_flag("--version", std::string("pipette ") + PIPETTE_VERSION + " (LibTorch " +
-                                        pipette::libtorch_version() + ")");
+                                        pipette::stdlib::builtin_libtorch_version() + ")");
   app.require_subcommand(0, 1);
   // -v, -q and the other global options also after the command: `pipette run x.pipe -v`.
   app.fallthrough();
@@ -189,20 +197,21 @@ int main(int argc, char** argv) {
     if (*check) return check_command(g, files, sets);
     if (*graph) return graph_command(g, graph_file, format, graph_sets, output);
     if (*run) {
-      relaunch_with_passive_openmp(run_args.jobs, argv);
-      return run_command(g, run_args);
+      prefer_passive_openmp(run_args.jobs);
+      return runtime_commands().run(g, run_args);
     }
-    if (*exec_node) return exec_node_command(g, exec_args);
+    if (*exec_node) return runtime_commands().exec_node(g, exec_args);
     if (*runs) {
       if (*runs_show) runs_args.action = "show";
       if (*runs_diff) runs_args.action = "diff";
       if (*runs_compare) runs_args.action = "compare";
       if (runs_args.db.empty()) runs_args.db = default_run_store().string();
-      return runs_command(runs_args);
+      return runtime_commands().runs(runs_args);
     }
-    if (*cache) return cache_command(cache_action, cache_dir.empty() ? default_cache_dir().string() : cache_dir);
+    if (*cache)
+      return runtime_commands().cache(cache_action, cache_dir.empty() ? default_cache_dir().string() : cache_dir);
     if (*ops) return ops_command(g, ns, ops_verbose);
-    if (*hooks) return hooks_command(hooks_args);
+    if (*hooks) return runtime_commands().hooks(hooks_args);
     if (*fmt) return fmt_command(g, fmt_files, fmt_check);
     if (*editors) return editors_command(g, editors_out, editors_check);
     if (*lsp) return lsp_command(g);

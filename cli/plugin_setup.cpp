@@ -4,16 +4,12 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <memory>
 #include <mutex>
 
-#include <pugixml.hpp>
 
-#include "engine/plugin_loader.hpp"
-#include "engine/signature_xml.hpp"
 #include "engine/suggest.hpp"
-#include "stdlib/stdlib.hpp"
+#include "stdlib/signatures/builtin_signatures.hpp"
 
 #ifndef PIPETTE_PLUGIN_SUBDIR
 #define PIPETTE_PLUGIN_SUBDIR "lib/pipette/plugins"
@@ -54,7 +50,8 @@ PluginRegistry& plugin_registry(const GlobalOptions& g) {
   PluginScanner scanner;
   scanner.command = {self_exe().string(), "__scan-plugin"};
   if (const char* t = std::getenv("PIPETTE_PLUGIN_SCAN_TIMEOUT")) scanner.timeout_s = std::atof(t);
-  registry = std::make_unique<PluginRegistry>(default_registry_file(), host_fingerprint(), scanner);
+  // The runtime's fingerprint as the build recorded it: the front end has no LibTorch to ask.
+  registry = std::make_unique<PluginRegistry>(default_registry_file(), stdlib::builtin_host_fingerprint(), scanner);
   registry->update(plugin_search_dirs(g.plugin_path, installed_plugin_dir()));
   for (auto& w : registry->warnings()) spdlog::warn("{}", w);
   if (registry->scans()) spdlog::info("scanned {} plugin file(s)", registry->scans());
@@ -88,55 +85,6 @@ lang::PluginResolver plugin_resolver(const GlobalOptions& g) {
     }
     return msg + broken;
   };
-}
-
-bool load_declared_plugins(const GlobalOptions& g, const Graph& graph, OpLibrary& lib, std::string* errors) {
-  bool ok = true;
-  auto fail = [&](const std::string& why) {
-    if (errors) *errors += (errors->empty() ? "" : "\n") + why;
-    else std::fprintf(stderr, "pipette: error: %s\n", why.c_str());
-    ok = false;
-  };
-  for (auto& name : graph.plugins) {
-    const PluginRecord* rec = plugin_registry(g).find(name);
-    if (!rec) {  // the compiler checked it; the file went away since
-      fail("plugin '" + name + "' is no longer in the search path");
-      continue;
-    }
-    // The registry was brought up to date moments ago; a file swapped since
-    // then is not the one that was scanned and is not loaded.
-    if (!same_file_as_scanned(*rec, rec->file)) {
-      fail("plugin '" + name + "' (" + rec->file.string() + ") changed while pipette was starting; run again");
-      continue;
-    }
-    // A long-lived library (the Python module's) may have loaded it before.
-    if (!rec->ops.empty() && lib.impls.find(rec->ops.front().name())) continue;
-    PluginLoad r = load_plugin(rec->file, lib);
-    if (!r.ok()) {
-      fail(r.error);
-      continue;
-    }
-    spdlog::info("loaded plugin '{}' {} from {}", r.plugin->name, r.plugin->version, rec->file.string());
-  }
-  return ok;
-}
-
-int scan_plugin_main(const std::string& file) {
-  OpLibrary lib = stdlib::library();  // so that clashes with built-in ops are found here
-  PluginLoad r = load_plugin(file, lib);
-  if (!r.ok()) {
-    std::fprintf(stderr, "%s\n", r.error.c_str());
-    return 3;
-  }
-  pugi::xml_document doc;
-  auto p = doc.append_child("plugin");
-  p.append_attribute("name") = r.plugin->name.c_str();
-  p.append_attribute("version") = r.plugin->version.c_str();
-  p.append_attribute("description") = r.plugin->description.c_str();
-  for (auto& op : r.plugin->ops) write_signature_xml(*lib.ops.find(op), p);
-  doc.save(std::cout);  // pugixml writes through an ostream
-  std::fflush(stdout);
-  return 0;
 }
 
 }  // namespace pipette::cli

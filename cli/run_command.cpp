@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "cli/compile_setup.hpp"
+#include "cli/plugin_loading.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/progress_display.hpp"
 #include "cli/run_flow.hpp"

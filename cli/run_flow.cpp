@@ -116,17 +116,18 @@ RunRecord record_run(const std::filesystem::path& out, const Graph& g, Execution
     if (info.status == "ok") info.status = "failed";
     r.report_error = err.what();
   }
+  try {
+    RunStore(default_run_store()).record(g, e, info, std::filesystem::absolute(out));
+  } catch (const std::exception& err) {
+    r.store_warning = err.what();
+  }
+  // The page last: what it shows is recorded already, whatever becomes of it.
   if (r.report_written) {
     try {
       r.html = write_html_report(out);
     } catch (const std::exception& err) {
       r.html_warning = err.what();
     }
-  }
-  try {
-    RunStore(default_run_store()).record(g, e, info, std::filesystem::absolute(out));
-  } catch (const std::exception& err) {
-    r.store_warning = err.what();
   }
   return r;
 }

@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "engine/atomic_file.hpp"
 #include "engine/html_compare.hpp"
+#include "engine/html_page.hpp"
 #include "engine/op_impl.hpp"
 #include "engine/run_store.hpp"
 
@@ -70,12 +71,15 @@ std::string page_name(const std::vector<std::string>& ids) {
   return name + ".html";
 }
 
+// A page this command wrote: it starts with the head html_page_head writes,
+// with this command's generator.
 bool written_by_pipette(const fs::path& file) {
+  std::string want = html_page_head("", compare_page_generator());
+  want = want.substr(0, want.find("<title>"));
   std::ifstream in(file, std::ios::binary);
-  std::string head(4096, '\0');
+  std::string head(want.size(), '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<size_t>(in.gcount()));
-  return head.find(std::string("<meta name=generator content='") + compare_page_generator() + "'>") != std::string::npos;
+  return in.gcount() == static_cast<std::streamsize>(want.size()) && head == want;
 }
 
 }  // namespace
@@ -92,11 +96,15 @@ int runs_compare(const RunStore& store, const RunsArgs& args) {
     ids.push_back(r->id);
     runs.push_back(compared(*r));
   }
-  // Without -o the page goes beside the run store, in a directory that is
-  // pipette's own; a file named by -o is replaced only if pipette wrote it.
+  // Without -o the page goes beside the run store, as compare/NAME.html; either
+  // way a file already there is replaced only if it is such a page.
   fs::path page = args.output.empty() ? fs::path(args.db).parent_path() / "compare" / page_name(ids) : fs::path(args.output);
   std::error_code ec;
-  if (!args.output.empty() && fs::exists(page, ec) && (!fs::is_regular_file(page, ec) || !written_by_pipette(page))) {
+  if (page.filename().empty() || fs::is_directory(page, ec)) {
+    std::fprintf(stderr, "pipette: error: -o needs a file name, not the directory %s\n", excerpt(page.string(), 500).c_str());
+    return 2;
+  }
+  if (fs::exists(fs::symlink_status(page, ec)) && (!fs::is_regular_file(fs::symlink_status(page, ec)) || !written_by_pipette(page))) {
     std::fprintf(stderr, "pipette: error: %s exists and is not a page `pipette runs compare` wrote; it is left as it is (choose another -o)\n",
                  excerpt(page.string(), 500).c_str());
     return 2;

@@ -22,10 +22,9 @@ namespace {
 
 std::string cell_text(const json& j) {
   if (j.is_null()) return "<span class=meta>absent</span>";
-  if (j.is_string()) return html_escape(j.get<std::string>());
-  if (j.is_number_float()) return html_number(j.get<double>());
-  if (j.is_object() && j.contains("file") && j.contains("shape"))
-    return "tensor " + html_escape(j["shape"].dump()) + " " + html_escape(j.value("dtype", std::string()));
+  if (is_report_tensor_file(j))
+    return "tensor " + html_escape(j["shape"].dump()) + " " + html_escape(j["dtype"].get<std::string>());
+  if (!j.is_structured()) return html_scalar(j);
   std::string s = j.dump();
   return html_escape(s.size() > 200 ? s.substr(0, 197) + "..." : s);
 }
@@ -54,9 +53,14 @@ void value_rows(std::ostringstream& h, const std::vector<std::map<std::string, j
     std::vector<std::string> changes(cells.size());
     bool differs = false;
     for (size_t i = 1; i < cells.size(); ++i) {
-      if (is_tensor_leaf(cells[0]) && is_tensor_leaf(cells[i]) && runs[0].has_files && runs[i].has_files) {
+      bool files = is_report_tensor_file(cells[0]) || is_report_tensor_file(cells[i]);
+      if (files && (!runs[0].has_files || !runs[i].has_files)) {
+        // Equal names say nothing of equal contents: not compared, not "same".
+        changes[i] = "<div class=meta>not compared (its file is not there)</div>";
+        differs = true;
+      } else if (is_tensor_leaf(cells[0]) && is_tensor_leaf(cells[i])) {
         if (auto c = tensor_change(cells[0], cells[i], runs[0].out_dir, runs[i].out_dir)) {
-          changes[i] = "<div class=up>" + html_escape(*c) + "</div>";
+          changes[i] = "<div class=delta>" + html_escape(*c) + "</div>";
           differs = true;
         }
       } else if (cells[i] != cells[0]) {

@@ -7,7 +7,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/image_decode.hpp"
 #include "engine/png_thumbnail.hpp"
+#include "engine/report_diff.hpp"
+#include "engine/op_impl.hpp"
 #include "engine/value_io.hpp"
 
 namespace pipette {
@@ -27,10 +30,10 @@ std::string html_escape(const std::string& text) {
       case '\'': out += "&#39;"; break;
       default:
         if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
-          static const char* hex = "0123456789abcdef";
-          out += "\\x";
-          out += hex[c >> 4];
-          out += hex[c & 15];
+          // Unicode's pictures of control characters (U+2400 + c, U+2421 for
+          // DEL): visible, and not to be mistaken for text the run wrote.
+          out += "\xe2\x90";
+          out += static_cast<char>(c == 0x7f ? 0xa1 : 0x80 + c);
         } else {
           out += static_cast<char>(c);
         }
@@ -80,20 +83,10 @@ std::string read_all(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// A PNG's size from its header; {0, 0} when it is not one.
-std::pair<uint32_t, uint32_t> png_size(const std::string& png) {
-  if (png.size() < 24 || png.compare(1, 3, "PNG") != 0) return {0, 0};
-  auto be32 = [&](size_t at) {
-    return (uint32_t(uint8_t(png[at])) << 24) | (uint32_t(uint8_t(png[at + 1])) << 16) |
-           (uint32_t(uint8_t(png[at + 2])) << 8) | uint32_t(uint8_t(png[at + 3]));
-  };
-  return {be32(16), be32(20)};
-}
-
 // width/height for a picture of w x h in a box of `side`: larger ones scaled
 // down to fit, small ones (an 8 x 8 map) up by a whole factor, drawn pixelated.
-std::string display_size(uint32_t w, uint32_t h, int side) {
-  if (w == 0 || h == 0) return "";
+std::string display_size(int w, int h, int side) {
+  if (w <= 0 || h <= 0) return "";
   double scale = std::min(static_cast<double>(side) / w, static_cast<double>(side) / h);
   if (scale > 1) scale = std::floor(scale);
   return " width=" + std::to_string(std::max(1L, std::lround(w * scale))) +
@@ -101,53 +94,50 @@ std::string display_size(uint32_t w, uint32_t h, int side) {
 }
 
 // A tensor's shape, dtype, statistics over its finite values, and a histogram.
+// `ref` is a report tensor file (is_report_tensor_file): below the run's reports/.
 std::string tensor_card(const json& ref, const fs::path& out_dir) {
-  std::string shape = ref.contains("shape") ? ref["shape"].dump() : "?";
-  std::string html = "<div class=tensor><span class=meta>tensor " + html_escape(shape) + " " +
-                     html_escape(ref.value("dtype", std::string("?"))) + "</span>";
-  std::string file = ref.value("file", std::string());
-  at::Tensor t;
+  std::string file = ref["file"].get<std::string>();
+  std::string html = "<div class=tensor><span class=meta>tensor " + html_escape(ref["shape"].dump()) + " " +
+                     html_escape(ref["dtype"].get<std::string>()) + "</span>";
   try {
     Value v = read_pt_file(out_dir / file);
-    if (v.isTensor()) t = v.toTensor();
-  } catch (const std::exception&) {
-  }
-  if (t.defined() && t.numel() > 0 && !t.is_complex()) {
+    at::Tensor t = v.isTensor() ? v.toTensor() : at::Tensor();
+    if (!t.defined() || t.numel() == 0 || t.is_complex()) throw std::runtime_error("no real values");
     at::Tensor x = t.detach().to(at::kCPU, at::kDouble).flatten();
     at::Tensor finite = x.isfinite();
     int64_t n = x.numel(), ok = finite.sum().item<int64_t>();
     at::Tensor f = x.masked_select(finite);
-    html += "<table class=stats><tr><th>min</th><th>max</th><th>mean</th><th>std</th><th>non-finite</th></tr><tr>";
+    std::string stats =
+        "<table class=stats><tr><th>min</th><th>max</th><th>mean</th><th>std</th><th>non-finite</th></tr><tr>";
     if (ok > 0) {
       double lo = f.min().item<double>(), hi = f.max().item<double>();
-      html += "<td>" + html_number(lo) + "</td><td>" + html_number(hi) + "</td><td>" +
-              html_number(f.mean().item<double>()) + "</td><td>" + html_number(ok > 1 ? f.std().item<double>() : 0.0) +
-              "</td>";
-      html += "<td>" + std::to_string(n - ok) + "</td></tr></table>";
-      // 24 bins over [min, max]: drawn here, numbers only.
+      stats += "<td>" + html_number(lo) + "</td><td>" + html_number(hi) + "</td><td>" +
+               html_number(f.mean().item<double>()) + "</td><td>" + html_number(ok > 1 ? f.std().item<double>() : 0.0) +
+               "</td><td>" + std::to_string(n - ok) + "</td></tr></table>";
+      // 24 bins over [min, max], drawn here; not when the range itself overflows.
       const int bins = 24;
-      at::Tensor h = hi > lo ? at::histc(f, bins, lo, hi) : at::full({bins}, 0.0, f.options()).index_put_({0}, double(ok));
-      double top = std::max(1.0, h.max().item<double>());
-      std::string svg = "<svg class=hist viewBox='0 0 240 60' width=240 height=60 role=img><title>histogram of " +
-                        std::to_string(ok) + " finite values in [" + html_number(lo) + ", " + html_number(hi) +
-                        "]</title>";
-      for (int b = 0; b < bins; ++b) {
-        double height = 56.0 * h[b].item<double>() / top;
-        svg += "<rect x='" + std::to_string(b * 10) + "' y='" + html_number(58 - height) + "' width='9' height='" +
-               html_number(height) + "'/>";
+      if (std::isfinite(hi - lo)) {
+        at::Tensor h =
+            hi > lo ? at::histc(f, bins, lo, hi) : at::full({bins}, 0.0, f.options()).index_put_({0}, double(ok));
+        double top = std::max(1.0, h.max().item<double>());
+        stats += "<svg class=hist viewBox='0 0 240 60' width=240 height=60 role=img><title>histogram of " +
+                 std::to_string(ok) + " finite values in [" + html_number(lo) + ", " + html_number(hi) + "]</title>";
+        for (int b = 0; b < bins; ++b) {
+          double height = 56.0 * h[b].item<double>() / top;
+          stats += "<rect x='" + std::to_string(b * 10) + "' y='" + html_number(58 - height) + "' width='9' height='" +
+                   html_number(height) + "'/>";
+        }
+        stats += "</svg>";
       }
-      html += svg + "</svg>";
     } else {
-      html += "<td colspan=4>no finite values</td><td>" + std::to_string(n) + "</td></tr></table>";
+      stats += "<td colspan=4>no finite values</td><td>" + std::to_string(n) + "</td></tr></table>";
     }
-  } else if (!file.empty()) {
-    html += " <span class=meta>(file not readable)</span>";
+    html += stats;
+  } catch (const std::exception& e) {
+    html += " <span class=meta>(its file cannot be shown: " + html_escape(excerpt(e.what(), 200)) + ")</span>";
   }
-  if (!file.empty()) html += "<div class=file>" + html_escape(file) + "</div>";
-  return html + "</div>";
+  return html + "<div class=file>" + html_escape(file) + "</div></div>";
 }
-
-bool is_tensor_ref(const json& j) { return j.is_object() && j.contains("file") && j.contains("shape"); }
 
 // A record of equal-length columns (what tabulate and metrics' tables give).
 bool is_table(const json& j) {
@@ -163,14 +153,9 @@ bool is_table(const json& j) {
   return true;
 }
 
-std::string scalar(const json& j) {
-  if (j.is_string()) return html_escape(j.get<std::string>());
-  if (j.is_number_float()) return html_number(j.get<double>());
-  return html_escape(j.dump());
-}
 
 std::string render(const json& j, const fs::path& out_dir, int depth) {
-  if (is_tensor_ref(j)) return tensor_card(j, out_dir);
+  if (is_report_tensor_file(j)) return tensor_card(j, out_dir);
   if (is_table(j)) {
     std::string html = "<table class=sortable><thead><tr>";
     for (auto& [k, v] : j.items()) html += "<th>" + html_escape(k) + "</th>";
@@ -178,7 +163,7 @@ std::string render(const json& j, const fs::path& out_dir, int depth) {
     size_t rows = j.begin()->size();
     for (size_t r = 0; r < rows; ++r) {
       html += "<tr>";
-      for (auto& [k, v] : j.items()) html += "<td>" + scalar(v[r]) + "</td>";
+      for (auto& [k, v] : j.items()) html += "<td>" + html_scalar(v[r]) + "</td>";
       html += "</tr>";
     }
     return html + "</tbody></table>";
@@ -195,7 +180,7 @@ std::string render(const json& j, const fs::path& out_dir, int depth) {
     bool flat = std::all_of(j.begin(), j.end(), [](const json& e) { return !e.is_object() && !e.is_array(); });
     if (flat && j.size() <= 64) {
       std::string html = "[";
-      for (size_t i = 0; i < j.size(); ++i) html += (i ? ", " : "") + scalar(j[i]);
+      for (size_t i = 0; i < j.size(); ++i) html += (i ? ", " : "") + html_scalar(j[i]);
       return html + "]";
     }
     std::string html = "<ol class=list>";
@@ -204,7 +189,7 @@ std::string render(const json& j, const fs::path& out_dir, int depth) {
     if (shown < j.size()) html += "<li class=meta>… " + std::to_string(j.size() - shown) + " more</li>";
     return html + "</ol>";
   }
-  return "<span class=value>" + scalar(j) + "</span>";
+  return "<span class=value>" + html_scalar(j) + "</span>";
 }
 
 const char* kStyle = R"(
@@ -252,7 +237,19 @@ std::string html_page_tail() {
   return std::string("<div id=overlay><img alt=''></div><script>") + kScript + "</script></body></html>\n";
 }
 
-std::string html_value(const json& value, const fs::path& out_dir) { return render(value, out_dir, 1); }
+std::string html_scalar(const json& j) {
+  if (j.is_string()) return html_escape(j.get<std::string>());
+  if (j.is_number_float()) return html_number(j.get<double>());
+  return html_escape(j.dump());
+}
+
+std::string html_value(const json& value, const fs::path& out_dir) {
+  try {
+    return render(value, out_dir, 1);
+  } catch (const std::exception& e) {  // one value that cannot be drawn does not lose the page
+    return "<span class=meta>(cannot be shown: " + html_escape(excerpt(e.what(), 200)) + ")</span>";
+  }
+}
 
 std::vector<fs::path> saved_pictures(const fs::path& out_dir) {
   std::vector<fs::path> pictures;
@@ -262,7 +259,9 @@ std::vector<fs::path> saved_pictures(const fs::path& out_dir) {
     fs::path rel = fs::relative(it->path(), out_dir, ec);
     if (rel.empty() || *rel.begin() == "reports" || rel.filename().string().rfind('.', 0) == 0) continue;
     std::string ext = rel.extension().string();
-    if (it->is_regular_file(ec) && (ext == ".png" || ext == ".svg")) pictures.push_back(rel);
+    // A symbolic link is not a picture the run saved (it could point anywhere).
+    if (it->symlink_status(ec).type() == fs::file_type::regular && (ext == ".png" || ext == ".svg"))
+      pictures.push_back(rel);
   }
   std::sort(pictures.begin(), pictures.end());
   return pictures;
@@ -271,48 +270,61 @@ std::vector<fs::path> saved_pictures(const fs::path& out_dir) {
 PicturePacker::PicturePacker(fs::path page_dir, size_t budget, size_t full_limit, int thumb_side)
     : page_dir_(std::move(page_dir)), budget_(budget), full_limit_(full_limit), thumb_side_(thumb_side) {}
 
-// A link from the page to a file: relative where one exists (the page moves
-// with its run directory), else the absolute path.
+// A link from the page to a file: "./" and the path relative to the page
+// where there is one (the page moves with its run directory), else file://
+// and the absolute path; every byte but letters, digits and "-._~/"
+// percent-encoded, so no name reads as a scheme ("javascript:"), a query or
+// a fragment.
 std::string PicturePacker::href(const fs::path& file) const {
   std::error_code ec;
   fs::path rel = fs::relative(file, page_dir_, ec);
-  std::string s = (ec || rel.empty() ? fs::absolute(file, ec) : rel).generic_string();
-  // A path is not a URL: '#', '?' and '%' in a name would be read as URL syntax.
-  std::string url;
+  bool relative = !ec && !rel.empty();
+  std::string s = (relative ? rel : fs::absolute(file, ec)).generic_string();
+  std::string url = relative ? "./" : "file://";
   for (unsigned char c : s) {
-    if (c == '#' || c == '?' || c == '%' || c == ' ' || c < 0x20 || c >= 0x7f) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      url += static_cast<char>(c);
+    } else {
       static const char* hex = "0123456789ABCDEF";
       url += '%';
       url += hex[c >> 4];
       url += hex[c & 15];
-    } else {
-      url += static_cast<char>(c);
     }
   }
-  return html_escape(url);
+  return url;
 }
 
 std::string PicturePacker::figure(const fs::path& out_dir, const fs::path& rel, const std::string& caption) {
   fs::path file = out_dir / rel;
   std::string text = html_escape(caption);
   std::error_code ec;
-  if (!fs::is_regular_file(file, ec))
+  auto status = fs::symlink_status(file, ec);
+  if (ec || status.type() != fs::file_type::regular)
     return "<figure class=missing><span class=meta>not there</span><figcaption class=meta>" + text + "</figcaption></figure>";
-  std::string bytes = read_all(file);
+  uintmax_t size = fs::file_size(file, ec);
+  auto linked = [&](const std::string& why) {
+    return "<figure class=linked><a href='" + href(file) + "'>" + text + "</a><figcaption class=meta>" +
+           std::to_string((ec ? 0 : size) / 1024) + " KiB, linked (" + why + ")</figcaption></figure>";
+  };
+  // Read only what could be shown: a PNG to thumbnail (at most 64 MiB), an SVG that fits.
   bool png = rel.extension() == ".png";
+  if (ec || size > (png ? uint64_t{64} << 20 : budget_)) return linked("too large to show here");
+  std::string bytes = read_all(file);
   const char* mime = png ? "image/png" : "image/svg+xml";
+  std::optional<ImageInfo> info;
+  if (png && !(info = image_info(bytes))) return linked("not a PNG that decodes");
+  // A browser would decode it in full too.
+  if (info && int64_t{info->width} * info->height > (int64_t{16} << 20)) return linked("over 16 megapixels");
   std::string thumb = bytes;
   const char* thumb_mime = mime;
   if (png)
     if (auto small = png_thumbnail(bytes, thumb_side_)) thumb = std::move(small->bytes), thumb_mime = small->mime;
   std::string thumb_uri = "data:" + std::string(thumb_mime) + ";base64," + base64(thumb);
   if (embedded_ + thumb_uri.size() > budget_)
-    return "<figure class=linked><a href='" + href(file) + "'>" + text + "</a><figcaption class=meta>" +
-           std::to_string(bytes.size() / 1024) + " KiB, linked (the page holds " + std::to_string(budget_ >> 20) +
-           " MiB of pictures)</figcaption></figure>";
+    return linked("the page holds " + std::to_string(budget_ >> 20) + " MiB of pictures");
   embedded_ += thumb_uri.size();
   std::string full;  // what a click shows; none: the thumbnail is the picture
-  if (thumb.size() != bytes.size() || thumb != bytes) {
+  if (thumb != bytes) {
     std::string full_uri = "data:" + std::string(mime) + ";base64," + base64(bytes);
     if (bytes.size() <= full_limit_ && embedded_ + full_uri.size() <= budget_) {
       embedded_ += full_uri.size();
@@ -321,9 +333,9 @@ std::string PicturePacker::figure(const fs::path& out_dir, const fs::path& rel, 
       full = href(file);
     }
   }
-  auto [w, h] = png ? png_size(bytes) : std::pair<uint32_t, uint32_t>{0, 0};
   return "<figure><img alt='" + text + "' src='" + thumb_uri + "'" + (full.empty() ? "" : " data-full='" + full + "'") +
-         display_size(w, h, thumb_side_) + "><figcaption class=meta>" + text + "</figcaption></figure>";
+         (info ? display_size(info->width, info->height, thumb_side_) : "") + "><figcaption class=meta>" + text +
+         "</figcaption></figure>";
 }
 
 }  // namespace pipette

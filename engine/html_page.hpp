@@ -14,9 +14,13 @@
 
 namespace pipette {
 
-// Text for HTML element content and attribute values: & < > " ' escaped, and
-// control characters other than tab and newline shown as \xNN.
+// Text for HTML (and XML) element content and attribute values: & < > " '
+// escaped, and control characters other than tab and newline shown as
+// Unicode's pictures of them (\x01 as U+2401).
 PIPETTE_API std::string html_escape(const std::string& text);
+
+// A JSON scalar as text: strings escaped, floats as html_number.
+PIPETTE_API std::string html_scalar(const nlohmann::ordered_json& value);
 
 // A number as a page shows it: 6 significant digits, "NaN", "inf".
 PIPETTE_API std::string html_number(double v);
@@ -33,6 +37,7 @@ PIPETTE_API std::string html_page_tail();
 // A reported value (report.json's form) as HTML: records as nested tables,
 // records of equal-length columns as sortable tables, tensors written to
 // files (read from `out_dir`) as shape, dtype, statistics and a histogram.
+// A value that cannot be drawn is a note, never an exception.
 PIPETTE_API std::string html_value(const nlohmann::ordered_json& value, const std::filesystem::path& out_dir);
 
 // The pictures (.png, .svg) a run saved, relative to its directory, in path
@@ -44,7 +49,8 @@ PIPETTE_API std::vector<std::filesystem::path> saved_pictures(const std::filesys
 // it is at most `full_limit` bytes and the page's budget allows, else the
 // file beside the run, linked relative to the page. Once `budget` bytes are
 // embedded, pictures are linked only, so a page stays mailable however many
-// pictures a run saved.
+// pictures a run saved. Symbolic links and PNGs that do not decode are never
+// embedded.
 class PIPETTE_API PicturePacker {
  public:
   PicturePacker(std::filesystem::path page_dir, size_t budget = 4u << 20, size_t full_limit = 256u << 10,

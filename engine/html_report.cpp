@@ -23,10 +23,11 @@ std::string read_all(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-std::string scalar(const json& j) {
-  if (j.is_string()) return html_escape(j.get<std::string>());
-  if (j.is_number_float()) return html_number(j.get<double>());
-  return html_escape(j.dump());
+// j[key], or an empty object or array: a reference that no later lookup invalidates.
+const json& member(const json& j, const char* key, bool array) {
+  static const json empty_object = json::object(), empty_array = json::array();
+  if (j.is_object() && j.contains(key)) return j[key];
+  return array ? empty_array : empty_object;
 }
 
 // "file:12:3" -> 12 when `file` is the script.
@@ -119,8 +120,8 @@ std::string timeline(const json& nodes, const std::string& script) {
 }  // namespace
 
 fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
-  json report = json::parse(read_all(out_dir / "report.json"));
-  const json& run = report["run"];
+  const json report = json::parse(read_all(out_dir / "report.json"));
+  const json& run = member(report, "run", false);
   std::string script = run.value("script", std::string());
   std::string status = run.value("status", std::string("?"));
   std::ostringstream h;
@@ -132,21 +133,21 @@ fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
 
   h << "<h2>Provenance</h2><table class=record id=provenance>";
   for (const char* key : {"script", "script_hash", "seed", "device", "executor", "pipette_version", "libtorch_version"})
-    if (run.contains(key)) h << "<tr><th>" << key << "</th><td>" << scalar(run[key]) << "</td></tr>";
+    if (run.contains(key)) h << "<tr><th>" << key << "</th><td>" << html_scalar(run[key]) << "</td></tr>";
   h << "<tr><th>params</th><td>" << html_value(run.value("params", json::object()), out_dir) << "</td></tr>";
   h << "<tr><th>plugins</th><td>" << html_value(run.value("plugins", json::array()), out_dir) << "</td></tr></table>";
 
   h << "<h2>Reports</h2>";
-  const json& reports = report["reports"];
+  const json& reports = member(report, "reports", false);
   if (reports.empty()) h << "<p class=meta>none</p>";
   h << "<table class=record id=reports>";
   for (auto& [name, value] : reports.items())
     h << "<tr class=report><th>" << html_escape(name) << "</th><td>" << html_value(value, out_dir) << "</td></tr>";
   h << "</table>";
   json missing = report.value("missing_reports", json::array()), failed = report.value("report_errors", json::object());
-  for (auto& name : missing) h << "<p class=meta>not reported: " << scalar(name) << "</p>";
+  for (auto& name : missing) h << "<p class=meta>not reported: " << html_scalar(name) << "</p>";
   for (auto& [name, why] : failed.items())
-    h << "<p class=error>report " << html_escape(name) << " " << scalar(why) << "</p>";
+    h << "<p class=error>report " << html_escape(name) << " " << html_scalar(why) << "</p>";
 
   // Pictures the run saved, in path order; the reports' tensor files aside.
   std::vector<fs::path> pictures = saved_pictures(out_dir);
@@ -157,7 +158,7 @@ fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
     h << "</div>";
   }
 
-  const json& nodes = report["nodes"];
+  const json& nodes = member(report, "nodes", true);
   struct Failure {
     std::string where, message;
   };
@@ -204,6 +205,7 @@ fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
     int n = 0;
     for (std::string line; std::getline(in, line);) {
       ++n;
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // a script with CRLF line ends
       bool has_node = static_cast<size_t>(n) < node_lines.size() && node_lines[n];
       h << "<span id=L" << n << " data-n=" << n << (has_node ? " class=node" : "") << ">" << html_escape(line) << "</span>";
     }

@@ -18,7 +18,7 @@ struct Thumbnail {
 // by averaging the pixels each thumbnail pixel covers: as a PNG, or as a JPEG
 // where that is less than half the size (photographs, noise) and the picture
 // has no transparency. nullopt when it is no larger than that already (use it
-// as it is) or does not decode.
+// as it is), does not decode, or claims more than 16 megapixels.
 PIPETTE_API std::optional<Thumbnail> png_thumbnail(const std::string& png, int max_side);
 
 }  // namespace pipette

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "cli/compile_setup.hpp"
+#include "cli/plugin_loading.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/run_options.hpp"
 #include "diagnostics_py.hpp"

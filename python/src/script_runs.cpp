@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "cli/compile_setup.hpp"
+#include "cli/plugin_loading.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/project_dir.hpp"
 #include "cli/run_flow.hpp"

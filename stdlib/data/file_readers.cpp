@@ -7,11 +7,8 @@
 #include <sstream>
 
 #include "engine/checked_size.hpp"
+#include "engine/image_decode.hpp"
 #include "engine/op_impl.hpp"
-
-#define STB_IMAGE_IMPLEMENTATION
-#define STB_IMAGE_STATIC
-#include <stb/stb_image.h>
 
 namespace pipette::stdlib {
 
@@ -81,20 +78,10 @@ std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& 
 }
 
 at::Tensor read_image(const std::filesystem::path& path, int channels, int64_t size) {
-  int w = 0, h = 0, stored = 0;
   // The header's size first: a claim of 60000 x 60000 pixels is refused before
   // gigabytes are allocated for it.
-  if (stbi_info(path.c_str(), &w, &h, &stored)) {
-    auto bytes = checked_tensor_bytes({w, h, channels}, 1);
-    if (w <= 0 || h <= 0 || !bytes || *bytes > (uint64_t{1} << 32))
-      throw OpError("the image '" + path.string() + "' claims " + std::to_string(w) + " x " + std::to_string(h) +
-                    " pixels; pipette reads images of up to 4 GiB decoded");
-  }
-  unsigned char* pixels = stbi_load(path.c_str(), &w, &h, &stored, channels);
-  if (!pixels)
-    throw OpError("cannot read the image '" + path.string() + "': " + std::string(stbi_failure_reason()));
-  at::Tensor img = at::from_blob(pixels, {h, w, channels}, at::kByte).permute({2, 0, 1}).to(at::kFloat).div(255.0);
-  stbi_image_free(pixels);
+  at::Tensor img = decode_image_file(path, channels, uint64_t{1} << 32).permute({2, 0, 1}).to(at::kFloat).div(255.0);
+  int64_t h = img.size(1), w = img.size(2);
   if (size <= 0) return img.contiguous();
   int64_t side = std::min(h, w), top = (h - side) / 2, left = (w - side) / 2;
   at::Tensor square = img.slice(1, top, top + side).slice(2, left, left + side).unsqueeze(0);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "engine/html_page.hpp"
 #include "engine/value_io.hpp"
 #include "stdlib/core/arg_lists.hpp"
 #include "stdlib/viz/canvas.hpp"
@@ -53,17 +54,6 @@ std::string hex(const Rgb& c) {
   return fmt::format("#{:02x}{:02x}{:02x}", b(c[0]), b(c[1]), b(c[2]));
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
 
 struct Plot {
   std::vector<at::Tensor> curves;  // each [K]: the values
@@ -89,7 +79,7 @@ std::string svg_of(const Plot& p) {
       "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
       f.total_width(), f.total_height());
   s += fmt::format("<text x=\"{:.1f}\" y=\"24\" text-anchor=\"middle\" font-size=\"14\">{}</text>\n",
-                   f.left + f.width / 2, xml_escape(p.title));
+                   f.left + f.width / 2, html_escape(p.title));
   s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n", f.left,
                    f.top, f.width, f.height);
   for (int i = 0; i <= 4; ++i) {
@@ -100,9 +90,9 @@ std::string svg_of(const Plot& p) {
                      f.py(yv, p) + 4, yv);
   }
   s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", f.left + f.width / 2,
-                   f.top + f.height + 40, xml_escape(p.xlabel));
+                   f.top + f.height + 40, html_escape(p.xlabel));
   s += fmt::format("<text transform=\"translate(16 {:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
-                   f.top + f.height / 2, xml_escape(p.ylabel));
+                   f.top + f.height / 2, html_escape(p.ylabel));
   for (size_t c = 0; c < p.curves.size(); ++c) {
     const at::Tensor &y = p.curves[c], &x = p.xs[c];
     std::string points;
@@ -113,7 +103,7 @@ std::string svg_of(const Plot& p) {
     double ly = f.top + 12 + 18.0 * static_cast<double>(c);
     s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"/>\n",
                      f.left + f.width + 12, ly - 4, f.left + f.width + 32, ly - 4, colour);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", f.left + f.width + 38, ly, xml_escape(p.labels[c]));
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", f.left + f.width + 38, ly, html_escape(p.labels[c]));
   }
   return s + "</svg>\n";
 }

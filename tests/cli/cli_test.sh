@@ -114,6 +114,12 @@ expect 2 "runs compare leaves a file it did not write" -- "$PIPETTE" runs --db "
 grep -q "is not a page .pipette runs compare. wrote" "$tmp/err" && [[ $(cat "$tmp/notes.html") == "my notes" ]] \
   || { echo "FAIL: runs compare -o over a user's file"; cat "$tmp/err"; fail=1; }
 expect 0 "runs compare -o twice replaces its own page" -- sh -c "'$PIPETTE' runs --db '$tmp/.pipette/runs.db' compare $first $second -o '$tmp/c.html' && '$PIPETTE' runs --db '$tmp/.pipette/runs.db' compare $first $second -o '$tmp/c.html'"
+mkdir -p "$tmp/other/compare" && cp "$tmp/.pipette/runs.db" "$tmp/other/runs.db"
+echo "theirs" >"$tmp/other/compare/$(basename "$cmp_page")"
+expect 2 "runs compare's default page is not written over a file pipette did not write" -- \
+  "$PIPETTE" runs --db "$tmp/other/runs.db" compare "$first" "$second"
+[[ $(cat "$tmp/other/compare/$(basename "$cmp_page")") == theirs ]] || { echo "FAIL: the default page replaced a user's file"; fail=1; }
+expect 2 "runs compare -o a directory" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" compare "$first" "$second" -o "$tmp/other"
 expect 2 "runs compare needs two runs" -- "$PIPETTE" runs --db "$tmp/.pipette/runs.db" compare "$first"
 expect 0 "--explain says why nodes run again" -- "$PIPETTE" run "$tmp/sweep.pipe" --dry-run --explain --set k=5 --seed 7
 grep -q "compared with run sweep-" "$tmp/out" && grep -q "why: parameter 'a' changed: 3.0 -> 5.0" "$tmp/out" \

@@ -11,7 +11,7 @@
 #include "lang/compiler.hpp"
 #include "lang/format.hpp"
 #include "lang/lexer.hpp"
-#include "stdlib/stdlib.hpp"
+#include "stdlib/signatures/builtin_signatures.hpp"
 
 namespace pipette::test {
 namespace {
@@ -98,7 +98,7 @@ TEST(Format, SemicolonsSeparateStatementsOnALine) {
             "for n in [1, 2] { report \"a_{n}\" = n; report \"b_{n}\" = {a: n} }\n");
   // The line stays one that compiles to the same graph.
   std::string src = "param k: int = 2\nlet a = k; let b = a\nreport \"b\" = b; report \"a\" = a\n";
-  lang::Compiler before(stdlib::library().ops, {}), after(stdlib::library().ops, {});
+  lang::Compiler before(stdlib::builtin_signatures(), {}), after(stdlib::builtin_signatures(), {});
   auto g1 = before.compile_text("s.pipe", src), g2 = after.compile_text("s.pipe", fmt(src));
   ASSERT_TRUE(g1 && g2) << before.render_diagnostics() << after.render_diagnostics();
   EXPECT_EQ(g1->nodes.size(), g2->nodes.size());
@@ -136,7 +136,7 @@ TEST(Format, FormattedScriptsCompileToTheSameGraph) {
     std::string messy;
     for (auto& t : lang::lex(text)) messy += t.kind == lang::TokenKind::Newline ? "\n" : std::string(t.text) + "  ";
     auto graph_of = [&](const std::string& src) {
-      lang::Compiler c(stdlib::library().ops, {});
+      lang::Compiler c(stdlib::builtin_signatures(), {});
       auto g = c.compile_text(f.string(), src);
       EXPECT_TRUE(g.has_value()) << f << "\n" << c.render_diagnostics();
       std::vector<std::string> ops;

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "lang/syntax.hpp"
-#include "stdlib/stdlib.hpp"
+#include "stdlib/signatures/builtin_signatures.hpp"
 
 namespace pipette::test {
 namespace {
@@ -71,7 +71,7 @@ TEST_F(KateXml, ListsComeFromTheLanguageAndTheRegistry) {
   EXPECT_EQ(list("constants"), lang::syntax::constants());
   auto ops = list("ops");
   std::set<std::string> have(ops.begin(), ops.end());
-  for (auto* sig : stdlib::library().ops.ops()) EXPECT_TRUE(have.count(sig->name())) << sig->name();
+  for (auto* sig : stdlib::builtin_signatures().ops()) EXPECT_TRUE(have.count(sig->name())) << sig->name();
 }
 
 }  // namespace

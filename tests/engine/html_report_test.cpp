@@ -66,7 +66,8 @@ TEST_F(HtmlReport, StringsFromTheRunAreTextNeverMarkup) {
   std::string html = write({{evil, evil}, {"ok", 1.5}}, nodes);
   EXPECT_EQ(count(html, "<script"), 1u);  // the page's own, which holds no run data
   EXPECT_EQ(html.find("alert(1)</script>"), std::string::npos);
-  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39; onload=x \\x01\\x1b"), std::string::npos);
+  // Control characters as their pictures (U+2401, U+241B): visible, never raw.
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39; onload=x \u2401\u241b"), std::string::npos);
   EXPECT_EQ(html.find('\x01'), std::string::npos);
   // The failed node is linked to its script line, which is marked.
   EXPECT_NE(html.find("<a href='#L1'>1</a>"), std::string::npos);
@@ -113,7 +114,7 @@ TEST_F(HtmlReport, APictureTooLargeToEmbedIsLinked) {
   std::ofstream(dir_ / "out" / "report.json") << r.dump();
   std::ifstream in(write_html_report(dir_ / "out", 1000));
   std::string html((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_NE(html.find("<a href='big.png'>big.png</a>"), std::string::npos);
+  EXPECT_NE(html.find("<a href='./big.png'>big.png</a>"), std::string::npos);
   EXPECT_EQ(html.find("<h2>Script</h2>"), std::string::npos);  // a script that is not there is left out
 }
 
@@ -155,13 +156,13 @@ TEST_F(HtmlReport, AHundredLargePicturesStayAFewMegabytes) {
   size_t size = fs::file_size(dir_ / "out" / "report.html");
   EXPECT_LT(size, 5u << 20);
   // Every one is there: a thumbnail while the page's budget lasts, a link after it.
-  size_t shown = count(html, "<img alt='pics/p"), linked = count(html, "<figure class=linked><a href='pics/p");
+  size_t shown = count(html, "<img alt='pics/p"), linked = count(html, "<figure class=linked><a href='./pics/p");
   EXPECT_EQ(shown + linked, 100u);
   EXPECT_EQ(shown, 100u) << "JPEG thumbnails of 160 x 120 noise are ~20 KB: all fit";
   RecordProperty("thumbnails", static_cast<int>(shown));
   RecordProperty("bytes", static_cast<int>(size));
   // A click shows the picture itself, linked beside the page (too large to embed).
-  EXPECT_EQ(count(html, "data-full='pics/p"), shown);
+  EXPECT_EQ(count(html, "data-full='./pics/p"), shown);
 }
 
 TEST_F(HtmlReport, TheTimelineShowsWhenEachComputedNodeRanAndHowManyAtOnce) {
@@ -228,6 +229,66 @@ TEST(HtmlCompare, RunsSideBySideWithTheirChangesAgainstTheFirst) {
   EXPECT_NE(html.find("<td class=num><span class=meta>cached</span></td>"), std::string::npos);
   EXPECT_NE(html.find("<th colspan=2>computed, in all</th><td class=num>1.1 s</td><td class=num>2 s</td>"),
             std::string::npos);
+}
+
+TEST_F(HtmlReport, NamesAndRecordsFromTheRunCannotBecomeLinksFilesOrScript) {
+  // A picture named like a URL scheme, linked because the page's budget is spent.
+  write_value_file(Value(at::rand({3, 64, 64})), dir_ / "out" / "javascript:alert(1).png");
+  // A link to a file outside the run is not a picture the run saved.
+  fs::create_symlink("/etc/passwd", dir_ / "out" / "secret.svg");
+  nlohmann::ordered_json r;
+  r["run"] = {{"id", "s-1"}, {"script", (dir_ / "crlf.pipe").string()}, {"status", "ok"}};
+  // Records a script reported that merely look like tensor files.
+  r["reports"] = {{"table", {{"file", {"a.png"}}, {"shape", {"3x3"}}}},
+                  {"elsewhere", {{"file", "/etc/passwd"}, {"shape", {1}}, {"dtype", "float32"}}},
+                  {"climbs", {{"file", "reports/../../x.pt"}, {"shape", {1}}, {"dtype", "float32"}}}};
+  r["nodes"] = nlohmann::ordered_json::array(
+      {{{"id", "n0"}, {"op", "<b>op</b>"}, {"status", "done\"><script>"}, {"seconds", 1.0}, {"started", 0.0}}});
+  std::ofstream(dir_ / "out" / "report.json") << r.dump();
+  std::ofstream(dir_ / "crlf.pipe", std::ios::binary) << "let a = 1\r\nreport \"x\" = a\r\n";
+  std::ifstream in(write_html_report(dir_ / "out", 1000));
+  std::string html((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(html.find("<a href='./javascript%3Aalert%281%29.png'>javascript:alert(1).png</a>"), std::string::npos)
+      << html;
+  EXPECT_EQ(html.find("secret.svg"), std::string::npos);
+  EXPECT_EQ(html.find("root:"), std::string::npos);
+  // The look-alikes are shown as records of text; nothing was opened.
+  EXPECT_NE(html.find("<th>file</th><td><span class=value>/etc/passwd</span></td>"), std::string::npos);
+  EXPECT_NE(html.find("<th>file</th><td><span class=value>reports/../../x.pt</span></td>"), std::string::npos);
+  EXPECT_EQ(count(html, "<tr class=report>"), 3u);
+  // Op names and statuses are text in the table, the timeline's title and label.
+  EXPECT_EQ(html.find("<b>op</b>"), std::string::npos);
+  EXPECT_EQ(count(html, "<script"), 1u);
+  // CRLF line ends do not show as a control character on every line.
+  EXPECT_NE(html.find("<span id=L1 data-n=1>let a = 1</span>"), std::string::npos);
+}
+
+TEST(PngThumbnail, TransparencyIsKeptAndDoesNotBleed) {
+  // Grey with alpha: the left half transparent (and stored black), the right half opaque white.
+  at::Tensor ga = at::zeros({2, 300, 400});
+  ga[0].narrow(1, 201, 199).fill_(1.0);
+  ga[1].narrow(1, 201, 199).fill_(1.0);
+  at::Tensor rgba = at::cat({ga[0].unsqueeze(0).expand({3, 300, 400}), ga[1].unsqueeze(0)});
+  auto thumb = png_thumbnail(tensor_to_png(rgba), 160);
+  ASSERT_TRUE(thumb);
+  EXPECT_STREQ(thumb->mime, "image/png");  // transparent: never a JPEG
+  int w = 0, h = 0, c = 0;
+  stbi_uc* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(thumb->bytes.data()),
+                                      static_cast<int>(thumb->bytes.size()), &w, &h, &c, 4);
+  ASSERT_TRUE(px);
+  at::Tensor t = at::from_blob(px, {h, w, 4}, at::kByte).to(at::kFloat).clone();
+  stbi_image_free(px);
+  EXPECT_EQ(t.select(2, 3).narrow(1, 0, 70).max().item<float>(), 0);      // transparent stays transparent
+  EXPECT_EQ(t.select(2, 3).narrow(1, 90, 70).min().item<float>(), 255);   // opaque stays opaque
+  // Column 80 averages source columns 200-202, one transparent: two-thirds
+  // covered, and its colour is the opaque pixels' white, not a grey.
+  EXPECT_NEAR(t.select(2, 3).select(1, 80).mean().item<float>(), 170, 2);
+  EXPECT_GE(t.select(2, 0).select(1, 80).min().item<float>(), 250);
+  // A header that claims 16 megapixels and more is not decoded.
+  std::string png = tensor_to_png(at::zeros({1, 8, 8}));
+  png[16] = 0, png[17] = 0, png[18] = 0x75, png[19] = 0x30;  // width 30000
+  png[20] = 0, png[21] = 0, png[22] = 0x75, png[23] = 0x30;  // height 30000
+  EXPECT_FALSE(png_thumbnail(png, 160));
 }
 
 }  // namespace

@@ -9,11 +9,11 @@
 
 #include "engine/op_registry.hpp"
 #include "lang/compiler.hpp"
-#include "stdlib/stdlib.hpp"
+#include "stdlib/signatures/builtin_signatures.hpp"
 
 namespace {
 const pipette::OpRegistry& registry() {
-  return pipette::stdlib::library().ops;
+  return pipette::stdlib::builtin_signatures();
 }
 }  // namespace
 

@@ -8,12 +8,12 @@
 #include "engine/graph.hpp"
 #include "engine/op_registry.hpp"
 #include "lang/compiler.hpp"
-#include "stdlib/stdlib.hpp"
+#include "stdlib/signatures/builtin_signatures.hpp"
 
 namespace pipette::test {
 
 inline const OpRegistry& registry() {
-  return stdlib::library().ops;
+  return stdlib::builtin_signatures();
 }
 
 struct Compiled {

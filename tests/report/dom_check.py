@@ -22,7 +22,8 @@ class Counter(HTMLParser):
         a = dict(attrs)
         ids = [x for _, x in self.stack if x]
         self.elements.append((tag, a, ids))
-        if tag not in ("img", "br", "meta", "rect", "line", "input"):
+        # Void elements only: chromium's --dump-dom closes SVG's <rect> and <line>.
+        if tag not in ("img", "br", "meta", "input"):
             self.stack.append((tag, a.get("id")))
 
     def handle_endtag(self, tag):
@@ -41,8 +42,9 @@ class Counter(HTMLParser):
 
 
 def shown(s):
-    """A string as the page shows it: control characters as \\xNN (engine/html_page.hpp)."""
-    return "".join(f"\\x{ord(c):02x}" if (ord(c) < 0x20 and c not in "\n\t") or ord(c) == 0x7f else c for c in s)
+    """A string as the page shows it: control characters as their pictures, U+2400 + c (engine/html_page.hpp)."""
+    return "".join(chr(0x2421 if ord(c) == 0x7f else 0x2400 + ord(c))
+                   if (ord(c) < 0x20 and c not in "\n\t") or ord(c) == 0x7f else c for c in s)
 
 
 def pictures_of(out):

@@ -29,7 +29,7 @@ load() {
 
 # quiet NAME: its page loaded and logged nothing.
 quiet() {
-  if ! grep -q '<body' "$tmp/$1.dom"; then
+  if ! grep -q "<meta name=\"generator\" content=\"pipette" "$tmp/$1.dom"; then
     echo "FAIL: $1: the page did not load:"; tail -5 "$tmp/$1.log"; fail=1
   elif [[ -s $tmp/$1.console ]]; then
     echo "FAIL: $1: the page wrote to the console:"; cat "$tmp/$1.console"; fail=1
