@@ -18,6 +18,14 @@ namespace pipette::cli {
 // process, and no LibTorch needed to have them.
 const OpRegistry& builtin_registry() { return stdlib::builtin_signatures(); }
 
+std::vector<std::pair<std::string, std::string>> compile_warnings(const lang::Compiler& compiler) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& d : compiler.diagnostics().all())
+    if (d.severity == lang::Severity::Warning)
+      out.emplace_back(d.span ? compiler.sources().resolve(*d.span).to_string() : std::string(), d.message);
+  return out;
+}
+
 std::optional<std::string> parse_sets(const std::vector<std::string>& raw,
                                       std::vector<std::pair<std::string, std::string>>& out) {
   for (auto& s : raw) {

@@ -13,6 +13,9 @@ namespace pipette::cli {
 
 const OpRegistry& builtin_registry();
 
+// The compiler's warnings as (file:line:col, message), for report.json.
+std::vector<std::pair<std::string, std::string>> compile_warnings(const lang::Compiler& compiler);
+
 // Splits NAME=VALUE pairs; returns an error message for a malformed one.
 std::optional<std::string> parse_sets(const std::vector<std::string>& raw,
                                       std::vector<std::pair<std::string, std::string>>& out);

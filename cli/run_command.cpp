@@ -1,4 +1,4 @@
-// `pipette run`: compile, execute on oneTBB, write report.json and saved files.
+// `pipette run`: the four steps of run_steps.hpp, and `pipette cache`.
 #include <c10/core/Device.h>
 #include <spdlog/spdlog.h>
 #include <torch/cuda.h>
@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "cli/compile_setup.hpp"
+#include "cli/run_steps.hpp"
 #include "cli/plugin_loading.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/progress_display.hpp"
@@ -50,7 +51,7 @@ extern "C" void on_stop_signal(int sig) {
 
 }  // namespace
 
-int run_command(const GlobalOptions& g, const RunArgs& args) {
+std::optional<int> plan_run(const GlobalOptions& g, const RunArgs& args, RunPlan& p) {
   if (auto err = executor_option_error(args)) {
     std::fprintf(stderr, "pipette: error: %s\n", err->c_str());
     return 2;
@@ -83,12 +84,17 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   if (compiler.io_error()) return 2;
   if (!graph) return 1;
 
-  OpLibrary lib = stdlib::library();
-  if (!graph->plugins.empty() && !load_declared_plugins(g, *graph, lib)) {
+  p.graph = std::move(*graph);
+  p.lib = stdlib::library();
+  p.seed = *seed;
+  p.memory_budget = std::get<uint64_t>(budget);
+  p.device = *device;
+  p.warnings = compile_warnings(compiler);
+  if (!p.graph.plugins.empty() && !load_declared_plugins(g, p.graph, p.lib)) {
     std::fprintf(stderr, "nothing was run: a plugin could not be loaded\n");
     return 1;
   }
-  if (auto missing = unimplemented_op_errors(*graph, lib.impls); !missing.empty()) {
+  if (auto missing = unimplemented_op_errors(p.graph, p.lib.impls); !missing.empty()) {
     for (auto& m : missing) std::fputs(m.c_str(), stderr);
     std::fprintf(stderr, "nothing was run: %zu op%s without an implementation\n", missing.size(),
                  missing.size() == 1 ? "" : "s");
@@ -96,91 +102,93 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   }
 
   std::filesystem::path script(args.file);
-  std::filesystem::path script_dir = script.has_parent_path() ? script.parent_path() : std::filesystem::path(".");
-  std::optional<Cache> cache;
+  p.script_dir = script.has_parent_path() ? script.parent_path() : std::filesystem::path(".");
   if (!args.no_cache) {
-    if (auto err = open_run_cache(cache, args.cache)) {
+    if (auto err = open_run_cache(p.cache, args.cache)) {
       std::fprintf(stderr, "pipette: error: %s\nnothing was run\n", err->c_str());
       return 2;
     }
   }
 
-  std::optional<SlurmSetup> slurm;
   if (args.executor == "slurm" && !args.dry_run) {
-    auto s = prepare_slurm(g, args, *graph, cache->dir(), *seed);
+    auto s = prepare_slurm(g, args, p.graph, p.cache->dir(), p.seed);
     if (auto* err = std::get_if<std::string>(&s)) {
       std::fprintf(stderr, "pipette: error: %s\nnothing was run\n", err->c_str());
       return 2;
     }
-    slurm = std::move(std::get<SlurmSetup>(s));
+    p.slurm = std::move(std::get<SlurmSetup>(s));
   }
+  return std::nullopt;
+}
 
-  if (args.dry_run || args.explain) {
-    std::vector<Ingredients> ingredients;
-    auto keys = provenance_keys(*graph, lib.ops, script_dir, *seed, &ingredients);
-    auto plan = plan_nodes(*graph, keys, cache ? &*cache : nullptr);
-    std::vector<bool> will_run(graph->nodes.size());
-    size_t hits = 0, runs = 0;
-    for (auto& n : graph->nodes) {
-      will_run[n.id] = plan[n.id] == NodePlan::Run;
-      runs += will_run[n.id];
-      hits += plan[n.id] == NodePlan::Load || plan[n.id] == NodePlan::Keep;
-    }
-    std::vector<std::string> why(graph->nodes.size());
-    if (args.explain) {
-      std::optional<StoredRun> previous;
-      try {
-        previous = RunStore(default_run_store()).latest_of(args.file);
-      } catch (const std::exception& err) {
-        spdlog::warn("cannot read the run store: {}", err.what());
-      }
-      why = explain_reruns(*graph, keys, ingredients, will_run, previous ? &*previous : nullptr);
-      if (previous) std::printf("compared with run %s (%s)\n", previous->id.c_str(), previous->status.c_str());
-    }
-    for (auto& n : graph->nodes) {
-      if (!args.dry_run && !will_run[n.id]) continue;
-      std::printf("%-8s n%-4u %-28s %s:%u  %s\n", plan_name(plan[n.id]), n.id, n.op.c_str(),
-                  n.loc.file.c_str(), n.loc.line, keys[n.id].hex().c_str());
-      if (!why[n.id].empty()) std::printf("         why: %s\n", why[n.id].c_str());
-    }
-    size_t unneeded = graph->nodes.size() - runs - hits;
-    std::printf("%zu of %zu nodes would run; %zu come from the cache%s\n", runs, graph->nodes.size(), hits,
-                unneeded ? fmt::format("; {} not needed", unneeded).c_str() : "");
-    if (args.dry_run) return 0;
-    std::fflush(stdout);
+void explain_run(const RunPlan& plan, const RunArgs& args) {
+  std::vector<Ingredients> ingredients;
+  auto keys = provenance_keys(plan.graph, plan.lib.ops, plan.script_dir, plan.seed, &ingredients);
+  auto nodes_plan = plan_nodes(plan.graph, keys, plan.cache ? &*plan.cache : nullptr);
+  std::vector<bool> will_run(plan.graph.nodes.size());
+  size_t hits = 0, runs = 0;
+  for (auto& n : plan.graph.nodes) {
+    will_run[n.id] = nodes_plan[n.id] == NodePlan::Run;
+    runs += will_run[n.id];
+    hits += nodes_plan[n.id] == NodePlan::Load || nodes_plan[n.id] == NodePlan::Keep;
   }
+  std::vector<std::string> why(plan.graph.nodes.size());
+  if (args.explain) {
+    std::optional<StoredRun> previous;
+    try {
+      previous = RunStore(default_run_store()).latest_of(args.file);
+    } catch (const std::exception& err) {
+      spdlog::warn("cannot read the run store: {}", err.what());
+    }
+    why = explain_reruns(plan.graph, keys, ingredients, will_run, previous ? &*previous : nullptr);
+    if (previous) std::printf("compared with run %s (%s)\n", previous->id.c_str(), previous->status.c_str());
+  }
+  for (auto& n : plan.graph.nodes) {
+    if (!args.dry_run && !will_run[n.id]) continue;
+    std::printf("%-8s n%-4u %-28s %s:%u  %s\n", plan_name(nodes_plan[n.id]), n.id, n.op.c_str(),
+                n.loc.file.c_str(), n.loc.line, keys[n.id].hex().c_str());
+    if (!why[n.id].empty()) std::printf("         why: %s\n", why[n.id].c_str());
+  }
+  size_t unneeded = plan.graph.nodes.size() - runs - hits;
+  std::printf("%zu of %zu nodes would run; %zu come from the cache%s\n", runs, plan.graph.nodes.size(), hits,
+              unneeded ? fmt::format("; {} not needed", unneeded).c_str() : "");
+  std::fflush(stdout);
 
-  std::string run_id = new_run_id(script);
+}
+
+std::optional<int> execute_run(RunPlan& plan, const RunArgs& args, RunOutcome& r) {
+  std::string run_id = new_run_id(std::filesystem::path(args.file));
   std::filesystem::path out =
       args.out.empty() ? project_dir() / "runs" / run_id : std::filesystem::path(args.out);
   if (auto err = prepare_out_dir(out, args.force, run_id)) {
     std::fprintf(stderr, "pipette: error: %s\nnothing was run\n", err->c_str());
     return 2;
   }
+  r.out = out;
 
   spdlog::info("outputs in {}; cache {}; run store {}", out.string(),
-               cache ? cache->dir().string() : std::string("off (--no-cache)"), default_run_store().string());
+               plan.cache ? plan.cache->dir().string() : std::string("off (--no-cache)"), default_run_store().string());
 
   RunOptions ro;
   ro.jobs = args.jobs;
-  ro.seed = *seed;
-  ro.device = *device;
+  ro.seed = plan.seed;
+  ro.device = plan.device;
   ro.out_dir = out;
-  ro.script_dir = script_dir;
+  ro.script_dir = plan.script_dir;
   ro.cancel = &g_interrupted;
-  ro.cache = cache ? &*cache : nullptr;
-  ro.memory_budget = std::get<uint64_t>(budget);
+  ro.cache = plan.cache ? &*plan.cache : nullptr;
+  ro.memory_budget = plan.memory_budget;
   ro.jit_optimize = args.jit_optimize;
 
-  RunInfo info = start_run_info(args.file, run_id, *seed, *device, args.executor);
+  r.info = start_run_info(args.file, run_id, plan.seed, plan.device, args.executor);
+  r.info.warnings = plan.warnings;
 
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
-  size_t total = graph->nodes.size();
+  size_t total = plan.graph.nodes.size();
   bool live = args.progress == "live" ||
               (args.progress == "auto" && ::isatty(STDERR_FILENO) && spdlog::should_log(spdlog::level::warn) &&
                std::getenv("TERM") && std::string(std::getenv("TERM")) != "dumb");
-  Execution e;
   {
     ProgressDisplay display(total, live);
     auto observer = [&](const Node& n, const NodeOutcome& o) {
@@ -197,17 +205,17 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
       else spdlog::debug("{}", text);
     };
     std::unique_ptr<SlurmExecutor> executor;
-    if (slurm) {
-      slurm->config.say = [&](const Node& n, int level, const std::string& msg) {
+    if (plan.slurm) {
+      plan.slurm->config.say = [&](const Node& n, int level, const std::string& msg) {
         std::string text = fmt::format("{}: n{} {}: {}", n.loc.to_string(), n.id, n.op, msg);
         if (level >= 2) display.message("warning: " + text);
         else if (spdlog::should_log(spdlog::level::info)) display.message("info: " + text);
       };
-      executor = std::make_unique<SlurmExecutor>(slurm->tools, slurm->config);
+      executor = std::make_unique<SlurmExecutor>(plan.slurm->tools, plan.slurm->config);
       ro.offload = executor.get();
-      spdlog::info("Slurm executor: work directory {}", slurm->config.work_dir.string());
+      spdlog::info("Slurm executor: work directory {}", plan.slurm->config.work_dir.string());
     }
-    e = execute(*graph, lib.ops, lib.impls, ro, observer);
+    r.execution = execute(plan.graph, plan.lib.ops, plan.lib.impls, ro, observer);
     if (executor) {
       auto st = executor->stats();
       spdlog::info("Slurm: {} jobs submitted ({} arrays), {} adopted, {} retried, {} cancelled", st.submitted, st.arrays,
@@ -216,10 +224,16 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+  if (g_interrupted.load()) r.signal = g_signal.load() ? g_signal.load() : SIGINT;
+  return std::nullopt;
+}
 
+int record_and_summarize(RunPlan& plan, RunOutcome& outcome) {
+  Execution& e = outcome.execution;
+  RunInfo& info = outcome.info;
   info.finished = utc_now_iso();
-  info.status = g_interrupted.load() ? "interrupted" : e.ok() ? "ok" : "failed";
-  RunRecord rec = record_run(out, *graph, e, info);
+  info.status = outcome.signal ? "interrupted" : e.ok() ? "ok" : "failed";
+  RunRecord rec = record_run(outcome.out, plan.graph, e, info);
   if (!rec.report_written) std::fprintf(stderr, "pipette: error: report.json could not be written: %s\n", rec.report_error.c_str());
   if (!rec.store_warning.empty()) spdlog::warn("the run was not recorded in the run store: {}", rec.store_warning);
   if (!rec.html_warning.empty()) spdlog::warn("report.html was not written: {}", rec.html_warning);
@@ -227,7 +241,7 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
   std::filesystem::path report = rec.report;
 
   std::fprintf(stderr, "%s: %zu nodes: %zu computed, %zu from cache, %zu failed, %zu skipped%s%s; report: %s%s\n",
-               info.status.c_str(), total, e.computed, e.cached, e.failed, e.skipped,
+               info.status.c_str(), plan.graph.nodes.size(), e.computed, e.cached, e.failed, e.skipped,
                e.unneeded ? fmt::format(", {} not needed", e.unneeded).c_str() : "",
                e.cancelled ? fmt::format(", {} cancelled", e.cancelled).c_str() : "",
                report_written ? report.string().c_str() : "not written",
@@ -241,13 +255,25 @@ int run_command(const GlobalOptions& g, const RunArgs& args) {
       if (!e.report_errors.count(n)) names += (names.empty() ? "" : ", ") + n;
     if (!names.empty())
       std::fprintf(stderr, "not reported (%s): %s\n",
-                   g_interrupted.load() ? "the run was stopped before they were computed" : "an input failed",
+                   outcome.signal ? "the run was stopped before they were computed" : "an input failed",
                    excerpt(names, 2000).c_str());
   }
   for (auto& [name, why] : e.report_errors)
     std::fprintf(stderr, "report '%s' %s\n", excerpt(name).c_str(), why.c_str());
-  if (g_interrupted.load()) return 128 + (g_signal.load() ? g_signal.load() : SIGINT);
+  if (outcome.signal) return 128 + outcome.signal;
   return e.ok() && report_written ? 0 : 1;
+}
+
+int run_command(const GlobalOptions& g, const RunArgs& args) {
+  RunPlan plan;
+  if (auto status = plan_run(g, args, plan)) return *status;
+  if (args.dry_run || args.explain) {
+    explain_run(plan, args);
+    if (args.dry_run) return 0;
+  }
+  RunOutcome outcome;
+  if (auto status = execute_run(plan, args, outcome)) return *status;
+  return record_and_summarize(plan, outcome);
 }
 
 int cache_command(const std::string& action, const std::string& dir) {

@@ -328,7 +328,15 @@ class Run {
       for (size_t i = 0; i < n.args.size(); ++i)
         if (n.args[i].first == "seed" && args[i].isInt()) ctx.seed = static_cast<uint64_t>(args[i].toInt());
       if (opts_.progress) ctx.progress_sink = [this, &n](uint64_t d, uint64_t t) { opts_.progress(n, d, t); };
-      if (opts_.log) ctx.log_sink = [this, &n](int level, const std::string& m) { opts_.log(n, level, m); };
+      // Warnings are kept with the node as well as said: an op may log from its
+      // own worker threads, so under a lock.
+      ctx.log_sink = [this, &n, &out](int level, const std::string& m) {
+        if (level >= OpContext::Warn) {
+          std::lock_guard<std::mutex> lock(warnings_mu_);
+          if (out.warnings.size() < 20) out.warnings.push_back(excerpt(m, kMaxMessage));
+        }
+        if (opts_.log) opts_.log(n, level, m);
+      };
       int64_t rss_before = -1;
       if (measure_memory_ && reset_peak_rss()) rss_before = proc_status_bytes("VmRSS");
       auto t0 = std::chrono::steady_clock::now();
@@ -652,6 +660,7 @@ class Run {
   bool cancel_sent_ = false;
   std::vector<std::chrono::steady_clock::time_point> started_;
   std::chrono::steady_clock::time_point run_started_ = std::chrono::steady_clock::now();
+  std::mutex warnings_mu_;
 };
 
 }  // namespace

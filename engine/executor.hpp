@@ -62,6 +62,10 @@ struct NodeOutcome {
   std::string error;  // what the op said, for Failed
   bool cached = false;  // Done from the cache (loaded only when a consumer needs the value)
   std::string warning;  // e.g. a damaged cache entry that was recomputed
+  // What the op said at warning level while it computed (OpContext::log),
+  // in order, at most 20: report.json and report.html show them at the node's
+  // line. A node from the cache did not compute, and has none.
+  std::vector<std::string> warnings;
   // Extra memory the node needed at its peak, in bytes; -1 when unknown. CPU:
   // resident set high-water mark over the node, measured when nodes run one at a
   // time (--jobs 1); CUDA: the caching allocator's peak.

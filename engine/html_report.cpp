@@ -189,6 +189,28 @@ fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
   h << "</tbody></table>";
   if (std::none_of(nodes.begin(), nodes.end(), [](const json& n) { return n.contains("peak_bytes"); }) && !nodes.empty())
     h << "<p class=meta>Peak memory is measured per node when nodes run one at a time (--jobs 1).</p>";
+  // What the compiler and the ops warned of: a warning is often what says a
+  // number is not what it seems (degenerate attributions, a NaN guard).
+  std::vector<Failure> warnings;
+  for (auto& w : member(report, "warnings", true))
+    if (w.is_object()) warnings.push_back({w.value("loc", std::string()), w.value("message", std::string())});
+  for (auto& n : nodes) {
+    std::string who = n.value("id", std::string()) + " " + n.value("op", std::string()) + ": ";
+    for (auto& w : member(n, "warnings", true))
+      if (w.is_string()) warnings.push_back({n.value("loc", std::string()), who + w.get<std::string>()});
+    if (n.contains("warning") && n["warning"].is_string())
+      warnings.push_back({n.value("loc", std::string()), who + n["warning"].get<std::string>()});
+  }
+  if (!warnings.empty()) {
+    h << "<h2>Warnings</h2><ul id=warnings>";
+    for (auto& [loc, message] : warnings) {
+      int line = line_of(loc, script);
+      h << "<li class=warning>"
+        << (line > 0 ? "<a href='#L" + std::to_string(line) + "'>" + html_escape(loc) + "</a>" : html_escape(loc))
+        << ": " << html_escape(message) << "</li>";
+    }
+    h << "</ul>";
+  }
   if (!errors.empty()) {
     h << "<h2>Errors</h2>";
     for (auto& [loc, message] : errors) {

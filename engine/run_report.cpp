@@ -96,6 +96,9 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
                     {"libtorch_version", libtorch_version()},
                     {"plugins", g.plugins}};
   out["reports"] = reports;
+  json warnings = json::array();
+  for (auto& [loc, message] : info.warnings) warnings.push_back({{"loc", loc}, {"message", message}});
+  if (!warnings.empty()) out["warnings"] = warnings;
   out["missing_reports"] = e.missing_reports;
   if (!e.report_errors.empty()) out["report_errors"] = e.report_errors;
   json nodes = json::array();
@@ -107,6 +110,8 @@ std::filesystem::path write_run_report(const std::filesystem::path& out_dir, con
     if (o.peak_bytes >= 0) jn["peak_bytes"] = o.peak_bytes;
     if (o.cached) jn["cached"] = true;
     if (!o.error.empty()) jn["error"] = o.error;
+    if (!o.warnings.empty()) jn["warnings"] = o.warnings;
+    if (!o.warning.empty()) jn["warning"] = o.warning;
     if (o.job) jn["job"] = json::parse(job_record_json(*o.job));
     nodes.push_back(std::move(jn));
   }

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/executor.hpp"
 #include "engine/value_io.hpp"
@@ -23,6 +25,8 @@ struct RunInfo {
   std::string started, finished;  // ISO 8601, UTC
   std::string status;             // ok | failed | interrupted
   std::string executor = "local";  // local | slurm
+  // The compiler's warnings about the script: (file:line:col, message).
+  std::vector<std::pair<std::string, std::string>> warnings;
 };
 
 // Writes report.json (and reports/...) inside `out_dir`. A report whose tensor

@@ -81,6 +81,9 @@ py::dict node_to_python(const Node& n, const NodeOutcome& o) {
   d["peak_bytes"] = o.peak_bytes;
   d["error"] = o.error.empty() ? py::object(py::none()) : py::object(py::str(o.error));
   d["warning"] = o.warning.empty() ? py::object(py::none()) : py::object(py::str(o.warning));
+  py::list warnings;
+  for (auto& w : o.warnings) warnings.append(w);
+  d["warnings"] = warnings;
   return d;
 }
 
@@ -158,6 +161,7 @@ py::dict run_script(const ScriptRunArgs& a, py::object progress) {
   };
 
   RunInfo info = cli::start_run_info(a.path, run_id, a.seed, *device, "local");
+  if (c.compiler) info.warnings = cli::compile_warnings(*c.compiler);
 
   Execution e;
   size_t total = graph.nodes.size();

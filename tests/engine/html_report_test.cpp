@@ -75,6 +75,26 @@ TEST_F(HtmlReport, StringsFromTheRunAreTextNeverMarkup) {
   EXPECT_NE(html.find("<span id=L2 data-n=2>report &quot;a&quot; = x</span>"), std::string::npos);
 }
 
+TEST_F(HtmlReport, WarningsOfTheCompilerAndTheOpsAreListedAtTheirLines) {
+  std::string loc = (dir_ / "s.pipe").string();
+  auto nodes = nlohmann::ordered_json::array(
+      {{{"id", "n0"}, {"op", "metric.deletion"}, {"loc", loc + ":2:5"}, {"status", "done"}, {"seconds", 0.1},
+        {"warnings", {"9 of 64 attributions give every feature the same relevance", "<i>second</i>"}}}});
+  nlohmann::ordered_json r;
+  r["run"] = {{"id", "s-1"}, {"script", loc}, {"status", "ok"}};
+  r["reports"] = nlohmann::ordered_json::object();
+  r["warnings"] = {{{"loc", loc + ":1:5"}, {"message", "unused variable 'x'"}}};
+  r["nodes"] = nodes;
+  std::ofstream(dir_ / "out" / "report.json") << r.dump();
+  std::ifstream in(write_html_report(dir_ / "out"));
+  std::string html((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(count(html, "<li class=warning>"), 3u);
+  EXPECT_NE(html.find("<li class=warning><a href='#L1'>" + loc + ":1:5</a>: unused variable &#39;x&#39;</li>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<a href='#L2'>" + loc + ":2:5</a>: n0 metric.deletion: 9 of 64 attributions"), std::string::npos);
+  EXPECT_NE(html.find("&lt;i&gt;second&lt;/i&gt;"), std::string::npos);
+}
+
 TEST_F(HtmlReport, EveryReportPictureAndNodeIsThereAndNothingIsFetched) {
   at::Tensor t = at::arange(100, at::kFloat).view({10, 10});
   t[0][0] = std::nan("");

@@ -74,6 +74,9 @@ def main():
         want["timeline bars (computed nodes)"] = (page.count("rect", "bar"), computed)
         errors = [n for n in report["nodes"] if "error" in n]
         want["errors shown"] = (page.count("div", "error"), len(errors))
+        warnings = len(report.get("warnings", [])) + sum(len(n.get("warnings", [])) + ("warning" in n)
+                                                         for n in report["nodes"])
+        want["warnings shown"] = (page.count("li", "warning"), warnings)
         for name in report["reports"]:
             want["report name shown as text: " + shown(name)[:40]] = (shown(name) in text, True)
     else:
