@@ -45,7 +45,8 @@ std::string graph_to_dot(const Graph& g) {
     if (!n.label.empty()) label = n.label + " = " + label;
     label += '\n';
     label += base_name(n.loc.file) + ":" + std::to_string(n.loc.line) + constant_summary(n);
-    std::string shape = n.op == "save" ? "folder" : "box";
+    // Ops that write outside the graph (save, viz.curve, plugins' writers) as folders.
+    std::string shape = n.side_effect ? "folder" : "box";
     out += fmt::format("  n{} [shape={}, label=\"{}\"];\n", n.id, shape, escape(label));
   }
   for (auto& n : g.nodes) {

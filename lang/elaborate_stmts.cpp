@@ -255,16 +255,18 @@ void Elaborator::report_stmt(const ast::ReportStmt& s, Scope& scope) {
     return;
   }
   // Two names, one file: "a b" and "a_b" both become reports/a_b.pt.
+  // By stem, not pair by pair: a script with thousands of reports is checked in O(n log n).
   std::string stem = report_file_stem(text);
-  for (auto& [other, where] : report_names_) {
-    if (report_file_stem(other) != stem) continue;
+  if (auto clash = report_stems_.find(stem); clash != report_stems_.end()) {
+    const std::string& other = clash->second;
     auto& d = error(span(s.name), "reports \"" + other + "\" and \"" + text + "\" would share the file reports/" +
                                       stem + ".pt");
-    d.notes.push_back({where, "the other is written here"});
+    d.notes.push_back({report_names_.at(other), "the other is written here"});
     d.hints.push_back("report names become file names (letters, digits, '-', '_', '.'); make them differ in those");
     return;
   }
   report_names_.emplace(text, span(s.name));
+  report_stems_.emplace(stem, text);
   graph_.reports.push_back(Report{text, v.op, v.type, sm_.resolve(span(s))});
 }
 

@@ -185,6 +185,7 @@ class Elaborator {
   std::vector<CallSite> call_stack_;
   std::set<std::string> plugins_;
   std::map<std::string, Span> report_names_;
+  std::map<std::string, std::string> report_stems_;  // file stem -> the report name that has it
   std::map<std::string, Span> save_paths_;
   std::map<std::string, bool> sets_used_;
   std::set<uint32_t> used_early_;  // definitions (by offset) used before they appear
