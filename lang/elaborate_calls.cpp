@@ -169,14 +169,23 @@ Value Elaborator::op_call(const OpSignature& sig, const ast::NameOrCall& c, std:
   for (size_t i = 0; i < params.size(); ++i) {
     if (!params[i].spec->output_path || !(*values)[i].constant() || abstract_depth_ > 0) continue;
     std::string path = normalized_output_path((*values)[i].op.s).value_or((*values)[i].op.s);
-    for (auto& [other, where] : save_paths_) {
+    // The same path, a directory of it ("a" for "a/b"), or a path inside it
+    // ("a/b/c"): looked up in the sorted paths, not pair by pair.
+    auto clash = save_paths_.find(path);
+    for (size_t slash = path.find('/'); clash == save_paths_.end() && slash != std::string::npos;
+         slash = path.find('/', slash + 1))
+      clash = save_paths_.find(path.substr(0, slash));
+    if (clash == save_paths_.end()) {
+      auto below = save_paths_.lower_bound(path + "/");
+      if (below != save_paths_.end() && below->first.compare(0, path.size() + 1, path + "/") == 0) clash = below;
+    }
+    if (clash != save_paths_.end()) {
+      const std::string& other = clash->first;
       bool same = other == path;
-      bool nested = !same && (other.rfind(path + "/", 0) == 0 || path.rfind(other + "/", 0) == 0);
-      if (!same && !nested) continue;
       auto& d = error(arg_spans[i], same ? "\"" + path + "\" is written twice"
                                          : "\"" + path + "\" and \"" + other + "\" cannot both be written: one would "
                                            "be a file and a directory at once");
-      d.notes.push_back({where, "first written here"});
+      d.notes.push_back({clash->second, "first written here"});
       return Value::poison();
     }
     save_paths_.emplace(path, arg_spans[i]);
