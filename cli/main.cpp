@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "cli/openmp_policy.hpp"
 #include "cli/plugin_setup.hpp"
 #include "cli/project_dir.hpp"
 #include "cli/runtime_commands.hpp"

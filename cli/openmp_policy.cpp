@@ -14,15 +14,18 @@
 #include <cstdlib>
 #include <thread>
 
-#include "cli/runtime_commands.hpp"
+#include "cli/openmp_policy.hpp"
 
 namespace pipette::cli {
+
+bool passive_openmp_wanted(int intra_threads) {
+  return intra_threads > 1 && !std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT");
+}
 
 void prefer_passive_openmp(int jobs) {
   int hw = std::max(1u, std::thread::hardware_concurrency());
   int intra = std::max(1, hw / (jobs > 0 ? jobs : hw));  // as engine/executor.cpp divides the cores
-  if (intra <= 1 || std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  if (passive_openmp_wanted(intra)) setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
 }
 
 }  // namespace pipette::cli

@@ -30,11 +30,6 @@ constexpr int kRuntimeCommandsAbi = 1;
 // where it looked and what the loader said.
 const RuntimeCommands& runtime_commands();
 
-// OMP_WAIT_POLICY=PASSIVE for a run that will use several intra-op threads,
-// unless the user set a policy: set before the module (and so libgomp, which
-// reads it once when it is loaded) is loaded (openmp_policy.cpp).
-void prefer_passive_openmp(int jobs);
-
 }  // namespace pipette::cli
 
 // The module's one exported symbol.

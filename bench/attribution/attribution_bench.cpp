@@ -1,7 +1,12 @@
 // pipette's attribution methods against Captum on the same TorchScript models,
 // inputs and thread count, printed as time and peak-memory ratios.
 //
-//   attribution_bench [--captum DIR] [--threads N] [--repeats R] [--python PATH] [CASE...]
+//   attribution_bench [--captum DIR] [--threads N] [--repeats R] [--python PATH] [--contended] [CASE...]
+//
+// pipette is measured as `pipette run` runs it: with several threads, LibTorch's
+// OpenMP threads sleep when idle (OMP_WAIT_POLICY=PASSIVE, cli/openmp_policy.hpp),
+// which the benchmark sets by re-executing itself; the peer runs with Python's
+// default. --contended measures both with a second process burning one core.
 //
 // Without --captum (a checkout holding the `captum` package) it prints
 // pipette's numbers only. pipette runs each case as a one-node pipeline
@@ -19,6 +24,9 @@
 #include <nlohmann/json.hpp>
 
 #include <malloc.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -28,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/openmp_policy.hpp"
 #include "engine/executor.hpp"
 #include "engine/malloc_tuning.hpp"
 #include "engine/value_io.hpp"
@@ -207,7 +216,9 @@ std::map<std::string, Measure> run_captum(const std::string& python, const fs::p
                                           int threads, int repeats, const std::vector<Case>& wanted) {
   std::map<std::string, Measure> out;
   fs::path script = fs::path(__FILE__).parent_path() / "captum_peer.py";
-  std::string cmd = python + " " + script.string() + " " + captum.string() + " " + dir.string() + " " +
+  // The peer with Python's own OpenMP policy, not the one this process set for itself.
+  const char* set_here = std::getenv("PIPETTE_BENCH_SET_OMP_POLICY");
+  std::string cmd = std::string(set_here ? "env -u OMP_WAIT_POLICY " : "") + python + " " + script.string() + " " + captum.string() + " " + dir.string() + " " +
                     std::to_string(threads) + " " + std::to_string(repeats);
   for (auto& c : wanted)
     if (c.peer) cmd += " " + c.name;
@@ -240,10 +251,22 @@ std::string mib(int64_t bytes) {
 
 }  // namespace
 
+// A second process that keeps one core busy until it is killed: the machine
+// as it is while another job runs.
+pid_t start_burner() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    volatile uint64_t x = 0;
+    for (;;) x = x + 1;
+  }
+  return pid;
+}
+
 int main(int argc, char** argv) {
   fs::path captum;
   std::string python = "/usr/bin/python3";
   int threads = 2, repeats = 3;
+  bool contended = false;
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -251,8 +274,17 @@ int main(int argc, char** argv) {
     else if (a == "--threads" && i + 1 < argc) threads = std::stoi(argv[++i]);
     else if (a == "--repeats" && i + 1 < argc) repeats = std::stoi(argv[++i]);
     else if (a == "--python" && i + 1 < argc) python = argv[++i];
+    else if (a == "--contended") contended = true;
     else only.push_back(a);
   }
+  // libgomp read its environment when this process started: set the policy
+  // `pipette run` sets, and start again (once: the variable is then set).
+  if (cli::passive_openmp_wanted(threads)) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    setenv("PIPETTE_BENCH_SET_OMP_POLICY", "1", 1);
+    execv("/proc/self/exe", argv);
+  }
+  pid_t burner = contended ? start_burner() : -1;
   tune_malloc_for_tensors();  // as `pipette run` does
   at::set_num_threads(threads);
   fs::path dir = fs::temp_directory_path() / ("pipette-attribution-bench-" + std::to_string(::getpid()));
@@ -271,6 +303,9 @@ int main(int argc, char** argv) {
   stdlib::register_all(lib);
   std::printf("threads %d, best of %d after a warm-up; peak = resident memory above the start of a call on a trimmed heap\n", threads,
               repeats);
+  std::printf("OpenMP wait policy: pipette %s, Captum %s%s\n", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "default",
+              std::getenv("PIPETTE_BENCH_SET_OMP_POLICY") ? "default" : (std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "default"),
+              contended ? "; contended: a second process burns one core throughout" : "");
   std::printf("%-58s %10s %10s %8s %10s %10s %8s %9s\n", "case", "pipette s", "Captum s", "speedup", "pipette MiB",
               "Captum MiB", "mem ratio", "Captum fw");
   for (auto& c : wanted) {
@@ -293,6 +328,10 @@ int main(int argc, char** argv) {
   std::printf("speedup = Captum time / pipette time; mem ratio = pipette peak / Captum peak\n"
               "Captum fw = share of Captum's time that its forward passes take when replayed bare (same model, batch "
               "shapes and count);\n  the rest is Captum's overhead: overhead-bound where the share is small\n");
+  if (burner > 0) {
+    kill(burner, SIGKILL);
+    waitpid(burner, nullptr, 0);
+  }
   fs::remove_all(dir);
   return 0;
 }
