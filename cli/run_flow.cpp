@@ -109,6 +109,30 @@ RunInfo start_run_info(const std::filesystem::path& script, const std::string& r
 
 RunRecord record_run(const std::filesystem::path& out, const Graph& g, Execution& e, RunInfo& info) {
   RunRecord r;
+  std::optional<RunStore> store;
+  try {
+    store.emplace(default_run_store());
+  } catch (const std::exception& err) {
+    r.store_warning = err.what();
+  }
+  // A node from the cache did not compute: its warnings are those of the run
+  // that did, said as such, so that a re-run's report keeps them.
+  if (store) {
+    std::vector<std::string> keys;
+    for (auto& n : g.nodes)
+      if (e.nodes[n.id].cached && e.nodes[n.id].warnings.empty()) keys.push_back(e.keys[n.id].hex());
+    try {
+      auto found = store->warnings_when_computed(keys);
+      for (auto& n : g.nodes) {
+        auto it = e.nodes[n.id].cached ? found.find(e.keys[n.id].hex()) : found.end();
+        if (it == found.end()) continue;
+        for (auto& w : it->second.warnings)
+          e.nodes[n.id].warnings.push_back("(from the cache; computed in run " + it->second.run_id + ") " + w);
+      }
+    } catch (const std::exception& err) {
+      spdlog::debug("warnings of cached nodes: {}", err.what());
+    }
+  }
   try {
     r.report = write_run_report(out, g, e, info);
     r.report_written = true;
@@ -116,10 +140,12 @@ RunRecord record_run(const std::filesystem::path& out, const Graph& g, Execution
     if (info.status == "ok") info.status = "failed";
     r.report_error = err.what();
   }
-  try {
-    RunStore(default_run_store()).record(g, e, info, std::filesystem::absolute(out));
-  } catch (const std::exception& err) {
-    r.store_warning = err.what();
+  if (store) {
+    try {
+      store->record(g, e, info, std::filesystem::absolute(out));
+    } catch (const std::exception& err) {
+      r.store_warning = err.what();
+    }
   }
   // The page last: what it shows is recorded already, whatever becomes of it.
   if (r.report_written) {

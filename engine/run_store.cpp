@@ -40,6 +40,9 @@ class Stmt {
   }
   void run() {
     step();
+    reset();
+  }
+  void reset() {
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
   }
@@ -113,8 +116,9 @@ namespace {
 // The schema's version, in SQLite's user_version: 0 is an empty file, 1 the
 // first release (runs, nodes, reports), 2 added nodes.peak_bytes and
 // nodes.ingredients (files of version 1 may have one of them already), 3
-// nodes.job (where a cluster ran the node, as JSON; '' for local nodes).
-constexpr int64_t kSchemaVersion = 3;
+// nodes.job (where a cluster ran the node, as JSON; '' for local nodes), 4
+// nodes.warnings (what the op warned of, a JSON list).
+constexpr int64_t kSchemaVersion = 4;
 }  // namespace
 
 int64_t RunStore::schema_version() const {
@@ -147,6 +151,7 @@ void RunStore::migrate() {
       if (!have.count("peak_bytes")) exec("ALTER TABLE nodes ADD COLUMN peak_bytes INTEGER DEFAULT -1");
       if (!have.count("ingredients")) exec("ALTER TABLE nodes ADD COLUMN ingredients TEXT DEFAULT '[]'");
       if (!have.count("job")) exec("ALTER TABLE nodes ADD COLUMN job TEXT DEFAULT ''");
+      if (!have.count("warnings")) exec("ALTER TABLE nodes ADD COLUMN warnings TEXT DEFAULT '[]'");
       exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     }
     exec("COMMIT");
@@ -183,7 +188,7 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
     run.run();
     Stmt node(db_,
               "INSERT INTO nodes (run_id, node, op, key, loc, status, cached, seconds, error, peak_bytes, ingredients, "
-              "job) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+              "job, warnings) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
     for (auto& n : g.nodes) {
       const NodeOutcome& o = e.nodes[n.id];
       nlohmann::json parts = nlohmann::json::array();
@@ -193,7 +198,8 @@ void RunStore::record(const Graph& g, const Execution& e, const RunInfo& info, c
           .bind(5, n.loc.to_string()).bind(6, std::string(status_name(o.status))).bind(7, int64_t{o.cached})
           .bind(8, o.seconds).bind(9, o.error).bind(10, o.peak_bytes)
           .bind(11, parts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
-          .bind(12, o.job ? job_record_json(*o.job) : std::string());
+          .bind(12, o.job ? job_record_json(*o.job) : std::string())
+          .bind(13, nlohmann::json(o.warnings).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       node.run();
     }
     Stmt rep(db_, "INSERT INTO reports VALUES (?,?,?)");
@@ -242,6 +248,26 @@ std::optional<StoredRun> RunStore::latest_of(const std::string& script) const {
   StoredRun r = run_from(s);
   load_details(r);
   return r;
+}
+
+std::map<std::string, ComputedWarnings> RunStore::warnings_when_computed(const std::vector<std::string>& keys) const {
+  std::map<std::string, ComputedWarnings> out;
+  Stmt s(db_,
+         "SELECT n.run_id, n.warnings FROM nodes n JOIN runs r ON r.id = n.run_id "
+         "WHERE n.key = ? AND n.cached = 0 AND n.status = 'done' ORDER BY r.started DESC, n.rowid DESC LIMIT 1");
+  for (auto& key : keys) {
+    s.bind(1, key);
+    if (s.step()) {
+      auto list = nlohmann::json::parse(s.text(1), nullptr, false);
+      ComputedWarnings w{s.text(0), {}};
+      if (list.is_array())
+        for (auto& m : list)
+          if (m.is_string()) w.warnings.push_back(m.get<std::string>());
+      if (!w.warnings.empty()) out.emplace(key, std::move(w));
+    }
+    s.reset();
+  }
+  return out;
 }
 
 void RunStore::load_details(StoredRun& r) const {

@@ -6,6 +6,7 @@
 #include "engine/api.hpp"
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,12 @@ struct StoredRun {
   std::vector<ReportRow> reports;
 };
 
+// What an op warned of when it computed a node, and in which run.
+struct ComputedWarnings {
+  std::string run_id;
+  std::vector<std::string> warnings;
+};
+
 class PIPETTE_API RunStore {
  public:
   explicit RunStore(const std::filesystem::path& db_file);  // creates it (and its tables) if missing
@@ -51,6 +58,10 @@ class PIPETTE_API RunStore {
   std::optional<StoredRun> get(const std::string& id) const;  // an id, or a unique prefix of one
   // The newest run of `script` (the path as given to `pipette run`), with its nodes.
   std::optional<StoredRun> latest_of(const std::string& script) const;
+  // By provenance key (hex): the warnings of the newest run that computed it,
+  // for the keys whose computation warned. A node loaded from the cache did
+  // not compute, and would otherwise show none of them.
+  std::map<std::string, ComputedWarnings> warnings_when_computed(const std::vector<std::string>& keys) const;
 
  private:
   void exec(const std::string& sql) const;

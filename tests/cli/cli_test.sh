@@ -156,6 +156,23 @@ assert svg.count("<polyline") == 3 and "Grad-CAM" in svg
 PY
 fi
 
+# An op's warning stays on the page of a run that loads the node from the cache,
+# said as coming from the run that computed it.
+printf 'let m = model.load("%s")\nlet d = data.fashion_mnist(split="test", limit=8)\nreport "auc" = metric.deletion(m, d.images, tensor.mul(d.images, 0.0), target=d.labels, steps=4)\n' "$tmp/q/model.pt" >"$tmp/warns.pipe"
+expect 0 "a run whose op warns" -- "$PIPETTE" run "$tmp/warns.pipe" --out "$tmp/w1" --cache "$tmp/wcache"
+expect 0 "the same run from the cache" -- "$PIPETTE" run "$tmp/warns.pipe" --out "$tmp/w2" --cache "$tmp/wcache"
+/usr/bin/python3 - "$tmp/w1" "$tmp/w2" <<'PY' && echo "ok: warnings of cached nodes" || { echo "FAIL: warnings of cached nodes"; fail=1; }
+import json, sys
+first, second = (json.load(open(d + "/report.json")) for d in sys.argv[1:])
+def warned(r):
+    return [(n.get("cached", False), w) for n in r["nodes"] if n["op"] == "metric.deletion" for w in n.get("warnings", [])]
+w1, w2 = warned(first), warned(second)
+assert len(w1) == 1 and not w1[0][0] and "8 of 8 attributions give every feature the same relevance" in w1[0][1], w1
+assert len(w2) == 1 and w2[0][0] and w2[0][1] == "(from the cache; computed in run " + first["run"]["id"] + ") " + w1[0][1], w2
+page = open(sys.argv[2] + "/report.html").read()
+assert page.count("<li class=warning>") == 1 and "from the cache; computed in run" in page
+PY
+
 # Files Python opens: .npy (numpy.load), .csv, .pt.
 printf 'let x = tensor.random([3, 4], seed=2)\ntensor.save(x, "x.npy")\ntensor.save(x, "x.csv")\nsave({a: tensor.sum(x, dim=0), b: tensor.max(x, dim=0)}, "t.csv")\n' >"$tmp/files.pipe"
 expect 0 "tensor.save and save write .npy and .csv" -- "$PIPETTE" run "$tmp/files.pipe" --out "$tmp/files" --no-cache

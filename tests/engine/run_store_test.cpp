@@ -65,6 +65,45 @@ TEST(RunStore, RecordsAndReadsBack) {
   fs::remove_all(db.parent_path());
 }
 
+// A node's warnings are kept with it, and found again by its key when a
+// later run loads it from the cache: the newest run that computed it wins;
+// a run that loaded it, or one that failed, does not count.
+TEST(RunStore, WarningsOfTheRunThatComputedANodeAreFoundByItsKey) {
+  fs::path db = fs::temp_directory_path() / ("pipette-runs-w-" + std::to_string(::getpid())) / "runs.db";
+  fs::remove_all(db.parent_path());
+  Graph g;
+  Node n;
+  n.op = "metric.deletion";
+  n.loc = SourceLoc{"s.pipe", 2, 1, 10};
+  g.nodes.push_back(n);
+  auto exec_with = [](NodeOutcome::Status st, bool cached, std::vector<std::string> warnings) {
+    Execution e;
+    e.keys = {NodeKey{0x1234}};
+    e.nodes.resize(1);
+    e.nodes[0].status = st;
+    e.nodes[0].cached = cached;
+    e.nodes[0].warnings = std::move(warnings);
+    return e;
+  };
+  RunInfo info{"s-1", "s.pipe", "h", 0, "cpu", "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", "ok"};
+  {
+    RunStore store(db);
+    store.record(g, exec_with(NodeOutcome::Status::Done, false, {"old warning"}), info, "o1");
+    info.run_id = "s-2", info.started = "2026-01-02T00:00:00Z";
+    store.record(g, exec_with(NodeOutcome::Status::Done, false, {"9 of 64 attributions are constant"}), info, "o2");
+    info.run_id = "s-3", info.started = "2026-01-03T00:00:00Z";
+    store.record(g, exec_with(NodeOutcome::Status::Done, true, {"(from the cache) x"}), info, "o3");
+    info.run_id = "s-4", info.started = "2026-01-04T00:00:00Z";
+    store.record(g, exec_with(NodeOutcome::Status::Failed, false, {"failed's"}), info, "o4");
+  }
+  RunStore store(db);
+  auto found = store.warnings_when_computed({"0000000000001234", "00000000000000ff"});
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found["0000000000001234"].run_id, "s-2");
+  EXPECT_EQ(found["0000000000001234"].warnings, std::vector<std::string>{"9 of 64 attributions are constant"});
+  fs::remove_all(db.parent_path());
+}
+
 TEST(RunStore, EightConcurrentFirstRunsLoseNoRow) {
   // A sweep started in eight shells on a fresh .pipette/: each process creates
   // (and migrates) the schema. Two of them used to see the same column missing
