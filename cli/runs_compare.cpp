@@ -12,6 +12,7 @@
 #include "engine/html_compare.hpp"
 #include "engine/html_page.hpp"
 #include "engine/op_impl.hpp"
+#include "engine/run_layout.hpp"
 #include "engine/run_store.hpp"
 
 namespace pipette::cli {
@@ -60,15 +61,12 @@ ComparedRun compared(const StoredRun& r) {
   return c;
 }
 
-// A name for the page from the runs' ids, of characters any filesystem takes.
+// A name for the page from the runs' ids, as report names become file names
+// (run_layout.hpp): characters any filesystem takes, long ones shortened by a hash.
 std::string page_name(const std::vector<std::string>& ids) {
   std::string name = "compare";
-  for (auto& id : ids) {
-    name += name == "compare" ? "-" : "--";
-    for (char c : id) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '_';
-  }
-  if (name.size() > 180) name = name.substr(0, 160) + "-" + std::to_string(std::hash<std::string>()(name) % 1000000);
-  return name + ".html";
+  for (auto& id : ids) name += (name == "compare" ? "-" : "--") + id;
+  return report_file_stem(name) + ".html";
 }
 
 // A page this command wrote: it starts with the head html_page_head writes,

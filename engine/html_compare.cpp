@@ -82,13 +82,6 @@ std::string run_header_cells(const std::vector<ComparedRun>& runs) {
   return s;
 }
 
-// j[key], or an empty object or array: never a temporary to iterate over.
-const json& member(const json& j, const char* key, bool array) {
-  static const json empty_object = json::object(), empty_array = json::array();
-  if (j.is_object() && j.contains(key)) return j[key];
-  return array ? empty_array : empty_object;
-}
-
 }  // namespace
 
 std::string compare_page(const std::vector<ComparedRun>& runs, const fs::path& page_dir) {
@@ -104,8 +97,8 @@ std::string compare_page(const std::vector<ComparedRun>& runs, const fs::path& p
     for (const char* key : {"script", "script_hash", "status", "seed", "device", "executor",
                             "pipette_version", "libtorch_version"})
       if (run.contains(key)) provenance[i][key] = run[key];
-    for (auto& [k, v] : member(run, "params", false).items()) params[i][k] = v;
-    for (auto& [name, value] : member(runs[i].report, "reports", false).items())
+    for (auto& [k, v] : json_member(run, "params", false).items()) params[i][k] = v;
+    for (auto& [name, value] : json_member(runs[i].report, "reports", false).items())
       report_leaves(value, name, reports[i]);
   }
   value_rows(h, provenance, runs, "run");
@@ -151,7 +144,7 @@ std::string compare_page(const std::vector<ComparedRun>& runs, const fs::path& p
   std::map<std::pair<std::string, std::string>, std::vector<const json*>> by_node;
   std::vector<std::pair<std::string, std::string>> order;
   for (size_t i = 0; i < runs.size(); ++i)
-    for (auto& n : member(runs[i].report, "nodes", true)) {
+    for (auto& n : json_member(runs[i].report, "nodes", true)) {
       auto key = std::make_pair(n.value("id", std::string()), n.value("op", std::string()));
       auto& slot = by_node[key];
       if (slot.empty()) slot.resize(runs.size(), nullptr), order.push_back(key);

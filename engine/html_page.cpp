@@ -78,10 +78,6 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // width/height for a picture of w x h in a box of `side`: larger ones scaled
 // down to fit, small ones (an 8 x 8 map) up by a whole factor, drawn pixelated.
@@ -237,6 +233,12 @@ std::string html_page_tail() {
   return std::string("<div id=overlay><img alt=''></div><script>") + kScript + "</script></body></html>\n";
 }
 
+const json& json_member(const json& j, const char* key, bool array) {
+  static const json empty_object = json::object(), empty_array = json::array();
+  if (j.is_object() && j.contains(key)) return j[key];
+  return array ? empty_array : empty_object;
+}
+
 std::string html_scalar(const json& j) {
   if (j.is_string()) return html_escape(j.get<std::string>());
   if (j.is_number_float()) return html_number(j.get<double>());
@@ -309,7 +311,7 @@ std::string PicturePacker::figure(const fs::path& out_dir, const fs::path& rel, 
   // Read only what could be shown: a PNG to thumbnail (at most 64 MiB), an SVG that fits.
   bool png = rel.extension() == ".png";
   if (ec || size > (png ? uint64_t{64} << 20 : budget_)) return linked("too large to show here");
-  std::string bytes = read_all(file);
+  std::string bytes = read_file_bytes(file);
   const char* mime = png ? "image/png" : "image/svg+xml";
   std::optional<ImageInfo> info;
   if (png && !(info = image_info(bytes))) return linked("not a PNG that decodes");

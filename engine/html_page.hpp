@@ -19,6 +19,10 @@ namespace pipette {
 // Unicode's pictures of them (\x01 as U+2401).
 PIPETTE_API std::string html_escape(const std::string& text);
 
+// j[key], or an empty object (array: an empty array) when there is none: a
+// reference to iterate over that no later lookup invalidates, never a temporary.
+PIPETTE_API const nlohmann::ordered_json& json_member(const nlohmann::ordered_json& j, const char* key, bool array);
+
 // A JSON scalar as text: strings escaped, floats as html_number.
 PIPETTE_API std::string html_scalar(const nlohmann::ordered_json& value);
 

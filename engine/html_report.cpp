@@ -10,6 +10,7 @@
 
 #include "engine/atomic_file.hpp"
 #include "engine/html_page.hpp"
+#include "engine/op_impl.hpp"
 
 namespace pipette {
 
@@ -18,17 +19,6 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-// j[key], or an empty object or array: a reference that no later lookup invalidates.
-const json& member(const json& j, const char* key, bool array) {
-  static const json empty_object = json::object(), empty_array = json::array();
-  if (j.is_object() && j.contains(key)) return j[key];
-  return array ? empty_array : empty_object;
-}
 
 // "file:12:3" -> 12 when `file` is the script.
 int line_of(const std::string& loc, const std::string& script) {
@@ -120,8 +110,8 @@ std::string timeline(const json& nodes, const std::string& script) {
 }  // namespace
 
 fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
-  const json report = json::parse(read_all(out_dir / "report.json"));
-  const json& run = member(report, "run", false);
+  const json report = json::parse(read_file_bytes(out_dir / "report.json"));
+  const json& run = json_member(report, "run", false);
   std::string script = run.value("script", std::string());
   std::string status = run.value("status", std::string("?"));
   std::ostringstream h;
@@ -138,7 +128,7 @@ fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
   h << "<tr><th>plugins</th><td>" << html_value(run.value("plugins", json::array()), out_dir) << "</td></tr></table>";
 
   h << "<h2>Reports</h2>";
-  const json& reports = member(report, "reports", false);
+  const json& reports = json_member(report, "reports", false);
   if (reports.empty()) h << "<p class=meta>none</p>";
   h << "<table class=record id=reports>";
   for (auto& [name, value] : reports.items())
@@ -158,7 +148,7 @@ fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
     h << "</div>";
   }
 
-  const json& nodes = member(report, "nodes", true);
+  const json& nodes = json_member(report, "nodes", true);
   struct Failure {
     std::string where, message;
   };
@@ -192,11 +182,11 @@ fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
   // What the compiler and the ops warned of: a warning is often what says a
   // number is not what it seems (degenerate attributions, a NaN guard).
   std::vector<Failure> warnings;
-  for (auto& w : member(report, "warnings", true))
+  for (auto& w : json_member(report, "warnings", true))
     if (w.is_object()) warnings.push_back({w.value("loc", std::string()), w.value("message", std::string())});
   for (auto& n : nodes) {
     std::string who = n.value("id", std::string()) + " " + n.value("op", std::string()) + ": ";
-    for (auto& w : member(n, "warnings", true))
+    for (auto& w : json_member(n, "warnings", true))
       if (w.is_string()) warnings.push_back({n.value("loc", std::string()), who + w.get<std::string>()});
     if (n.contains("warning") && n["warning"].is_string())
       warnings.push_back({n.value("loc", std::string()), who + n["warning"].get<std::string>()});
@@ -220,7 +210,11 @@ fs::path write_html_report(const fs::path& out_dir, size_t picture_budget) {
     }
   }
 
-  std::string text = read_all(script);
+  std::string text;  // a script that is not there (moved, another machine) is left out
+  try {
+    text = read_file_bytes(script);
+  } catch (const std::exception&) {
+  }
   if (!text.empty()) {
     h << "<h2>Script</h2><pre class=script>";
     std::istringstream in(text);

@@ -50,9 +50,12 @@ at::Tensor decode_image(const std::string& bytes, int channels, uint64_t max_byt
 }
 
 at::Tensor decode_image_file(const std::filesystem::path& file, int channels, uint64_t max_bytes) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw OpError("cannot read the image '" + file.string() + "': it cannot be opened");
-  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  std::string bytes;
+  try {
+    bytes = read_file_bytes(file);
+  } catch (const OpError&) {
+    throw OpError("cannot read the image '" + file.string() + "': it cannot be opened");
+  }
   return decode_image(bytes, channels, max_bytes, file.string());
 }
 

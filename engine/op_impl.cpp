@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 #include <cstdio>
+#include <fstream>
 #include <ATen/CPUGeneratorImpl.h>
 
 namespace pipette {
@@ -35,6 +36,12 @@ std::string without_torchscript_trace(const std::string& message) {
     where = " (" + message.substr(file, eol == std::string::npos ? std::string::npos : eol - file) + ")";
   }
   return "in the model's code" + where + ": " + last;
+}
+
+std::string read_file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw OpError("cannot open '" + path.string() + "'");
+  return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
 std::string excerpt(std::string_view text, size_t max_bytes) {

@@ -35,6 +35,9 @@ class PIPETTE_API OpError : public std::runtime_error {
 // user's file stay short and printable, whatever the file holds.
 PIPETTE_API std::string excerpt(std::string_view text, size_t max_bytes = 80);
 
+// A file's bytes, whole. Throws OpError "cannot open 'PATH'" when it cannot be read.
+PIPETTE_API std::string read_file_bytes(const std::filesystem::path& path);
+
 // What went wrong inside a TorchScript model, without the interpreter's two
 // tracebacks of serialized and original code (some 15 lines a user cannot act
 // on): the final error line ("mat1 and mat2 shapes cannot be multiplied ..."),

@@ -416,12 +416,6 @@ class Machine {
   std::map<std::string, at::Tensor> storages_;
 };
 
-std::string read_all(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) throw OpError("cannot open '" + p.string() + "'");
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 // The bytes of `bytes` as a tensor of `dtype` with `numel` elements, checked.
 at::Tensor storage_from(const char* data, uint64_t have, const Storage& s, const std::string& file) {
   auto need = checked_tensor_bytes({s.numel}, c10::elementSize(s.dtype));
@@ -562,7 +556,7 @@ Value load_zip(const std::filesystem::path& path) {
 // each storage as an 8-byte element count and its bytes, in that order.
 Value load_legacy(const std::filesystem::path& path) {
   const std::string file = path.string();
-  std::string all = read_all(path);
+  std::string all = read_file_bytes(path);
   std::string_view rest(all);
   auto skip_pickle = [&] {
     size_t end = 0;

@@ -14,14 +14,6 @@ namespace pipette::stdlib {
 
 namespace {
 
-std::string read_all(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw OpError("cannot open '" + path.string() + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 at::ScalarType safetensors_dtype(const std::string& name, const std::filesystem::path& path) {
   static const std::map<std::string, at::ScalarType> types = {
       {"F64", at::kDouble}, {"F32", at::kFloat}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"I64", at::kLong},
@@ -35,7 +27,7 @@ at::ScalarType safetensors_dtype(const std::string& name, const std::filesystem:
 
 std::map<std::string, at::Tensor> read_safetensors(const std::filesystem::path& path) {
   // 8 bytes little-endian header length, a JSON header, then the raw bytes.
-  std::string bytes = read_all(path);
+  std::string bytes = read_file_bytes(path);
   if (bytes.size() < 8) throw OpError("'" + path.string() + "' is too short to be a safetensors file");
   uint64_t header = 0;
   for (int i = 7; i >= 0; --i) header = (header << 8) | static_cast<uint8_t>(bytes[static_cast<size_t>(i)]);
@@ -156,7 +148,7 @@ void parse_csv(const std::string& text, const std::string& file, Row&& row) {
 }  // namespace
 
 Table read_csv(const std::filesystem::path& path) {
-  std::string text = read_all(path);
+  std::string text = read_file_bytes(path);
   const std::string file = path.string();
   Table t;
   std::vector<double> values;
