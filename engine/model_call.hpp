@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "engine/model_pass_log.hpp"  // logits_of logs its passes; UnloggedPasses
 #include "engine/op_impl.hpp"
 
 namespace pipette {
@@ -21,7 +22,8 @@ PIPETTE_API std::string per_example_shape(const at::Tensor& x);
 // forward(x) as a tensor with one row per input, finite; an OpError that says
 // what went wrong in the user's terms otherwise (the model's own error with the
 // example's shape, a non-tensor output, an output that reduces over the batch,
-// NaN outputs and whether the input or the model made them).
+// NaN outputs and whether the input or the model made them). Logged while a
+// ModelPassLog exists.
 PIPETTE_API at::Tensor logits_of(torch::jit::Module& m, const at::Tensor& x);
 
 // The model's outputs as rows of scores [N, K] for picking targets: a model

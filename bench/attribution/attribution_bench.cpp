@@ -1,7 +1,8 @@
 // pipette's attribution methods against Captum on the same TorchScript models,
 // inputs and thread count, printed as time and peak-memory ratios.
 //
-//   attribution_bench [--captum DIR] [--threads N] [--repeats R] [--python PATH] [--contended] [CASE...]
+//   attribution_bench [--captum DIR] [--threads N] [--repeats R] [--python PATH] [--contended]
+//                     [--memory-budget BYTES] [--show-passes] [CASE...]
 //
 // pipette is measured as `pipette run` runs it: with several threads, LibTorch's
 // OpenMP threads sleep when idle (OMP_WAIT_POLICY=PASSIVE, cli/openmp_policy.hpp),
@@ -20,6 +21,7 @@
 // each, and faulting a tiny case's memory back in took 3 of its 4 ms.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/script.h>
 #include <nlohmann/json.hpp>
 
@@ -28,17 +30,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/openmp_policy.hpp"
 #include "engine/executor.hpp"
 #include "engine/malloc_tuning.hpp"
+#include "engine/model_pass_log.hpp"
 #include "engine/value_io.hpp"
 #include "lang/compiler.hpp"
 #include "stdlib/model/architectures.hpp"
@@ -88,6 +93,8 @@ std::vector<Case> cases() {
       {"ig_cnn_1000", "IG, 1000 steps, CNN, batch 64 (memory flat in steps)",
        "attr.integrated_gradients(cnn, x64, target=t64, steps=1000)", false},
       // Rules at modules need nn.ReLU and nn.MaxPool2d modules: a CNN made of them.
+      {"saliency", "saliency, ReLU CNN, batch 64", "attr.saliency(relu_cnn, x64, target=t64, abs=false)"},
+      {"guided_backprop", "guided backprop, ReLU CNN, batch 64", "attr.guided_backprop(relu_cnn, x64, target=t64)"},
       {"deep_lift", "DeepLift, ReLU CNN with max pooling, batch 64", "attr.deep_lift(relu_cnn, x64, target=t64)"},
       {"guided_grad_cam", "guided Grad-CAM at the 2nd convolution, ReLU CNN, batch 64",
        "attr.guided_grad_cam(relu_cnn, x64, target=t64, layer=\"3\")"},
@@ -168,13 +175,57 @@ void write_inputs(const fs::path& dir) {
 struct Measure {
   double seconds = -1;
   int64_t peak_bytes = -1;
+  // pipette's limit: its own model passes replayed bare.
+  double limit_seconds = -1;
+  double written_limit_seconds = -1;  // the same, each pass writing its inputs afresh
+  size_t passes = 0;
   // The peer's perturbation methods: its forward passes alone, replayed bare.
   double forward_seconds = -1;
 };
 
+// The limit of a case: the model passes pipette made for it (ModelPassLog),
+// replayed bare — the same modules (frozen copies included), input shapes and
+// count, a backward pass to the inputs after each pass that made one — and
+// nothing else: no inputs built, no targets picked, no checks, no chunking
+// decisions. Inputs are made before the clock starts, one per shape. Best of
+// `repeats` after a warm-up.
+// With `write_inputs`, each pass first writes a fresh copy of its inputs, as
+// a perturbation method must build them: the floor of such methods.
+double replay_seconds(const std::vector<ModelPass>& passes, int repeats, bool write_inputs) {
+  if (passes.empty()) return -1;
+  std::map<std::pair<std::vector<int64_t>, int>, at::Tensor> inputs;
+  for (const ModelPass& p : passes) {
+    auto& in = inputs[{p.input_sizes, static_cast<int>(p.dtype)}];
+    if (in.defined()) continue;
+    at::TensorOptions o = at::TensorOptions().dtype(p.dtype).device(p.device);
+    in = at::isFloatingType(p.dtype) ? at::rand(p.input_sizes, o) : at::zeros(p.input_sizes, o);
+  }
+  double best = -1;
+  for (int r = 0; r <= repeats; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    for (const ModelPass& p : passes) {
+      torch::jit::Module m = p.model;
+      at::Tensor in = inputs[{p.input_sizes, static_cast<int>(p.dtype)}];
+      if (write_inputs) in = at::empty_like(in).copy_(in);
+      if (p.backward && in.is_floating_point()) {
+        at::Tensor x = in.detach().requires_grad_(true);
+        at::Tensor out = m.forward({x}).toTensor();
+        torch::autograd::grad({out.sum()}, {x});
+      } else {
+        torch::NoGradGuard no_grad;
+        m.forward({in});
+      }
+    }
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (r > 0 && (best < 0 || s < best)) best = s;
+  }
+  return best;
+}
+
 // Best time over `repeats` runs after a warm-up; the peak of one more run that
 // starts from a trimmed heap.
-Measure run_pipette(const OpLibrary& lib, const fs::path& dir, const Case& c, int repeats) {
+Measure run_pipette(const OpLibrary& lib, const fs::path& dir, const Case& c, int repeats, uint64_t budget,
+                    bool show_passes) {
   std::string text =
       "let cnn = model.load(\"cnn.pt\")\nlet mlp = model.load(\"mlp.pt\")\nlet tiny = model.load(\"tiny.pt\")\nlet grid = tensor.load(\"grid.pt\")\n"
       "let relu_cnn = model.load(\"relu_cnn.pt\")\n"
@@ -191,9 +242,15 @@ Measure run_pipette(const OpLibrary& lib, const fs::path& dir, const Case& c, in
   o.jobs = 1;  // so that the executor measures each node's peak memory
   o.script_dir = dir;
   o.out_dir = dir / "out";
+  o.memory_budget = budget;
   Measure best;
-  for (int i = 0; i <= repeats + 1; ++i) {
-    bool peak_run = i == repeats + 1;
+  std::vector<ModelPass> passes;
+  // Runs 1..repeats are timed, the one after measures the peak, the last logs
+  // the model passes for the limit.
+  for (int i = 0; i <= repeats + 2; ++i) {
+    bool peak_run = i == repeats + 1, log_run = i == repeats + 2;
+    std::optional<ModelPassLog> log;
+    if (log_run) log.emplace();
     // Free memory kept by the allocator would hide a peak below it: hand it
     // back first, so that the node's high-water mark starts at its live set.
     if (peak_run) malloc_trim(0);
@@ -205,10 +262,20 @@ Measure run_pipette(const OpLibrary& lib, const fs::path& dir, const Case& c, in
         std::fprintf(stderr, "%s: %s\n", c.name.c_str(), e.nodes[n].error.c_str());
         return {};
       }
-      if (peak_run) best.peak_bytes = e.nodes[n].peak_bytes;
+      if (log_run) passes = log->passes();
+      else if (peak_run) best.peak_bytes = e.nodes[n].peak_bytes;
       else if (i > 0 && (best.seconds < 0 || e.nodes[n].seconds < best.seconds)) best.seconds = e.nodes[n].seconds;
     }
   }
+  best.passes = passes.size();
+  if (show_passes)
+    for (const ModelPass& p : passes) {
+      std::string shape;
+      for (int64_t d : p.input_sizes) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+      std::printf("  %s pass [%s]%s\n", c.name.c_str(), shape.c_str(), p.backward ? " + backward" : "");
+    }
+  best.limit_seconds = replay_seconds(passes, repeats, false);
+  best.written_limit_seconds = replay_seconds(passes, repeats, true);
   return best;
 }
 
@@ -229,8 +296,10 @@ std::map<std::string, Measure> run_captum(const std::string& python, const fs::p
   while (fgets(line, sizeof line, p)) {
     try {
       auto j = nlohmann::json::parse(line);
-      out[j.at("case").get<std::string>()] = {j.at("seconds").get<double>(), j.at("peak_bytes").get<int64_t>(),
-                                              j.value("forward_seconds", -1.0)};
+      Measure& m = out[j.at("case").get<std::string>()];
+      m.seconds = j.at("seconds").get<double>();
+      m.peak_bytes = j.at("peak_bytes").get<int64_t>();
+      m.forward_seconds = j.value("forward_seconds", -1.0);
     } catch (const std::exception&) {
     }
   }
@@ -266,7 +335,8 @@ int main(int argc, char** argv) {
   fs::path captum;
   std::string python = "/usr/bin/python3";
   int threads = 2, repeats = 3;
-  bool contended = false;
+  bool contended = false, show_passes = false;
+  uint64_t budget = 0;  // as `pipette run` without --memory-budget: the default chunk cap
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -275,6 +345,8 @@ int main(int argc, char** argv) {
     else if (a == "--repeats" && i + 1 < argc) repeats = std::stoi(argv[++i]);
     else if (a == "--python" && i + 1 < argc) python = argv[++i];
     else if (a == "--contended") contended = true;
+    else if (a == "--show-passes") show_passes = true;
+    else if (a == "--memory-budget" && i + 1 < argc) budget = std::stoull(argv[++i]);
     else only.push_back(a);
   }
   // libgomp read its environment when this process started: set the policy
@@ -306,13 +378,20 @@ int main(int argc, char** argv) {
   std::printf("OpenMP wait policy: pipette %s, Captum %s%s\n", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "default",
               std::getenv("PIPETTE_BENCH_SET_OMP_POLICY") ? "default" : (std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "default"),
               contended ? "; contended: a second process burns one core throughout" : "");
-  std::printf("%-58s %10s %10s %8s %10s %10s %8s %9s\n", "case", "pipette s", "Captum s", "speedup", "pipette MiB",
-              "Captum MiB", "mem ratio", "Captum fw");
+  std::printf("%-58s %10s %9s %7s %8s %6s %10s %8s %10s %10s %8s %9s\n", "case", "pipette s", "limit s", "/limit",
+              "/lim+in", "passes", "Captum s", "speedup", "pipette MiB", "Captum MiB", "mem ratio", "Captum fw");
   for (auto& c : wanted) {
-    Measure m = run_pipette(lib, dir, c, repeats);
+    Measure m = run_pipette(lib, dir, c, repeats, budget, show_passes);
     auto it = peer.find(c.name);
     bool have = it != peer.end() && it->second.seconds > 0;
-    char speed[32] = "-", ratio[32] = "-", their_s[32] = "-", forward_share[32] = "-";
+    char speed[32] = "-", ratio[32] = "-", their_s[32] = "-", forward_share[32] = "-", limit[32] = "-", over[32] = "-",
+         over_written[32] = "-";
+    if (m.written_limit_seconds > 0)
+      std::snprintf(over_written, sizeof over_written, "%.2f", m.seconds / m.written_limit_seconds);
+    if (m.limit_seconds > 0) {
+      std::snprintf(limit, sizeof limit, "%.4f", m.limit_seconds);
+      std::snprintf(over, sizeof over, "%.2f", m.seconds / m.limit_seconds);
+    }
     if (have) {
       if (it->second.forward_seconds > 0)
         std::snprintf(forward_share, sizeof forward_share, "%.0f%%", 100 * it->second.forward_seconds / it->second.seconds);
@@ -321,11 +400,17 @@ int main(int argc, char** argv) {
       if (it->second.peak_bytes > 0 && m.peak_bytes > 0)
         std::snprintf(ratio, sizeof ratio, "%.2f", static_cast<double>(m.peak_bytes) / it->second.peak_bytes);
     }
-    std::printf("%-58s %10.4f %10s %8s %10s %10s %8s %9s\n", c.what.c_str(), m.seconds, their_s, speed,
-                mib(m.peak_bytes).c_str(), have ? mib(it->second.peak_bytes).c_str() : "-", ratio, forward_share);
+    std::printf("%-58s %10.4f %9s %7s %8s %6zu %10s %8s %10s %10s %8s %9s\n", c.what.c_str(), m.seconds, limit, over,
+                over_written, m.passes,
+                their_s, speed, mib(m.peak_bytes).c_str(), have ? mib(it->second.peak_bytes).c_str() : "-", ratio,
+                forward_share);
     std::fflush(stdout);
   }
-  std::printf("speedup = Captum time / pipette time; mem ratio = pipette peak / Captum peak\n"
+  std::printf("limit = pipette's own model passes (passes: how many) replayed bare: same modules, shapes, count and "
+              "backward passes, nothing else; /limit = pipette time / limit;\n"
+              "  /lim+in = pipette time / the same replay with each pass writing its inputs afresh (the floor of a "
+              "method that must build them)\n"
+              "speedup = Captum time / pipette time; mem ratio = pipette peak / Captum peak\n"
               "Captum fw = share of Captum's time that its forward passes take when replayed bare (same model, batch "
               "shapes and count);\n  the rest is Captum's overhead: overhead-bound where the share is small\n");
   if (burner > 0) {

@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, sys.argv[1])
 import torch  # noqa: E402
 from captum.attr import (  # noqa: E402
-    DeepLift, FeatureAblation, GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusion,
+    DeepLift, FeatureAblation, GuidedBackprop, GuidedGradCam, IntegratedGradients, NoiseTunnel, Occlusion,
     Saliency, ShapleyValueSampling)
 from captum.robust import FGSM, PGD  # noqa: E402
 from captum_kernel_shap import kernel_shap  # noqa: E402  (beside this file)
@@ -101,6 +101,8 @@ cases = {
     "shapley_mlp": lambda m: ShapleyValueSampling(m["mlp"]).attribute(x256, target=t256, n_samples=25),
     "noise_tunnel": lambda m: NoiseTunnel(Saliency(m["cnn"])).attribute(x64, target=t64, nt_type="smoothgrad",
                                                                         nt_samples=10, stdevs=0.1),
+    "saliency": lambda m: Saliency(m["relu_cnn"]).attribute(x64, target=t64, abs=False),
+    "guided_backprop": lambda m: GuidedBackprop(m["relu_cnn"]).attribute(x64, target=t64),
     "deep_lift": lambda m: DeepLift(m["relu_cnn"]).attribute(x64, target=t64),
     "guided_grad_cam": lambda m: GuidedGradCam(m["relu_cnn"], m["relu_cnn"][3]).attribute(x64, target=t64),
     "fgsm": lambda m: FGSM(m["cnn"], ce, 0.0, 1.0).perturb(x64, 0.03, t64),

@@ -45,6 +45,7 @@ AttackLoss attack_loss_of(const OpArgs& a, const std::string& name, torch::jit::
   // Cross-entropy on a softmax's output would softmax it twice: a weaker,
   // wrong gradient that still looks like an attack.
   at::NoGradGuard no_grad;
+  UnloggedPasses probing;
   if (!rows_are_probabilities(logits_of(m, x.slice(0, 0, std::min<int64_t>(x.size(0), 16)))))
     return AttackLoss::CrossEntropy;
   ctx.log(OpContext::Info,

@@ -2,6 +2,8 @@
 
 #include <torch/csrc/autograd/autograd.h>
 
+#include <algorithm>
+
 #include "stdlib/attr/baselines.hpp"
 #include "stdlib/model/model_util.hpp"
 
@@ -47,6 +49,15 @@ at::Tensor target_scores(torch::jit::Module& m, const at::Tensor& x, const Targe
   return at::cat(parts, 0);
 }
 
+int64_t perturbations_per_pass(const OpContext& ctx, int64_t bytes_per_example, int64_t examples, int64_t perturbations) {
+  int64_t cap = items_per_chunk(ctx, bytes_per_example * examples, perturbations);
+  // Enough perturbations for a pass of kPerturbationPassExamples examples, and
+  // more only while their working set stays under kPerturbationChunkBytes.
+  int64_t enough = (kPerturbationPassExamples + examples - 1) / examples;
+  int64_t small = kPerturbationChunkBytes / std::max<int64_t>(1, bytes_per_example * examples);
+  return std::clamp<int64_t>(std::max(enough, small), 1, cap);
+}
+
 void evaluate_perturbations(torch::jit::Module& m, const at::Tensor& x, const Targets& t, int64_t perturbations,
                             const PerturbationBuilder& build, const ScoreConsumer& consume, OpContext& ctx,
                             Score score) {
@@ -56,7 +67,7 @@ void evaluate_perturbations(torch::jit::Module& m, const at::Tensor& x, const Ta
   // A perturbation's inputs (and the few tensors that build them) plus what
   // the model allocates for them, measured.
   int64_t per_example = kBuildBytesFactor * in + forward_bytes_per_example(m, x, kForwardBytesFactor * in);
-  int64_t per_chunk = items_per_chunk(ctx, per_example * n, perturbations);
+  int64_t per_chunk = perturbations_per_pass(ctx, per_example, n, perturbations);
   for_chunks(ctx, perturbations, per_chunk, [&](int64_t p0, int64_t p1) {
     at::Tensor inputs = build(p0, p1);  // [k, N, ...]
     int64_t k = p1 - p0;

@@ -54,6 +54,21 @@ at::Tensor target_scores(torch::jit::Module& m, const at::Tensor& x, const Targe
 // example, shaped [p1 - p0, N, ...]; `consume(p0, p1, scores)` then receives
 // F(input)[target] for them, [p1 - p0, N, T]. The passes run on forward_only(m)
 // (model_util.hpp): a frozen, inference-optimised copy where that is faster.
+//
+// How many perturbations a pass evaluates: the fewest that make a pass of
+// kPerturbationPassExamples examples, or more while they stay within
+// kPerturbationChunkBytes, and never more than the op's budget
+// (items_per_chunk) allows. Measured with bench/attribution, best of 20, three
+// interleaved rounds (docs/ops/attribution.md): a pass of the CNN needs a few
+// hundred images to run at full speed (occlusion took 1.47x as long in chunks
+// of 70 images), so the CNN's chunks are what the 16 MiB cap gives; the tiny
+// image MLP's perturbation cases ran 0-11% slower in 8 MiB chunks than in
+// 16 MiB ones, at a third to a half of the peak memory (occlusion 8 -> 2.5-4.2
+// MiB), and 15-28% slower in 4 MiB ones: each chunk costs a dozen small tensor
+// operations to build its inputs, which a tiny model does not hide.
+constexpr int64_t kPerturbationPassExamples = 256;
+constexpr int64_t kPerturbationChunkBytes = 8ll << 20;
+int64_t perturbations_per_pass(const OpContext& ctx, int64_t bytes_per_example, int64_t examples, int64_t perturbations);
 using PerturbationBuilder = std::function<at::Tensor(int64_t p0, int64_t p1)>;
 using ScoreConsumer = std::function<void(int64_t p0, int64_t p1, const at::Tensor& scores)>;
 // Scores are the target's logit, or its softmax probability (pixel flipping).

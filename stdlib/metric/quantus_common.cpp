@@ -63,6 +63,7 @@ namespace {
 Score score_kind(torch::jit::Module& m, const at::Tensor& x, const OpArgs& a, OpContext& ctx) {
   if (!a.bool_("softmax") || x.size(0) == 0) return Score::Logit;
   at::NoGradGuard no_grad;
+  UnloggedPasses probing;
   if (!rows_are_probabilities(logits_of(m, x.slice(0, 0, std::min<int64_t>(x.size(0), 16))))) return Score::Probability;
   ctx.log(OpContext::Debug, "the model's outputs are probabilities already: scored as they are, not softmaxed again");
   return Score::Logit;

@@ -70,6 +70,7 @@ int64_t forward_bytes_per_example(torch::jit::Module& m, const at::Tensor& x, in
   auto meter = std::make_shared<PeakMeter>();
   {
     torch::NoGradGuard no_grad;
+    UnloggedPasses probing;  // learns about the model; not a pass any method needs
     c10::DebugInfoGuard on(c10::DebugInfoKind::PROFILER_STATE, meter);
     at::Tensor y = logits_of(m, probe);
     y.reset();  // freed while the meter listens, so the allocator forgets it

@@ -83,6 +83,54 @@ TEST_F(DeepLift, SumsToTheOutputDifference) {
   }
 }
 
+// Where a nonlinearity's input equals its baseline's, the rescale rule's
+// multiplier is 0/0: the module's own gradient stands in (Captum's eps rule).
+// y = w2 . tanh(W1 x) with W1 = identity: unit 0 sees x0 = b0 = 0.3, unit 1
+// sees x1 = 1.0 against b1 = 0.3, so the multipliers are w2_0 tanh'(0.3) and
+// w2_1 (tanh(1) - tanh(0.3)) / 0.7; for max pooling, a window whose two halves
+// are equal routes the plain gradient to its maximum.
+TEST_F(DeepLift, WhereAnInputEqualsItsBaselineTheMultiplierIsTheModulesGradient) {
+  torch::jit::Module net("Net");
+  net.register_module("fc1", linear_module(at::eye(2, at::kDouble), at::zeros({2}, at::kDouble)));
+  net.register_module("tanh", elementwise("Tanh", "torch.tanh"));
+  net.register_module("fc2", linear_module(at::tensor(std::vector<double>{2.0, -3.0}, at::kDouble).view({1, 2}), at::zeros({1}, at::kDouble)));
+  net.define("def forward(self, x):\n    return self.fc2.forward(self.tanh.forward(self.fc1.forward(x)))\n");
+  net.save((dir_ / "net.pt").string());
+  save(at::tensor(std::vector<double>{0.3, 1.0}, at::kDouble).view({1, 2}), "x2.pt");
+  torch::jit::Module pooled("Pooled");
+  torch::jit::Module pool("MaxPool2d");
+  pool.define("def forward(self, x):\n    return torch.max_pool2d(x, [2, 2])\n");
+  pooled.register_module("pool", pool);
+  pooled.define("def forward(self, x):\n    return torch.flatten(self.pool.forward(x), 1)\n");
+  pooled.save((dir_ / "pooled.pt").string());
+  // Window 0 equals the baseline (0.3 everywhere but its maximum 0.8 in both);
+  // window 1 differs.
+  at::Tensor img = at::full({1, 1, 2, 4}, 0.3, at::kDouble), base = img.clone();
+  img[0][0][1][1] = 0.8;
+  base[0][0][1][1] = 0.8;
+  img[0][0][0][2] = 0.9;
+  save(img, "img.pt");
+  save(base, "base.pt");
+  auto e = run("report \"m\" = attr.deep_lift(model.load(\"net.pt\"), tensor.load(\"x2.pt\"), target=0, baselines=0.3, "
+               "multiply_by_inputs=false)\n"
+               "report \"p\" = attr.deep_lift(model.load(\"pooled.pt\"), tensor.load(\"img.pt\"), target=0, "
+               "baselines=tensor.load(\"base.pt\"), multiply_by_inputs=false)\n"
+               "report \"q\" = attr.deep_lift(model.load(\"pooled.pt\"), tensor.load(\"img.pt\"), target=1, "
+               "baselines=tensor.load(\"base.pt\"), multiply_by_inputs=false)\n");
+  ASSERT_TRUE(e.ok());
+  at::Tensor m = report(e, "m")[0];
+  double t03 = std::tanh(0.3);
+  EXPECT_NEAR(m[0].item<double>(), 2.0 * (1 - t03 * t03), 1e-12);
+  EXPECT_NEAR(m[1].item<double>(), -3.0 * (std::tanh(1.0) - t03) / 0.7, 1e-12);
+  // Output 0 (window 0, equal halves): the plain gradient, 1 at the maximum.
+  at::Tensor p = report(e, "p")[0][0], q = report(e, "q")[0][0];
+  EXPECT_DOUBLE_EQ(p[1][1].item<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(p.sum().item<double>(), 1.0);
+  // Output 1 (window 1): the output difference 0.6 over the input difference 0.6 at the moved element.
+  EXPECT_NEAR(q[0][2].item<double>(), 1.0, 1e-12);
+  EXPECT_NEAR(q.slice(1, 0, 2).abs().sum().item<double>(), 0.0, 1e-12);
+}
+
 TEST_F(DeepLift, ShapAndLayerVersionsSumToTheirDifferences) {
   auto e = run("let x = tensor.load(\"images.pt\")\nlet m = model.load(\"cnn.pt\")\n"
                "report \"shap\" = attr.deep_lift_shap(m, x, tensor.load(\"pool.pt\"), target=0)\n"
