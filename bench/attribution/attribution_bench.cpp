@@ -187,25 +187,25 @@ struct Measure {
 // replayed bare — the same modules (frozen copies included), input shapes and
 // count, a backward pass to the inputs after each pass that made one — and
 // nothing else: no inputs built, no targets picked, no checks, no chunking
-// decisions. Inputs are made before the clock starts, one per shape. Best of
-// `repeats` after a warm-up.
-// With `write_inputs`, each pass first writes a fresh copy of its inputs, as
-// a perturbation method must build them: the floor of such methods.
-double replay_seconds(const std::vector<ModelPass>& passes, int repeats, bool write_inputs) {
-  if (passes.empty()) return -1;
-  std::map<std::pair<std::vector<int64_t>, int>, at::Tensor> inputs;
-  for (const ModelPass& p : passes) {
-    auto& in = inputs[{p.input_sizes, static_cast<int>(p.dtype)}];
-    if (in.defined()) continue;
-    at::TensorOptions o = at::TensorOptions().dtype(p.dtype).device(p.device);
-    in = at::isFloatingType(p.dtype) ? at::rand(p.input_sizes, o) : at::zeros(p.input_sizes, o);
+// decisions. Inputs are made before the clock starts, one per shape. With
+// `write_inputs`, each pass first writes a fresh copy of its inputs, as a
+// perturbation method must build them: the floor of such methods.
+class Replay {
+ public:
+  explicit Replay(std::vector<ModelPass> passes) : passes_(std::move(passes)) {
+    for (const ModelPass& p : passes_) {
+      at::Tensor& in = inputs_[key(p)];
+      if (in.defined()) continue;
+      at::TensorOptions o = at::TensorOptions().dtype(p.dtype).device(p.device);
+      in = at::isFloatingType(p.dtype) ? at::rand(p.input_sizes, o) : at::zeros(p.input_sizes, o);
+    }
   }
-  double best = -1;
-  for (int r = 0; r <= repeats; ++r) {
+  bool empty() const { return passes_.empty(); }
+  double seconds(bool write_inputs) {
     auto start = std::chrono::steady_clock::now();
-    for (const ModelPass& p : passes) {
+    for (const ModelPass& p : passes_) {
       torch::jit::Module m = p.model;
-      at::Tensor in = inputs[{p.input_sizes, static_cast<int>(p.dtype)}];
+      at::Tensor in = inputs_[key(p)];
       if (write_inputs) in = at::empty_like(in).copy_(in);
       if (p.backward && in.is_floating_point()) {
         at::Tensor x = in.detach().requires_grad_(true);
@@ -216,10 +216,18 @@ double replay_seconds(const std::vector<ModelPass>& passes, int repeats, bool wr
         m.forward({in});
       }
     }
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (r > 0 && (best < 0 || s < best)) best = s;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  return best;
+
+ private:
+  using Key = std::pair<std::vector<int64_t>, int>;
+  static Key key(const ModelPass& p) { return {p.input_sizes, static_cast<int>(p.dtype)}; }
+  std::vector<ModelPass> passes_;
+  std::map<Key, at::Tensor> inputs_;
+};
+
+void keep_best(double& best, double s) {
+  if (best < 0 || s < best) best = s;
 }
 
 // Best time over `repeats` runs after a warm-up; the peak of one more run that
@@ -244,28 +252,26 @@ Measure run_pipette(const OpLibrary& lib, const fs::path& dir, const Case& c, in
   o.out_dir = dir / "out";
   o.memory_budget = budget;
   Measure best;
-  std::vector<ModelPass> passes;
-  // Runs 1..repeats are timed, the one after measures the peak, the last logs
-  // the model passes for the limit.
-  for (int i = 0; i <= repeats + 2; ++i) {
-    bool peak_run = i == repeats + 1, log_run = i == repeats + 2;
-    std::optional<ModelPassLog> log;
-    if (log_run) log.emplace();
-    // Free memory kept by the allocator would hide a peak below it: hand it
-    // back first, so that the node's high-water mark starts at its live set.
-    if (peak_run) malloc_trim(0);
-    Execution e = execute(*g, lib.ops, lib.impls, o);
+  // The case's node, not its loads; its error ends the case.
+  auto node_of = [&](const Execution& e) -> const NodeOutcome* {
     for (size_t n = 0; n < g->nodes.size(); ++n) {
       const std::string& op = g->nodes[n].op;
-      if (op.rfind("attr.", 0) != 0 && op.rfind("attack.", 0) != 0) continue;  // the case's node, not its loads
+      if (op.rfind("attr.", 0) != 0 && op.rfind("attack.", 0) != 0) continue;
       if (!e.nodes[n].error.empty()) {
         std::fprintf(stderr, "%s: %s\n", c.name.c_str(), e.nodes[n].error.c_str());
-        return {};
+        return nullptr;
       }
-      if (log_run) passes = log->passes();
-      else if (peak_run) best.peak_bytes = e.nodes[n].peak_bytes;
-      else if (i > 0 && (best.seconds < 0 || e.nodes[n].seconds < best.seconds)) best.seconds = e.nodes[n].seconds;
+      return &e.nodes[n];
     }
+    return nullptr;
+  };
+  // The warm-up logs the passes; then pipette and its limits run in turns, so
+  // that drift in the machine's speed hits all three alike.
+  std::vector<ModelPass> passes;
+  {
+    ModelPassLog log;
+    if (!node_of(execute(*g, lib.ops, lib.impls, o))) return {};
+    passes = log.passes();
   }
   best.passes = passes.size();
   if (show_passes)
@@ -274,8 +280,22 @@ Measure run_pipette(const OpLibrary& lib, const fs::path& dir, const Case& c, in
       for (int64_t d : p.input_sizes) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
       std::printf("  %s pass [%s]%s\n", c.name.c_str(), shape.c_str(), p.backward ? " + backward" : "");
     }
-  best.limit_seconds = replay_seconds(passes, repeats, false);
-  best.written_limit_seconds = replay_seconds(passes, repeats, true);
+  Replay replay(std::move(passes));
+  if (!replay.empty()) replay.seconds(true);  // its warm-up
+  for (int i = 0; i < repeats; ++i) {
+    const NodeOutcome* n = node_of(execute(*g, lib.ops, lib.impls, o));
+    if (!n) return {};
+    keep_best(best.seconds, n->seconds);
+    if (replay.empty()) continue;
+    keep_best(best.limit_seconds, replay.seconds(false));
+    keep_best(best.written_limit_seconds, replay.seconds(true));
+  }
+  // Free memory kept by the allocator would hide a peak below it: hand it
+  // back first, so that the node's high-water mark starts at its live set.
+  malloc_trim(0);
+  const NodeOutcome* n = node_of(execute(*g, lib.ops, lib.impls, o));
+  if (!n) return {};
+  best.peak_bytes = n->peak_bytes;
   return best;
 }
 
